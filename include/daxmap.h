@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * daxmap.h -- libdaxmap: device-DAX memory for databases and RDMA servers.
+ *
+ * Every function that can fail returns 0 (or a non-negative result) on
+ * success and a negative errno on failure; daxmap_errormsg() then holds a
+ * sentence for the calling thread saying what went wrong. The library never
+ * prints, aborts or exits on bad input.
+ */
+#ifndef DAXMAP_H
+#define DAXMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The last error of the calling thread, in words; "" if none yet. */
+const char *daxmap_errormsg(void);
+
+/* ---- devices ---------------------------------------------------------- */
+
+struct daxmap_dev;
+
+enum daxmap_dev_kind {
+	DAXMAP_KIND_DEVDAX = 1, /* /dev/daxX.Y character device */
+	DAXMAP_KIND_FSDAX = 2,  /* file on a filesystem mounted -o dax */
+	DAXMAP_KIND_FILE = 3,   /* regular file emulating a devdax device */
+};
+
+/* daxmap_dev_open() flags */
+#define DAXMAP_DEV_RDONLY (1U << 0) /* open read-only; mappings are read-only */
+#define DAXMAP_DEV_QUERY (1U << 1)  /* discover only: no fd, cannot map */
+
+/* Default alignment of an emulated (regular file) or fsdax device. */
+#define DAXMAP_DEFAULT_FILE_ALIGN (2ULL << 20)
+
+/*
+ * Open the device at path. file_align is the alignment given to fsdax files
+ * and emulated devices (0: DAXMAP_DEFAULT_FILE_ALIGN); a devdax device has
+ * its own alignment and file_align must then be 0 or equal to it.
+ */
+int daxmap_dev_open(struct daxmap_dev **devp, const char *path,
+		    uint64_t file_align, unsigned flags);
+void daxmap_dev_close(struct daxmap_dev *dev);
+
+const char *daxmap_dev_path(const struct daxmap_dev *dev);
+enum daxmap_dev_kind daxmap_dev_kind(const struct daxmap_dev *dev);
+/* "devdax", "fsdax" or "file" */
+const char *daxmap_kind_name(enum daxmap_dev_kind kind);
+uint64_t daxmap_dev_size(const struct daxmap_dev *dev);
+uint64_t daxmap_dev_align(const struct daxmap_dev *dev);
+/* NUMA node of the memory, -1 when unknown (files on non-DAX storage). */
+int daxmap_dev_numa_node(const struct daxmap_dev *dev);
+/* devdax only: kernel device name ("dax0.0") and dax region id; else NULL/-1 */
+const char *daxmap_dev_name(const struct daxmap_dev *dev);
+int daxmap_dev_region_id(const struct daxmap_dev *dev);
+
+/* One devdax device found on the system (see daxmap_dev_list()). */
+struct daxmap_devdax_info {
+	char name[32];   /* "dax0.0" */
+	char path[64];   /* "/dev/dax0.0"; "" when in system-ram mode */
+	uint64_t size;
+	uint64_t align;
+	int region_id;
+	int numa_node;   /* NUMA node of the device, -1 if unknown */
+	int target_node; /* memory target node, -1 if unknown */
+	int system_ram;  /* 1 when bound to kmem (system-ram mode) */
+};
+
+/*
+ * Enumerate every devdax device on the system into a malloc'ed array
+ * (free it with daxmap_dev_list_free()). No devices: *count = 0, 0 returned.
+ */
+int daxmap_dev_list(struct daxmap_devdax_info **infos, size_t *count);
+void daxmap_dev_list_free(struct daxmap_devdax_info *infos);
+
+/* ---- mappings --------------------------------------------------------- */
+
+struct daxmap_map;
+
+/* A byte range of a device. */
+struct daxmap_range {
+	uint64_t offset;
+	uint64_t len;
+};
+
+enum daxmap_granularity {
+	DAXMAP_GRANULARITY_BYTE = 0,       /* stores are persistent (eADR) */
+	DAXMAP_GRANULARITY_CACHE_LINE = 1, /* flush cache lines, then drain */
+	DAXMAP_GRANULARITY_PAGE = 2,       /* msync needed (not DAX) */
+};
+
+/*
+ * Map [offset, offset + len) of dev. offset and len must be multiples of the
+ * device alignment; the virtual address is aligned to at least the device
+ * alignment (1 GiB for lengths of 2 GiB or more) so the kernel can fault
+ * whole PMD/PUD pages. flags must be 0.
+ */
+int daxmap_map_new(struct daxmap_map **mapp, struct daxmap_dev *dev,
+		   uint64_t offset, uint64_t len, unsigned flags);
+/*
+ * Map several device ranges, in the order given, back to back in one
+ * virtually contiguous reservation.
+ */
+int daxmap_map_new_ranges(struct daxmap_map **mapp, struct daxmap_dev *dev,
+			  const struct daxmap_range *ranges, size_t nranges,
+			  unsigned flags);
+/* Unmap and free; *mapp becomes NULL. NULL or *mapp == NULL is a no-op. */
+int daxmap_map_delete(struct daxmap_map **mapp);
+
+void *daxmap_map_addr(const struct daxmap_map *map);
+uint64_t daxmap_map_len(const struct daxmap_map *map);
+/* Page size the kernel faults this mapping with (2 MiB, 1 GiB or 4 KiB). */
+uint64_t daxmap_map_pagesize(const struct daxmap_map *map);
+enum daxmap_granularity daxmap_map_granularity(const struct daxmap_map *map);
+/* 1 when the mapping was made with MAP_SYNC, 0 otherwise. */
+int daxmap_map_is_sync(const struct daxmap_map *map);
+
+/* Persistence (libpmem2's functions, chosen once per mapping). */
+void daxmap_map_persist(const struct daxmap_map *map, const void *addr,
+			size_t len);
+void daxmap_map_flush(const struct daxmap_map *map, const void *addr,
+		      size_t len);
+void daxmap_map_drain(const struct daxmap_map *map);
+
+/* flags for the copy functions; same meaning as libpmem2's PMEM2_F_MEM_* */
+#define DAXMAP_F_NODRAIN (1U << 0)
+#define DAXMAP_F_NONTEMPORAL (1U << 1)
+#define DAXMAP_F_TEMPORAL (1U << 2)
+#define DAXMAP_F_WC (1U << 3)
+#define DAXMAP_F_WB (1U << 4)
+#define DAXMAP_F_NOFLUSH (1U << 5)
+
+void *daxmap_map_memcpy(const struct daxmap_map *map, void *dst,
+			const void *src, size_t len, unsigned flags);
+void *daxmap_map_memmove(const struct daxmap_map *map, void *dst,
+			 const void *src, size_t len, unsigned flags);
+void *daxmap_map_memset(const struct daxmap_map *map, void *dst, int c,
+			size_t len, unsigned flags);
+/*
+ * Persist, then flush the memory controller's write queues (the NVDIMM
+ * region's deep_flush) so data survives even without ADR.
+ */
+int daxmap_map_deep_flush(const struct daxmap_map *map, const void *addr,
+			  size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DAXMAP_H */

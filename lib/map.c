@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * map.c -- aligned mappings of device ranges, and their persistence.
+ *
+ * The library reserves and maps the address range itself and hands it to
+ * libpmem2 with pmem2_map_from_existing(): libpmem2's own mapping path needs
+ * an NVDIMM namespace to find size and alignment and crashes on hmem/CXL
+ * devdax (PMDK issue #6160), while its persistence functions work on any
+ * mapping.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <libpmem2.h>
+
+#include "dev.h"
+#include "error.h"
+#include "map.h"
+#include "util.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+_Static_assert(DAXMAP_F_NODRAIN == PMEM2_F_MEM_NODRAIN &&
+	       DAXMAP_F_NONTEMPORAL == PMEM2_F_MEM_NONTEMPORAL &&
+	       DAXMAP_F_TEMPORAL == PMEM2_F_MEM_TEMPORAL &&
+	       DAXMAP_F_WC == PMEM2_F_MEM_WC && DAXMAP_F_WB == PMEM2_F_MEM_WB &&
+	       DAXMAP_F_NOFLUSH == PMEM2_F_MEM_NOFLUSH,
+	       "DAXMAP_F_* are passed to libpmem2 unchanged");
+_Static_assert((int)DAXMAP_GRANULARITY_BYTE == (int)PMEM2_GRANULARITY_BYTE &&
+	       (int)DAXMAP_GRANULARITY_CACHE_LINE == (int)PMEM2_GRANULARITY_CACHE_LINE &&
+	       (int)DAXMAP_GRANULARITY_PAGE == (int)PMEM2_GRANULARITY_PAGE,
+	       "granularities map one to one");
+
+/*
+ * libpmem2 honours PMEM2_FORCE_GRANULARITY only in its own mapping path;
+ * mappings made here honour it the same way, so emulated devices can be
+ * driven down the cache-line path in tests and benchmarks.
+ */
+static int forced_granularity(enum daxmap_granularity *g)
+{
+	const char *s = getenv("PMEM2_FORCE_GRANULARITY");
+
+	if (!s || !*s)
+		return 0;
+	if (strcasecmp(s, "BYTE") == 0)
+		*g = DAXMAP_GRANULARITY_BYTE;
+	else if (strcasecmp(s, "CACHE_LINE") == 0 || strcasecmp(s, "CACHELINE") == 0)
+		*g = DAXMAP_GRANULARITY_CACHE_LINE;
+	else if (strcasecmp(s, "PAGE") == 0)
+		*g = DAXMAP_GRANULARITY_PAGE;
+	else
+		return daxmap_err(EINVAL,
+				  "PMEM2_FORCE_GRANULARITY=%s: expected BYTE, CACHE_LINE or PAGE",
+				  s);
+	return 1;
+}
+
+/*
+ * Page granularity (a page-cache file: an emulated device): persistence is
+ * msync. These stand in for libpmem2's, whose page-granularity functions on
+ * a pmem2_map_from_existing() mapping loop forever on msync(addr, 0) in
+ * libpmem2 1.12.1 (Debian 12); its pmem2_map_new() path is not affected.
+ */
+static int page_sync(const void *addr, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)addr & ~(pg - 1);
+	int rc;
+
+	do
+		rc = msync((void *)start, len + ((uintptr_t)addr - start), MS_SYNC);
+	while (rc != 0 && errno == EINTR);
+	return rc == 0 ? 0 : -errno;
+}
+
+static void page_persist(const void *addr, size_t len)
+{
+	(void)page_sync(addr, len);
+}
+
+static void page_drain(void)
+{
+}
+
+static void *page_memmove(void *dst, const void *src, size_t len, unsigned flags)
+{
+	memmove(dst, src, len);
+	if (!(flags & DAXMAP_F_NOFLUSH))
+		page_persist(dst, len);
+	return dst;
+}
+
+static void *page_memset(void *dst, int c, size_t len, unsigned flags)
+{
+	memset(dst, c, len);
+	if (!(flags & DAXMAP_F_NOFLUSH))
+		page_persist(dst, len);
+	return dst;
+}
+
+int map_check_ranges(const struct daxmap_dev *dev,
+		     const struct daxmap_range *ranges, size_t n,
+		     uint64_t *total)
+{
+	char a[48];
+	uint64_t sum = 0;
+
+	if (!ranges || n == 0)
+		return daxmap_err(EINVAL, "no range to map");
+	fmt_size(a, sizeof(a), dev->align);
+	for (size_t i = 0; i < n; i++) {
+		const struct daxmap_range *r = &ranges[i];
+		char where[32] = "";
+
+		if (n > 1)
+			snprintf(where, sizeof(where), "range %zu: ", i);
+		if (r->len == 0)
+			return daxmap_err(EINVAL, "%slength is 0", where);
+		if (r->offset % dev->align)
+			return daxmap_err(EINVAL,
+					  "%soffset 0x%" PRIx64 " is not a multiple of the device alignment %s",
+					  where, r->offset, a);
+		if (r->len % dev->align)
+			return daxmap_err(EINVAL,
+					  "%slength 0x%" PRIx64 " is not a multiple of the device alignment %s",
+					  where, r->len, a);
+		if (r->offset > dev->size || r->len > dev->size - r->offset)
+			return daxmap_err(EINVAL,
+					  "%s[0x%" PRIx64 ", +0x%" PRIx64 ") runs past the end of %s (size 0x%" PRIx64 ")",
+					  where, r->offset, r->len, dev->path, dev->size);
+		if (sum + r->len < sum)
+			return daxmap_err(EOVERFLOW, "total length overflows");
+		sum += r->len;
+	}
+	*total = sum;
+	return 0;
+}
+
+/*
+ * Virtual alignment: at least the device alignment, so every fault can
+ * install a whole PMD/PUD page; 1 GiB for 2 GiB and more (libpmem2's rule).
+ */
+static uint64_t va_align(const struct daxmap_dev *dev, uint64_t len)
+{
+	uint64_t a = len >= 2 * GiB ? GiB : 2 * MiB;
+
+	return dev->align > a ? dev->align : a;
+}
+
+/* Reserve len bytes of address space aligned to align (PROT_NONE). */
+static void *reserve(uint64_t len, uint64_t align)
+{
+	uint64_t span = len + align;
+	char *p = mmap(NULL, span, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t start, end;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	end = start + len;
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	if ((uintptr_t)p + span > end)
+		munmap((void *)end, (uintptr_t)p + span - end);
+	return (void *)start;
+}
+
+/*
+ * Map one range at a fixed address inside the reservation. MAP_SYNC
+ * (with MAP_SHARED_VALIDATE, which makes the kernel refuse instead of
+ * ignoring it) is allowed on devdax and fsdax; a page-cache file refuses
+ * it with EOPNOTSUPP and gets a plain shared mapping.
+ */
+static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *r,
+		     int prot, bool *sync)
+{
+	void *p = MAP_FAILED;
+
+	if (*sync) {
+		p = mmap(at, r->len, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED,
+			 m->dev->fd, (off_t)r->offset);
+		if (p == MAP_FAILED && errno == EOPNOTSUPP &&
+		    m->dev->kind != DAXMAP_KIND_DEVDAX)
+			*sync = false;
+	}
+	if (!*sync && p == MAP_FAILED)
+		p = mmap(at, r->len, prot, MAP_SHARED | MAP_FIXED, m->dev->fd,
+			 (off_t)r->offset);
+	if (p == MAP_FAILED)
+		return daxmap_err(errno,
+				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
+				  m->dev->path, r->offset, r->len, strerror(errno));
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
+					struct daxmap_dev *dev,
+					const struct daxmap_range *ranges,
+					size_t nranges, unsigned flags)
+{
+	enum daxmap_granularity gran = DAXMAP_GRANULARITY_PAGE;
+	struct daxmap_map *m;
+	uint64_t total, off = 0;
+	bool sync = true;
+	int prot, rc;
+
+	if (!mapp || !dev)
+		return daxmap_err(EINVAL, "daxmap_map_new: mapp and dev are required");
+	*mapp = NULL;
+	if (flags)
+		return daxmap_err(EINVAL, "daxmap_map_new: unknown flags 0x%x", flags);
+	if (dev->fd < 0)
+		return daxmap_err(EBADF, "%s was opened with DAXMAP_DEV_QUERY: it cannot be mapped",
+				  dev->path);
+	rc = map_check_ranges(dev, ranges, nranges, &total);
+	if (rc)
+		return rc;
+
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->ranges = malloc(nranges * sizeof(*ranges)))) {
+		free(m);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	memcpy(m->ranges, ranges, nranges * sizeof(*ranges));
+	m->nranges = nranges;
+	m->dev = dev;
+	m->len = total;
+	m->addr = reserve(total, va_align(dev, total));
+	if (!m->addr) {
+		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
+				total, strerror(errno));
+		goto err_free;
+	}
+	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
+	for (size_t i = 0; i < nranges; i++) {
+		rc = map_fixed(m, (char *)m->addr + off, &ranges[i], prot, &sync);
+		if (rc)
+			goto err_unmap;
+		off += ranges[i].len;
+	}
+	m->sync = sync;
+	rc = forced_granularity(&gran);
+	if (rc < 0)
+		goto err_unmap;
+	if (rc == 0)
+		gran = sync ? DAXMAP_GRANULARITY_CACHE_LINE : DAXMAP_GRANULARITY_PAGE;
+	m->gran = gran;
+	/* device-dax faults in units of its alignment (dev_dax_pagesize()) */
+	m->pagesize = dev->kind == DAXMAP_KIND_DEVDAX ?
+		dev->align : (uint64_t)sysconf(_SC_PAGESIZE);
+
+	rc = pmem2_map_from_existing(&m->pmap, dev->src, m->addr, m->len,
+				     (enum pmem2_granularity)gran);
+	if (rc) {
+		rc = daxmap_err(pmem2_to_errno(rc),
+				"libpmem2 refused the mapping: %s", pmem2_errormsg());
+		goto err_unmap;
+	}
+	if (gran == DAXMAP_GRANULARITY_PAGE) {
+		m->persist = m->flush = page_persist;
+		m->drain = page_drain;
+		m->memcpy = m->memmove = page_memmove;
+		m->memset = page_memset;
+	} else {
+		m->persist = pmem2_get_persist_fn(m->pmap);
+		m->flush = pmem2_get_flush_fn(m->pmap);
+		m->drain = pmem2_get_drain_fn(m->pmap);
+		m->memcpy = pmem2_get_memcpy_fn(m->pmap);
+		m->memmove = pmem2_get_memmove_fn(m->pmap);
+		m->memset = pmem2_get_memset_fn(m->pmap);
+	}
+	*mapp = m;
+	return 0;
+
+err_unmap:
+	munmap(m->addr, m->len);
+err_free:
+	free(m->ranges);
+	free(m);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_map_new(struct daxmap_map **mapp,
+				 struct daxmap_dev *dev, uint64_t offset,
+				 uint64_t len, unsigned flags)
+{
+	struct daxmap_range r = { .offset = offset, .len = len };
+
+	return daxmap_map_new_ranges(mapp, dev, &r, 1, flags);
+}
+
+DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
+{
+	struct daxmap_map *m;
+	int rc = 0;
+
+	if (!mapp || !*mapp)
+		return 0;
+	m = *mapp;
+	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
+	if (munmap(m->addr, m->len) != 0)
+		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
+	free(m->ranges);
+	free(m);
+	*mapp = NULL;
+	return rc;
+}
+
+DAXMAP_EXPORT void *daxmap_map_addr(const struct daxmap_map *map)
+{
+	return map->addr;
+}
+
+DAXMAP_EXPORT uint64_t daxmap_map_len(const struct daxmap_map *map)
+{
+	return map->len;
+}
+
+DAXMAP_EXPORT uint64_t daxmap_map_pagesize(const struct daxmap_map *map)
+{
+	return map->pagesize;
+}
+
+DAXMAP_EXPORT enum daxmap_granularity
+daxmap_map_granularity(const struct daxmap_map *map)
+{
+	return map->gran;
+}
+
+DAXMAP_EXPORT int daxmap_map_is_sync(const struct daxmap_map *map)
+{
+	return map->sync;
+}
+
+DAXMAP_EXPORT void daxmap_map_persist(const struct daxmap_map *map,
+				      const void *addr, size_t len)
+{
+	map->persist(addr, len);
+}
+
+DAXMAP_EXPORT void daxmap_map_flush(const struct daxmap_map *map,
+				    const void *addr, size_t len)
+{
+	map->flush(addr, len);
+}
+
+DAXMAP_EXPORT void daxmap_map_drain(const struct daxmap_map *map)
+{
+	map->drain();
+}
+
+DAXMAP_EXPORT void *daxmap_map_memcpy(const struct daxmap_map *map, void *dst,
+				      const void *src, size_t len,
+				      unsigned flags)
+{
+	return map->memcpy(dst, src, len, flags);
+}
+
+DAXMAP_EXPORT void *daxmap_map_memmove(const struct daxmap_map *map, void *dst,
+				       const void *src, size_t len,
+				       unsigned flags)
+{
+	return map->memmove(dst, src, len, flags);
+}
+
+DAXMAP_EXPORT void *daxmap_map_memset(const struct daxmap_map *map, void *dst,
+				      int c, size_t len, unsigned flags)
+{
+	return map->memset(dst, c, len, flags);
+}
+
+DAXMAP_EXPORT int daxmap_map_deep_flush(const struct daxmap_map *map,
+					const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)map->addr;
+	int rc;
+
+	if (a < base || a - base > map->len || len > map->len - (a - base))
+		return daxmap_err(EINVAL,
+				  "deep flush range [%p, +%zu) is outside the mapping [%p, +%" PRIu64 ")",
+				  addr, len, map->addr, map->len);
+	/*
+	 * A devdax not carved from an NVDIMM (hmem, CXL) has no region
+	 * deep_flush attribute and libpmem2 cannot find a region for it:
+	 * flushing the CPU caches is all there is to do.
+	 */
+	if (map->dev->kind == DAXMAP_KIND_DEVDAX && !map->dev->nvdimm) {
+		map->persist(addr, len);
+		return 0;
+	}
+	if (map->gran == DAXMAP_GRANULARITY_PAGE) {
+		rc = page_sync(addr, len);
+		return rc ? daxmap_err(-rc, "msync: %s", strerror(-rc)) : 0;
+	}
+	rc = pmem2_deep_flush(map->pmap, (void *)addr, len);
+	if (rc)
+		return daxmap_err(pmem2_to_errno(rc),
+				  "deep flush: %s", pmem2_errormsg());
+	return 0;
+}

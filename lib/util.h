@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* util.h -- small helpers shared by the library's modules */
+#ifndef DAXMAP_UTIL_H
+#define DAXMAP_UTIL_H
+
+#include <errno.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Everything is hidden (-fvisibility=hidden) except what is marked so and
+ * listed in libdaxmap.sym. */
+#define DAXMAP_EXPORT __attribute__((visibility("default")))
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+static inline bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Human-readable size for messages: "2 MiB", "1 GiB", "4096 bytes",
+ * "0x3000 (12 KiB)". buf should hold 48 bytes. */
+const char *fmt_size(char *buf, size_t len, uint64_t v);
+
+/* Read one integer from a sysfs-style file. 0 or -errno. */
+int read_sysfs_u64(const char *path, uint64_t *out);
+int read_sysfs_int(const char *path, int *out);
+
+#endif
+
+/* libpmem2 returns -errno or its own codes below -100000 (PMEM2_E_*). */
+static inline int pmem2_to_errno(int rc)
+{
+	return (rc < 0 && rc > -4096) ? -rc : EINVAL;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* helpers.c -- shared by the unit tests */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+const char *make_file(uint64_t size)
+{
+	static char path[256];
+	char dir[] = "/tmp/daxmap-test-XXXXXX";
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dev", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+	return path;
+}
+
+int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	int n = 0, c;
+
+	cr_assert_not_null(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+int run_capture(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+	int st;
+
+	cr_assert_not_null(p);
+	cr_assert_not_null(buf);
+	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len < 512) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+	}
+	buf[len] = '\0';
+	st = pclose(p);
+	*out = buf;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void drop_root(void)
+{
+	if (geteuid() == 0)
+		cr_assert_eq(setresuid(65534, 65534, 65534), 0);
+}

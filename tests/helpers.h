@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* helpers.h -- shared by the unit tests */
+#ifndef DAXMAP_TEST_HELPERS_H
+#define DAXMAP_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+/* A new sparse regular file of the given size in a fresh temp dir;
+ * returns its path (static storage, valid until the next call). */
+const char *make_file(uint64_t size);
+/* Number of lines in /proc/self/maps: shows leaked or extra mappings. */
+int count_maps(void);
+/* Run a command, capture stdout (malloc'ed) and return its exit status. */
+int run_capture(const char *cmd, char **out);
+/* Drop root, so permission checks apply (tests run as root in CI). */
+void drop_root(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* daxmapctl.h -- shared pieces of the daxmapctl subcommands */
+#ifndef DAXMAPCTL_H
+#define DAXMAPCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* Documented exit codes (daxmapctl(1)). */
+#define EXIT_OK 0
+#define EXIT_ERR 1
+#define EXIT_USAGE 2
+
+/* Output flags shared by every subcommand. */
+struct out_opts {
+	bool human; /* -u: sizes as "2.00 GiB (2.15 GB)" */
+};
+
+/* A size as a JSON number, or as a human string with -u. */
+struct json_object *json_size(uint64_t v, const struct out_opts *o);
+/* Print a JSON value to stdout (pretty, like daxctl) and free it. */
+int json_print(struct json_object *j);
+
+/* Parse "4096", "2M", "2MiB", "1G", "1GiB", "0x200000". 0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+
+/* Print "daxmapctl CMD: MSG" to stderr. */
+void cmd_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif
