@@ -70,6 +70,7 @@ static void fill_daxinfo(struct daxctl_dev *d, struct daxinfo *di)
 {
 	char path[PATH_MAX];
 
+	memset(di, 0, sizeof(*di));
 	snprintf(di->name, sizeof(di->name), "%s", daxctl_dev_get_devname(d));
 	di->size = daxctl_dev_get_size(d);
 	di->align = daxctl_dev_get_align(d);

@@ -206,6 +206,28 @@ static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *
 	return 0;
 }
 
+/* The page size the kernel will fault this mapping with. */
+static uint64_t fault_pagesize(const struct daxmap_map *m)
+{
+	uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	switch (m->dev->kind) {
+	case DAXMAP_KIND_DEVDAX:
+		/* device-dax faults in units of its alignment (dev_dax_pagesize) */
+		return m->dev->align;
+	case DAXMAP_KIND_FSDAX:
+		/*
+		 * fs/dax installs a PMD only where the filesystem's blocks
+		 * for that 2 MiB are physically aligned and contiguous
+		 * (and maps the huge zero page for reads of holes); the
+		 * granule it guarantees is the base page.
+		 */
+	case DAXMAP_KIND_FILE:
+		break;
+	}
+	return base;
+}
+
 DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 					struct daxmap_dev *dev,
 					const struct daxmap_range *ranges,
@@ -258,9 +280,7 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 	if (rc == 0)
 		gran = sync ? DAXMAP_GRANULARITY_CACHE_LINE : DAXMAP_GRANULARITY_PAGE;
 	m->gran = gran;
-	/* device-dax faults in units of its alignment (dev_dax_pagesize()) */
-	m->pagesize = dev->kind == DAXMAP_KIND_DEVDAX ?
-		dev->align : (uint64_t)sysconf(_SC_PAGESIZE);
+	m->pagesize = fault_pagesize(m);
 
 	rc = pmem2_map_from_existing(&m->pmap, dev->src, m->addr, m->len,
 				     (enum pmem2_granularity)gran);

@@ -49,9 +49,11 @@ int run_capture(const char *cmd, char **out)
 	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
 		len += n;
 		if (cap - len < 512) {
+			char *grown = realloc(buf, cap * 2);
+
+			cr_assert_not_null(grown);
+			buf = grown;
 			cap *= 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
 		}
 	}
 	buf[len] = '\0';
