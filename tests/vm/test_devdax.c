@@ -253,6 +253,42 @@ Test(fsdax, kind_and_page_size)
 	unlink(path);
 }
 
+static int sh(const char *fmt, const char *arg)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), fmt, arg);
+	return system(cmd);
+}
+
+Test(kmem, system_ram_mode_is_refused)
+{
+	const char *path = env_or_skip("DAXMAP_TEST_HMEM");
+	const char *name = strrchr(path, '/') + 1;
+	struct daxmap_devdax_info *devs;
+	struct daxmap_dev *dev;
+	size_t n, i;
+	int rc;
+
+	/* --no-online: the memory stays offline, so devdax mode comes back */
+	cr_assert_eq(sh("daxctl reconfigure-device --mode=system-ram --no-online %s >/dev/null 2>&1",
+			name), 0, "daxctl could not switch %s to system-ram", name);
+	rc = daxmap_dev_open(&dev, path, 0, 0);
+	cr_assert_eq(daxmap_dev_list(&devs, &n), 0);
+	for (i = 0; i < n && strcmp(devs[i].name, name) != 0; i++)
+		;
+	cr_assert_lt(i, n, "%s not listed in system-ram mode", name);
+	cr_assert_eq(devs[i].system_ram, 1);
+	daxmap_dev_list_free(devs);
+	/* restore before asserting on the open, so later tests have it */
+	cr_assert_eq(sh("daxctl reconfigure-device --mode=devdax -f %s >/dev/null 2>&1", name), 0);
+	cr_assert_eq(rc, -EBUSY, "open in system-ram mode returned %d", rc);
+	cr_assert(strstr(daxmap_errormsg(), "is in system-ram mode (bound to kmem)"), "%s",
+		  daxmap_errormsg());
+	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0, "%s", daxmap_errormsg());
+	daxmap_dev_close(dev);
+}
+
 /* A field of the first object of a JSON text, or of the object itself. */
 static struct json_object *field(struct json_object *j, const char *k)
 {
