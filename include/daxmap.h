@@ -149,6 +149,107 @@ void *daxmap_map_memset(const struct daxmap_map *map, void *dst, int c,
 int daxmap_map_deep_flush(const struct daxmap_map *map, const void *addr,
 			  size_t len);
 
+
+/* ---- pools and regions ---------------------------------------------------- */
+
+/*
+ * A pool is a device formatted into fixed-size extents, a region table and
+ * an extent table (doc/format.md). A region is a named, persistent set of
+ * extents, mapped virtually contiguous. Every change is crash-consistent:
+ * after a power loss, opening the pool gives the state before or after each
+ * operation. Several processes may use a pool at once.
+ */
+struct daxmap_pool;
+
+/* daxmap_pool_format() flags */
+#define DAXMAP_FORMAT_FORCE (1U << 0) /* format over an existing pool */
+
+/*
+ * Format dev as an empty pool with extents of extent_size bytes (0: the
+ * device alignment; else a multiple of it). Refuses (-EEXIST) to overwrite a
+ * pool without DAXMAP_FORMAT_FORCE. Extents with known bad blocks are never
+ * handed out.
+ */
+int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
+		       unsigned flags);
+
+/* daxmap_pool_open() flags */
+#define DAXMAP_POOL_RDONLY (1U << 0) /* no changes; no recovery */
+
+/*
+ * Open the pool on dev (which must stay open while the pool is). Finishes
+ * operations a crash interrupted. -ENODATA: not a pool; -EUCLEAN: damaged
+ * (see daxmap_pool_check()); -ENOTSUP: written by a newer format version.
+ */
+int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev,
+		     unsigned flags);
+void daxmap_pool_close(struct daxmap_pool *pool);
+
+struct daxmap_pool_stat {
+	uint64_t extent_size;
+	uint64_t extents_total; /* metadata, used, free and bad */
+	uint64_t extents_meta;
+	uint64_t extents_used;
+	uint64_t extents_free;
+	uint64_t extents_bad;
+	uint32_t regions;
+	uint32_t region_slots;
+	uint32_t version_major;
+	uint32_t version_minor;
+	int from_backup;        /* the primary superblock is damaged */
+};
+
+int daxmap_pool_stat(struct daxmap_pool *pool, struct daxmap_pool_stat *st);
+/* Extent numbers never handed out because of bad blocks (free with free()). */
+int daxmap_pool_bad_extents(struct daxmap_pool *pool, uint64_t **extents,
+			    size_t *count);
+
+/* daxmap_pool_check() flags */
+#define DAXMAP_CHECK_REPAIR (1U << 0)
+
+typedef void (*daxmap_report_fn)(void *arg, const char *msg);
+
+/*
+ * Check the pool on dev without changing it (unless DAXMAP_CHECK_REPAIR:
+ * restore the primary superblock from the backup, finish interrupted
+ * operations). Each finding goes to report. Returns the number of problems
+ * (0: clean) or -errno when there is no pool to check.
+ */
+int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
+		      daxmap_report_fn report, void *arg);
+
+#define DAXMAP_NAME_MAX 63
+
+struct daxmap_region_info {
+	char name[64];
+	uint64_t size;    /* extents * extent size */
+	uint64_t extents;
+	uint64_t ctime;   /* creation, seconds since the epoch */
+};
+
+/*
+ * Create a region of at least size bytes (rounded up to whole extents;
+ * *actual, if not NULL, gets the size). Names: 1 to 63 printable ASCII
+ * characters, no space or '/', unique. -EEXIST, -ENOSPC (the message says
+ * how much is free), -EINVAL (size 0, bad name), -ENAMETOOLONG.
+ */
+int daxmap_region_create(struct daxmap_pool *pool, const char *name,
+			 uint64_t size, uint64_t *actual);
+/* Grow or shrink to size (rounded up to whole extents). Shrinking drops
+ * the extents at the end. */
+int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
+			 uint64_t size, uint64_t *actual);
+int daxmap_region_remove(struct daxmap_pool *pool, const char *name);
+int daxmap_region_list(struct daxmap_pool *pool,
+		       struct daxmap_region_info **infos, size_t *count);
+void daxmap_region_list_free(struct daxmap_region_info *infos);
+/* The device ranges of a region, in order (free with free()). */
+int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
+			 struct daxmap_range **ranges, size_t *count);
+/* Map a region's extents contiguously (daxmap_map_new_ranges()). */
+int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
+		      const char *name, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

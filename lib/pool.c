@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pool.c -- pools and regions on a device: maps the metadata area, runs the
+ * pool core under a cross-process lock, maps regions.
+ *
+ * Every metadata operation holds an OFD byte-range lock on the device fd
+ * (F_OFD_SETLKW: per open file description, dropped by the kernel when the
+ * holder dies, works on /dev/daxX.Y) and re-reads the tables first, so
+ * several processes can share a pool.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpmem2.h>
+
+#include "dev.h"
+#include "error.h"
+#include "map.h"
+#include "pool.h"
+#include "util.h"
+
+struct daxmap_pool {
+	struct daxmap_dev *dev;
+	struct daxmap_map *meta; /* the metadata area */
+	struct persist_ops ops;
+	struct pool_core core;
+};
+
+static void map_flush(void *ctx, const void *addr, size_t len)
+{
+	daxmap_map_flush(ctx, addr, len);
+}
+
+static void map_drain(void *ctx)
+{
+	daxmap_map_drain(ctx);
+}
+
+/* Lock byte 0 of the device: exclusive for changes, shared for reads. */
+static int pool_lock(struct daxmap_dev *dev, bool excl)
+{
+	struct flock fl = { .l_type = (short)(excl ? F_WRLCK : F_RDLCK),
+			    .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+
+	while (fcntl(dev->fd, F_OFD_SETLKW, &fl) != 0)
+		if (errno != EINTR)
+			return daxmap_err(errno, "%s: cannot lock the pool: %s",
+					  dev->path, strerror(errno));
+	return 0;
+}
+
+static void pool_unlock(struct daxmap_dev *dev)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0,
+			    .l_len = 1 };
+
+	fcntl(dev->fd, F_OFD_SETLK, &fl);
+}
+
+static int need_fd(struct daxmap_dev *dev, bool write)
+{
+	if (!dev)
+		return daxmap_err(EINVAL, "a device is required");
+	if (dev->fd < 0)
+		return daxmap_err(EBADF, "%s was opened with DAXMAP_DEV_QUERY", dev->path);
+	if (write && (dev->flags & DAXMAP_DEV_RDONLY))
+		return daxmap_err(EROFS, "%s was opened read-only", dev->path);
+	return 0;
+}
+
+/* Read the superblocks from the first bytes of the device. */
+static int read_sb(struct daxmap_dev *dev, struct pool_sb *sb, bool *from_backup)
+{
+	uint64_t len = pool_probe_len(dev->align);
+	struct daxmap_map *m;
+	int rc;
+
+	if (len > dev->size)
+		return daxmap_err(ENODATA, "%s: too small to hold a pool", dev->path);
+	rc = daxmap_map_new(&m, dev, 0, len, 0);
+	if (rc)
+		return rc;
+	rc = pool_sb_read(daxmap_map_addr(m), dev->size, dev->align, sb, from_backup);
+	daxmap_map_delete(&m);
+	return rc;
+}
+
+/* Extents that hold a bad block the kernel knows of (libpmem2 badblocks:
+ * libndctl for devdax/fsdax; nothing for files on other storage). */
+static int bad_extents(struct daxmap_dev *dev, uint64_t extent_size,
+		       uint64_t **out, size_t *n)
+{
+	struct pmem2_badblock_context *bbctx;
+	struct pmem2_badblock bb;
+	uint64_t *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (dev->kind == DAXMAP_KIND_FILE || !dev->src ||
+	    pmem2_badblock_context_new(&bbctx, dev->src) != 0)
+		return 0;
+	while (pmem2_badblock_next(bbctx, &bb) == 0) {
+		for (uint64_t x = bb.offset / extent_size;
+		     x <= (bb.offset + bb.length - 1) / extent_size; x++) {
+			if (cnt == cap) {
+				uint64_t *g = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+				if (!g) {
+					free(v);
+					pmem2_badblock_context_delete(&bbctx);
+					return daxmap_err(ENOMEM, "out of memory");
+				}
+				v = g;
+			}
+			v[cnt++] = x;
+		}
+	}
+	pmem2_badblock_context_delete(&bbctx);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
+				     unsigned flags)
+{
+	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
+	struct daxmap_map *m;
+	struct pool_sb sb, old;
+	uint64_t *bad;
+	size_t nbad;
+	bool fb;
+	int rc;
+
+	if ((rc = need_fd(dev, true)))
+		return rc;
+	if (flags & ~DAXMAP_FORMAT_FORCE)
+		return daxmap_err(EINVAL, "daxmap_pool_format: unknown flags 0x%x",
+				  flags & ~DAXMAP_FORMAT_FORCE);
+	if ((rc = pool_layout(&sb, dev->size, dev->align, extent_size)))
+		return rc;
+	if ((rc = pool_lock(dev, true)))
+		return rc;
+	rc = read_sb(dev, &old, &fb);
+	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
+		pool_unlock(dev);
+		return daxmap_err(EEXIST,
+				  "%s already holds a pool%s; formatting destroys it (use force)",
+				  dev->path, rc == 0 ? "" : " (damaged or newer)");
+	}
+	if ((rc = bad_extents(dev, sb.extent_size, &bad, &nbad)))
+		goto out;
+	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid))
+		memset(sb.uuid, 0, sizeof(sb.uuid)); /* uuid is informational */
+	sb.format_time = (uint64_t)time(NULL);
+	pool_sb_seal(&sb);
+	rc = daxmap_map_new(&m, dev, 0, sb.meta_extents * sb.extent_size, 0);
+	if (rc == 0) {
+		ops.ctx = m;
+		rc = pool_format_mem(daxmap_map_addr(m), &sb, bad, nbad, &ops);
+		daxmap_map_delete(&m);
+	}
+	free(bad);
+out:
+	pool_unlock(dev);
+	return rc;
+}
+
+/* Under the lock: re-read the tables, finish what a dead process left. */
+static int refresh(struct daxmap_pool *p)
+{
+	int rc = pool_scan(&p->core, NULL, NULL);
+
+	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 &&
+	    (p->core.norphan || p->core.nzap)) {
+		pool_recover(&p->core);
+		rc = pool_scan(&p->core, NULL, NULL);
+	}
+	return rc;
+}
+
+static int begin(struct daxmap_pool *p, bool excl)
+{
+	int rc;
+
+	if (!p)
+		return daxmap_err(EINVAL, "a pool is required");
+	if ((rc = pool_lock(p->dev, excl)))
+		return rc;
+	if ((rc = refresh(p)))
+		pool_unlock(p->dev);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp,
+				   struct daxmap_dev *dev, unsigned flags)
+{
+	struct daxmap_pool *p;
+	struct pool_sb sb;
+	bool fb, rdonly;
+	int rc;
+
+	if (!poolp)
+		return daxmap_err(EINVAL, "daxmap_pool_open: poolp is required");
+	*poolp = NULL;
+	if (flags & ~DAXMAP_POOL_RDONLY)
+		return daxmap_err(EINVAL, "daxmap_pool_open: unknown flags 0x%x",
+				  flags & ~DAXMAP_POOL_RDONLY);
+	if ((rc = need_fd(dev, false)))
+		return rc;
+	rdonly = (flags & DAXMAP_POOL_RDONLY) || (dev->flags & DAXMAP_DEV_RDONLY);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return daxmap_err(ENOMEM, "out of memory");
+	p->dev = dev;
+	if ((rc = pool_lock(dev, !rdonly)))
+		goto err_free;
+	if ((rc = read_sb(dev, &sb, &fb)))
+		goto err_unlock;
+	if ((rc = daxmap_map_new(&p->meta, dev, 0, sb.meta_extents * sb.extent_size, 0)))
+		goto err_unlock;
+	p->ops = (struct persist_ops){ map_flush, map_drain, p->meta, 0, 0 };
+	rc = pool_core_open(&p->core, daxmap_map_addr(p->meta), &sb, rdonly, &p->ops,
+			    NULL, NULL);
+	if (rc)
+		goto err_unmap;
+	p->core.from_backup = fb;
+	if (p->core.problems) {
+		rc = daxmap_err(EUCLEAN,
+				"%s: the pool metadata is inconsistent (%" PRIu64 " problem(s)); run 'daxmapctl check'",
+				dev->path, p->core.problems);
+		pool_core_close(&p->core);
+		goto err_unmap;
+	}
+	pool_unlock(dev);
+	*poolp = p;
+	return 0;
+
+err_unmap:
+	daxmap_map_delete(&p->meta);
+err_unlock:
+	pool_unlock(dev);
+err_free:
+	free(p);
+	return rc;
+}
+
+DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
+{
+	if (!pool)
+		return;
+	pool_core_close(&pool->core);
+	daxmap_map_delete(&pool->meta);
+	free(pool);
+}
+
+DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
+				   struct daxmap_pool_stat *st)
+{
+	const struct pool_core *c;
+	int rc;
+
+	if (!st)
+		return daxmap_err(EINVAL, "daxmap_pool_stat: st is required");
+	if ((rc = begin(pool, false)))
+		return rc;
+	c = &pool->core;
+	memset(st, 0, sizeof(*st));
+	st->extent_size = c->sb.extent_size;
+	st->extents_total = c->sb.nextents;
+	st->extents_meta = c->sb.meta_extents;
+	st->extents_used = c->nused;
+	st->extents_free = c->nfree;
+	st->extents_bad = c->nbad;
+	st->region_slots = (uint32_t)c->sb.region_slots;
+	for (uint64_t s = 0; s < c->sb.region_slots; s++)
+		st->regions += c->rv[s].state == RS_LIVE;
+	st->version_major = c->sb.major;
+	st->version_minor = c->sb.minor;
+	st->from_backup = c->from_backup;
+	pool_unlock(pool->dev);
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_pool_bad_extents(struct daxmap_pool *pool,
+					  uint64_t **extents, size_t *count)
+{
+	uint64_t *v;
+	size_t n = 0;
+	int rc;
+
+	if (!extents || !count)
+		return daxmap_err(EINVAL, "daxmap_pool_bad_extents: extents and count are required");
+	if ((rc = begin(pool, false)))
+		return rc;
+	v = malloc((pool->core.nbad ? pool->core.nbad : 1) * sizeof(*v));
+	if (!v) {
+		pool_unlock(pool->dev);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	for (uint64_t x = 0; x < pool->core.sb.nextents; x++)
+		if (pool->core.kind[x] == EK_BAD)
+			v[n++] = x;
+	pool_unlock(pool->dev);
+	*extents = v;
+	*count = n;
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *name,
+				       uint64_t size, uint64_t *actual)
+{
+	int rc = begin(pool, true);
+
+	if (rc)
+		return rc;
+	rc = pool_region_create(&pool->core, name, size, actual);
+	pool_unlock(pool->dev);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
+				       uint64_t size, uint64_t *actual)
+{
+	int rc = begin(pool, true);
+
+	if (rc)
+		return rc;
+	rc = name ? pool_region_resize(&pool->core, name, size, actual) :
+		    daxmap_err(EINVAL, "a region name is required");
+	pool_unlock(pool->dev);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_region_remove(struct daxmap_pool *pool, const char *name)
+{
+	int rc = begin(pool, true);
+
+	if (rc)
+		return rc;
+	rc = name ? pool_region_remove(&pool->core, name) :
+		    daxmap_err(EINVAL, "a region name is required");
+	pool_unlock(pool->dev);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
+				     struct daxmap_region_info **infos,
+				     size_t *count)
+{
+	struct daxmap_region_info *v;
+	size_t n = 0;
+	int rc;
+
+	if (!infos || !count)
+		return daxmap_err(EINVAL, "daxmap_region_list: infos and count are required");
+	if ((rc = begin(pool, false)))
+		return rc;
+	v = calloc(pool->core.sb.region_slots, sizeof(*v));
+	if (!v) {
+		pool_unlock(pool->dev);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	for (uint64_t s = 0; s < pool->core.sb.region_slots; s++) {
+		const struct region_view *r = &pool->core.rv[s];
+
+		if (r->state != RS_LIVE)
+			continue;
+		memcpy(v[n].name, r->name, sizeof(v[n].name));
+		v[n].extents = r->n;
+		v[n].size = r->n * pool->core.sb.extent_size;
+		v[n].ctime = r->ctime;
+		n++;
+	}
+	pool_unlock(pool->dev);
+	*infos = v;
+	*count = n;
+	return 0;
+}
+
+DAXMAP_EXPORT void daxmap_region_list_free(struct daxmap_region_info *infos)
+{
+	free(infos);
+}
+
+DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
+				       struct daxmap_range **ranges, size_t *count)
+{
+	const struct region_view *r;
+	struct daxmap_range *v;
+	uint64_t es;
+	size_t n = 0;
+	long s;
+	int rc;
+
+	if (!ranges || !count || !name)
+		return daxmap_err(EINVAL, "daxmap_region_ranges: name, ranges and count are required");
+	if ((rc = begin(pool, false)))
+		return rc;
+	if ((s = pool_find(&pool->core, name)) < 0) {
+		pool_unlock(pool->dev);
+		return daxmap_err(ENOENT, "no region named '%s'", name);
+	}
+	r = &pool->core.rv[s];
+	es = pool->core.sb.extent_size;
+	v = malloc(r->n * sizeof(*v));
+	if (!v) {
+		pool_unlock(pool->dev);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	/* adjacent extents become one range: fewer mmaps */
+	for (uint64_t i = 0; i < r->n; i++) {
+		if (n && v[n - 1].offset + v[n - 1].len == r->ext[i] * es)
+			v[n - 1].len += es;
+		else
+			v[n++] = (struct daxmap_range){ r->ext[i] * es, es };
+	}
+	pool_unlock(pool->dev);
+	*ranges = v;
+	*count = n;
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
+				    const char *name, unsigned flags)
+{
+	struct daxmap_range *r;
+	size_t n;
+	int rc;
+
+	if (!mapp)
+		return daxmap_err(EINVAL, "daxmap_region_map: mapp is required");
+	*mapp = NULL;
+	if ((rc = daxmap_region_ranges(pool, name, &r, &n)))
+		return rc;
+	rc = daxmap_map_new_ranges(mapp, pool->dev, r, n, flags);
+	free(r);
+	return rc;
+}
+
+struct check_ctx {
+	daxmap_report_fn fn;
+	void *arg;
+};
+
+static void check_report(void *arg, const char *msg)
+{
+	struct check_ctx *c = arg;
+
+	if (c->fn)
+		c->fn(c->arg, msg);
+}
+
+DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
+				    daxmap_report_fn report, void *arg)
+{
+	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
+	struct check_ctx cc = { report, arg };
+	struct pool_core core;
+	struct daxmap_map *m = NULL;
+	struct pool_sb sb;
+	bool fb, repair = flags & DAXMAP_CHECK_REPAIR;
+	long problems;
+	int rc;
+
+	if (flags & ~DAXMAP_CHECK_REPAIR)
+		return daxmap_err(EINVAL, "daxmap_pool_check: unknown flags 0x%x",
+				  flags & ~DAXMAP_CHECK_REPAIR);
+	if ((rc = need_fd(dev, repair)))
+		return rc;
+	if ((rc = pool_lock(dev, repair)))
+		return rc;
+	if ((rc = read_sb(dev, &sb, &fb)))
+		goto out;
+	if ((rc = daxmap_map_new(&m, dev, 0, sb.meta_extents * sb.extent_size, 0)))
+		goto out;
+	ops.ctx = m;
+	/* read-only: nothing on the device changes unless asked to repair */
+	if ((rc = pool_core_open(&core, daxmap_map_addr(m), &sb, true, &ops,
+				 check_report, &cc)))
+		goto out;
+	problems = (long)core.problems;
+	if (fb) {
+		check_report(&cc, repair ? "primary superblock is damaged: restored from the backup" :
+					   "primary superblock is damaged; the backup is intact");
+		problems++;
+	}
+	if (core.norphan || core.nzap) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "%" PRIu64 " extent(s) left by interrupted operations and %" PRIu64
+			 " region(s) being removed%s",
+			 core.norphan, core.nzap, repair ? ": finished" : " (open finishes them)");
+		check_report(&cc, msg);
+	}
+	if (repair && core.problems == 0) {
+		char *base = daxmap_map_addr(m);
+
+		if (fb) {
+			memcpy(base + SB_PRIMARY_OFF, &sb, sizeof(sb));
+			persist_flush(&ops, base + SB_PRIMARY_OFF, sizeof(sb));
+			persist_drain(&ops);
+		}
+		pool_recover(&core);
+	}
+	pool_core_close(&core);
+	rc = (int)(problems > INT32_MAX ? INT32_MAX : problems);
+out:
+	daxmap_map_delete(&m);
+	pool_unlock(dev);
+	return rc;
+}

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pool_core.c -- the pool format, its recovery, and region operations on a
+ * metadata area in memory (format.h says what is where).
+ *
+ * Fence budget (SPEC §5): create and grow write the new extent entries and
+ * the name, drain, then store the record word, drain: 2. Shrink stores the
+ * word, drains, clears the dropped entries, drains: 2. Remove stores ZAP,
+ * drains, clears the entries and stores FREE, drains: 2. No operation's
+ * drains depend on its number of extents.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "daxmap.h"
+#include "error.h"
+#include "pool.h"
+#include "util.h"
+
+#define FORMAT_IN_PROGRESS "DAXMAPFX" /* primary magic while formatting */
+
+uint64_t pool_probe_len(uint64_t dev_align)
+{
+	uint64_t need = REGION_TABLE_OFF;
+
+	return (need + dev_align - 1) / dev_align * dev_align;
+}
+
+int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
+		uint64_t extent_size)
+{
+	char a[48], b[48];
+	uint64_t n, meta;
+
+	if (!extent_size)
+		extent_size = dev_align;
+	if (extent_size < dev_align || extent_size % dev_align)
+		return daxmap_err(EINVAL,
+				  "extent size %s is not a multiple of the device alignment %s",
+				  fmt_size(a, sizeof(a), extent_size),
+				  fmt_size(b, sizeof(b), dev_align));
+	n = dev_size / extent_size;
+	meta = REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE + n * 8;
+	meta = (meta + extent_size - 1) / extent_size;
+	if (n <= meta)
+		return daxmap_err(ENOSPC,
+				  "device of %s holds %" PRIu64 " extent(s) of %s, but the metadata needs %" PRIu64
+				  " and a pool needs one more for data",
+				  fmt_size(a, sizeof(a), dev_size), n,
+				  fmt_size(b, sizeof(b), extent_size), meta);
+	memset(sb, 0, sizeof(*sb));
+	memcpy(sb->magic, POOL_MAGIC, 8);
+	sb->major = POOL_MAJOR;
+	sb->minor = POOL_MINOR;
+	sb->dev_size = n * extent_size;
+	sb->extent_size = extent_size;
+	sb->nextents = n;
+	sb->meta_extents = meta;
+	sb->region_slots = REGION_SLOTS;
+	sb->region_off = REGION_TABLE_OFF;
+	sb->extent_off = REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE;
+	return 0;
+}
+
+static uint64_t sb_sum(const struct pool_sb *sb)
+{
+	struct pool_sb c = *sb;
+
+	c.checksum = 0;
+	return XXH64(&c, sizeof(c), 0);
+}
+
+void pool_sb_seal(struct pool_sb *sb)
+{
+	sb->checksum = sb_sum(sb);
+}
+
+int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align)
+{
+	char a[48], b[48];
+
+	if (memcmp(sb->magic, FORMAT_IN_PROGRESS, 8) == 0)
+		return daxmap_err(EUCLEAN, "a format of this device was interrupted; format it again");
+	if (memcmp(sb->magic, POOL_MAGIC, 8) != 0)
+		return daxmap_err(ENODATA, "not a libdaxmap pool (no pool superblock)");
+	if (sb->checksum != sb_sum(sb))
+		return daxmap_err(EUCLEAN, "superblock checksum mismatch");
+	if (sb->major > POOL_MAJOR)
+		return daxmap_err(ENOTSUP,
+				  "pool format version %u.%u is newer than this libdaxmap's %u.%u; upgrade libdaxmap",
+				  sb->major, sb->minor, POOL_MAJOR, POOL_MINOR);
+	if (sb->major == 0)
+		return daxmap_err(EUCLEAN, "superblock has format version 0");
+	if (sb->dev_size > dev_size)
+		return daxmap_err(EUCLEAN,
+				  "the pool was formatted for %s but the device has %s (truncated?)",
+				  fmt_size(a, sizeof(a), sb->dev_size),
+				  fmt_size(b, sizeof(b), dev_size));
+	if (!sb->extent_size || sb->extent_size % dev_align ||
+	    sb->nextents != sb->dev_size / sb->extent_size ||
+	    sb->dev_size % sb->extent_size || sb->region_slots != REGION_SLOTS ||
+	    sb->region_off != REGION_TABLE_OFF ||
+	    sb->extent_off != REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE ||
+	    sb->meta_extents == 0 || sb->meta_extents >= sb->nextents ||
+	    sb->nextents > (UINT64_MAX - sb->extent_off) / 8 ||
+	    sb->extent_off + sb->nextents * 8 > sb->meta_extents * sb->extent_size)
+		return daxmap_err(EUCLEAN, "superblock geometry is inconsistent");
+	return 0;
+}
+
+int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
+		 struct pool_sb *out, bool *from_backup)
+{
+	struct pool_sb p, b;
+	char why[240];
+	int rc, rb;
+
+	memcpy(&p, base + SB_PRIMARY_OFF, sizeof(p));
+	memcpy(&b, base + SB_BACKUP_OFF, sizeof(b));
+	rc = pool_sb_check(&p, dev_size, dev_align);
+	if (rc == 0) {
+		*out = p;
+		*from_backup = false;
+		return 0;
+	}
+	/* a newer version, or a truncated device: the backup says the same */
+	if (rc == -ENOTSUP)
+		return rc;
+	snprintf(why, sizeof(why), "%s", daxmap_errormsg());
+	rb = pool_sb_check(&b, dev_size, dev_align);
+	if (rb == 0) {
+		*out = b;
+		*from_backup = true;
+		return 0;
+	}
+	if (rc == -ENODATA && rb == -ENODATA)
+		return rc;
+	if (rb == -ENOTSUP)
+		return rb;
+	{
+		char bwhy[256];
+
+		snprintf(bwhy, sizeof(bwhy), "%s", daxmap_errormsg());
+		return daxmap_err(-rc == ENODATA ? -rb : -rc,
+				  "primary superblock: %s; backup superblock: %s",
+				  why, bwhy);
+	}
+}
+
+int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
+		    size_t nbad, struct persist_ops *ops)
+{
+	char *rt = base + sb->region_off, *et = base + sb->extent_off;
+	size_t rlen = sb->region_slots * REGION_REC_SIZE, elen = sb->nextents * 8;
+	struct pool_sb mark;
+
+	/* 1. mark the format in progress, so a crash is never read as the
+	 *    old pool over half-cleared tables */
+	memset(&mark, 0, sizeof(mark));
+	memcpy(mark.magic, FORMAT_IN_PROGRESS, 8);
+	memcpy(base + SB_PRIMARY_OFF, &mark, sizeof(mark));
+	memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
+	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(mark));
+	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
+	persist_drain(ops);
+	/* 2. empty tables; bad extents are never handed out */
+	memset(rt, 0, rlen);
+	memset(et, 0, elen);
+	for (size_t i = 0; i < nbad; i++)
+		if (bad[i] >= sb->meta_extents && bad[i] < sb->nextents)
+			((uint64_t *)et)[bad[i]] = EXT_BAD;
+	persist_flush(ops, rt, rlen);
+	persist_flush(ops, et, elen);
+	persist_drain(ops);
+	/* 3. backup, 4. primary: a crash between them opens from the backup */
+	memcpy(base + SB_BACKUP_OFF, sb, sizeof(*sb));
+	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(*sb));
+	persist_drain(ops);
+	memcpy(base + SB_PRIMARY_OFF, sb, sizeof(*sb));
+	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(*sb));
+	persist_drain(ops);
+	return 0;
+}
+
+static uint64_t name_sum(const char *name, uint64_t gen)
+{
+	return XXH64(name, 64, gen);
+}
+
+int pool_name_check(const char *name)
+{
+	size_t len;
+
+	if (!name || !*name)
+		return daxmap_err(EINVAL, "a region name is required");
+	len = strnlen(name, NAME_MAX_LEN + 1);
+	if (len > NAME_MAX_LEN)
+		return daxmap_err(ENAMETOOLONG, "region name is longer than %d bytes",
+				  NAME_MAX_LEN);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f ||
+		    name[i] == '/')
+			return daxmap_err(EINVAL,
+					  "region name has a character 0x%02x at %zu: names are printable ASCII without spaces or '/'",
+					  (unsigned char)name[i], i);
+	return 0;
+}
+
+static void report(pool_report_fn fn, void *arg, struct pool_core *pc,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void report(pool_report_fn fn, void *arg, struct pool_core *pc,
+		   const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	pc->problems++;
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(arg, msg);
+}
+
+static void free_views(struct pool_core *pc)
+{
+	if (pc->rv)
+		for (uint64_t s = 0; s < pc->sb.region_slots; s++)
+			free(pc->rv[s].ext);
+}
+
+int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
+{
+	const struct pool_sb *sb = &pc->sb;
+
+	free_views(pc);
+	memset(pc->rv, 0, sb->region_slots * sizeof(*pc->rv));
+	pc->nfree = pc->nused = pc->nbad = pc->norphan = pc->nzap = 0;
+	pc->problems = 0;
+
+	for (uint64_t s = 0; s < sb->region_slots; s++) {
+		const struct region_rec *r = &pc->rt[s];
+		struct region_view *v = &pc->rv[s];
+		uint64_t w = load_u64(&r->word);
+
+		v->state = rw_state(w);
+		if (v->state == RS_FREE)
+			continue;
+		v->gen = rw_gen(w);
+		v->n = rw_n(w);
+		v->ctime = r->ctime;
+		memcpy(v->name, r->name, sizeof(v->name));
+		v->name[63] = '\0';
+		if (v->state != RS_LIVE && v->state != RS_ZAP) {
+			report(fn, arg, pc, "region slot %" PRIu64 ": unknown state %u", s, v->state);
+			v->state = RS_FREE;
+			continue;
+		}
+		if (name_sum(r->name, v->gen) != r->name_sum || pool_name_check(v->name))
+			report(fn, arg, pc, "region slot %" PRIu64 ": name is corrupt", s);
+		if (v->n > MAX_REGION_EXTENTS || v->n > sb->nextents) {
+			report(fn, arg, pc, "region '%s': %" PRIu64 " extents is more than the pool has",
+			       v->name, v->n);
+			v->n = 0;
+		}
+		v->ext = malloc((v->n ? v->n : 1) * sizeof(uint64_t));
+		if (!v->ext)
+			return daxmap_err(ENOMEM, "out of memory");
+		for (uint64_t i = 0; i < v->n; i++)
+			v->ext[i] = UINT64_MAX;
+		pc->nzap += v->state == RS_ZAP;
+	}
+	/* names are unique among live regions */
+	for (uint64_t s = 0; s < sb->region_slots; s++) {
+		if (pc->rv[s].state != RS_LIVE)
+			continue;
+		for (uint64_t t = s + 1; t < sb->region_slots; t++)
+			if (pc->rv[t].state == RS_LIVE &&
+			    strcmp(pc->rv[s].name, pc->rv[t].name) == 0)
+				report(fn, arg, pc, "region name '%s' is used twice", pc->rv[s].name);
+	}
+
+	for (uint64_t x = 0; x < sb->nextents; x++) {
+		uint64_t e = load_u64(&pc->et[x]);
+		struct region_view *v;
+		uint64_t slot, idx;
+
+		if (x < sb->meta_extents) {
+			pc->kind[x] = EK_META;
+			if (e != EXT_FREE)
+				report(fn, arg, pc, "metadata extent %" PRIu64 " has an owner entry", x);
+			continue;
+		}
+		if (e == EXT_FREE) {
+			pc->kind[x] = EK_FREE;
+			pc->nfree++;
+			continue;
+		}
+		if (e == EXT_BAD) {
+			pc->kind[x] = EK_BAD;
+			pc->nbad++;
+			continue;
+		}
+		slot = ext_slot(e);
+		idx = ext_idx(e);
+		v = slot < sb->region_slots ? &pc->rv[slot] : NULL;
+		if (!v || v->state == RS_FREE || v->gen != ext_gen(e) || idx >= v->n) {
+			/* left by an interrupted operation: free once cleared */
+			pc->kind[x] = EK_ORPHAN;
+			pc->norphan++;
+			continue;
+		}
+		if (v->ext[idx] != UINT64_MAX) {
+			report(fn, arg, pc,
+			       "extents %" PRIu64 " and %" PRIu64 " both claim to be extent %" PRIu64 " of region '%s'",
+			       v->ext[idx], x, idx, v->name);
+			pc->kind[x] = EK_ORPHAN;
+			pc->norphan++;
+			continue;
+		}
+		v->ext[idx] = x;
+		pc->kind[x] = EK_USED;
+		pc->nused++;
+	}
+	for (uint64_t s = 0; s < sb->region_slots; s++) {
+		struct region_view *v = &pc->rv[s];
+		uint64_t missing = 0;
+
+		/* a ZAP region may have been half cleared: it is going away */
+		if (v->state != RS_LIVE)
+			continue;
+		for (uint64_t i = 0; i < v->n; i++)
+			missing += v->ext[i] == UINT64_MAX;
+		if (missing)
+			report(fn, arg, pc, "region '%s' is missing %" PRIu64 " of its %" PRIu64 " extents",
+			       v->name, missing, v->n);
+	}
+	return 0;
+}
+
+void pool_recover(struct pool_core *pc)
+{
+	bool dirty = false;
+
+	if (pc->norphan == 0 && pc->nzap == 0)
+		return;
+	/* 1. clear orphans and the entries of ZAP regions */
+	for (uint64_t x = pc->sb.meta_extents; x < pc->sb.nextents; x++) {
+		uint64_t e = load_u64(&pc->et[x]);
+		bool clear = pc->kind[x] == EK_ORPHAN;
+
+		if (pc->kind[x] == EK_USED && pc->rv[ext_slot(e)].state == RS_ZAP)
+			clear = true;
+		if (clear) {
+			store_u64(&pc->et[x], EXT_FREE);
+			persist_flush(pc->ops, &pc->et[x], 8);
+			dirty = true;
+		}
+	}
+	if (dirty)
+		persist_drain(pc->ops);
+	/* 2. then the ZAP records become free slots */
+	dirty = false;
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		if (pc->rv[s].state != RS_ZAP)
+			continue;
+		store_u64(&pc->rt[s].word, rw_make(RS_FREE, pc->rv[s].gen, 0));
+		persist_flush(pc->ops, &pc->rt[s].word, 8);
+		dirty = true;
+	}
+	if (dirty)
+		persist_drain(pc->ops);
+}
+
+int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
+		   bool rdonly, struct persist_ops *ops, pool_report_fn fn, void *arg)
+{
+	int rc;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->base = base;
+	pc->sb = *sb;
+	pc->len = sb->meta_extents * sb->extent_size;
+	pc->rdonly = rdonly;
+	pc->ops = ops;
+	pc->rt = (struct region_rec *)(base + sb->region_off);
+	pc->et = (uint64_t *)(base + sb->extent_off);
+	pc->rv = calloc(sb->region_slots, sizeof(*pc->rv));
+	pc->kind = malloc(sb->nextents);
+	if (!pc->rv || !pc->kind) {
+		pool_core_close(pc);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	rc = pool_scan(pc, fn, arg);
+	if (rc == 0 && !rdonly && pc->problems == 0) {
+		pool_recover(pc);
+		rc = pool_scan(pc, fn, arg);
+	}
+	if (rc)
+		pool_core_close(pc);
+	return rc;
+}
+
+void pool_core_close(struct pool_core *pc)
+{
+	free_views(pc);
+	free(pc->rv);
+	free(pc->kind);
+	pc->rv = NULL;
+	pc->kind = NULL;
+}
+
+long pool_find(const struct pool_core *pc, const char *name)
+{
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
+		if (pc->rv[s].state == RS_LIVE && strcmp(pc->rv[s].name, name) == 0)
+			return (long)s;
+	return -1;
+}
+
+static int writable(const struct pool_core *pc)
+{
+	if (pc->rdonly)
+		return daxmap_err(EROFS, "the pool was opened read-only");
+	if (pc->problems)
+		return daxmap_err(EUCLEAN,
+				  "the pool metadata is inconsistent (%" PRIu64 " problem(s)); run 'daxmapctl check'",
+				  pc->problems);
+	return 0;
+}
+
+/* Extents for `size` bytes; 0 or -errno. */
+static int size_to_extents(const struct pool_core *pc, uint64_t size, uint64_t *n)
+{
+	char a[48];
+
+	if (size == 0)
+		return daxmap_err(EINVAL, "region size 0: a region holds at least one extent (%s)",
+				  fmt_size(a, sizeof(a), pc->sb.extent_size));
+	*n = size / pc->sb.extent_size + (size % pc->sb.extent_size != 0);
+	if (*n > MAX_REGION_EXTENTS)
+		return daxmap_err(EFBIG, "a region holds at most %llu extents",
+				  (unsigned long long)MAX_REGION_EXTENTS);
+	return 0;
+}
+
+static int no_space(const struct pool_core *pc, uint64_t want, uint64_t size)
+{
+	char a[48], b[48], c[48];
+
+	return daxmap_err(ENOSPC,
+			  "%s needs %" PRIu64 " extent(s) of %s but only %" PRIu64 " (%s) are free",
+			  fmt_size(a, sizeof(a), size), want,
+			  fmt_size(b, sizeof(b), pc->sb.extent_size), pc->nfree,
+			  fmt_size(c, sizeof(c), pc->nfree * pc->sb.extent_size));
+}
+
+/* Claim extents for indices [from, to) of slot/gen: entries are written and
+ * flushed, not drained. Lowest free extents first. */
+static void claim(struct pool_core *pc, uint64_t slot, uint64_t gen,
+		  uint64_t from, uint64_t to)
+{
+	uint64_t x = pc->sb.meta_extents;
+
+	for (uint64_t i = from; i < to; i++) {
+		while (pc->kind[x] != EK_FREE)
+			x++;
+		store_u64(&pc->et[x], ext_make(slot, gen, i));
+		persist_flush(pc->ops, &pc->et[x], 8);
+		pc->kind[x] = EK_USED;
+		pc->nfree--;
+		pc->nused++;
+	}
+}
+
+int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
+		       uint64_t *actual)
+{
+	struct region_rec *r;
+	uint64_t n, gen, s;
+	int rc;
+
+	if ((rc = writable(pc)) || (rc = pool_name_check(name)) ||
+	    (rc = size_to_extents(pc, size, &n)))
+		return rc;
+	if (pool_find(pc, name) >= 0)
+		return daxmap_err(EEXIST, "a region named '%s' exists already", name);
+	if (n > pc->nfree)
+		return no_space(pc, n, size);
+	for (s = 0; s < pc->sb.region_slots && pc->rv[s].state != RS_FREE; s++)
+		;
+	if (s == pc->sb.region_slots)
+		return daxmap_err(ENOSPC, "all %" PRIu64 " region slots are in use", s);
+
+	r = &pc->rt[s];
+	/* a new generation makes any stale entry of this slot meaningless */
+	gen = (rw_gen(load_u64(&r->word)) + 1) & GEN_MASK;
+	memset(r->name, 0, sizeof(r->name));
+	memcpy(r->name, name, strlen(name));
+	r->name_sum = name_sum(r->name, gen);
+	r->ctime = (uint64_t)time(NULL);
+	persist_flush(pc->ops, &r->name_sum, sizeof(*r) - 8);
+	claim(pc, s, gen, 0, n);
+	persist_drain(pc->ops);
+	/* commit: the record word names the extents' generation and count */
+	store_u64(&r->word, rw_make(RS_LIVE, gen, n));
+	persist_flush(pc->ops, &r->word, 8);
+	persist_drain(pc->ops);
+	if (actual)
+		*actual = n * pc->sb.extent_size;
+	return pool_scan(pc, NULL, NULL);
+}
+
+int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
+		       uint64_t *actual)
+{
+	struct region_view *v;
+	struct region_rec *r;
+	uint64_t n;
+	long s;
+	int rc;
+
+	if ((rc = writable(pc)) || (rc = size_to_extents(pc, size, &n)))
+		return rc;
+	if ((s = pool_find(pc, name)) < 0)
+		return daxmap_err(ENOENT, "no region named '%s'", name);
+	v = &pc->rv[s];
+	r = &pc->rt[s];
+	if (n > v->n) {
+		if (n - v->n > pc->nfree)
+			return no_space(pc, n - v->n, (n - v->n) * pc->sb.extent_size);
+		claim(pc, (uint64_t)s, v->gen, v->n, n);
+		persist_drain(pc->ops);
+		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
+		persist_flush(pc->ops, &r->word, 8);
+		persist_drain(pc->ops);
+	} else if (n < v->n) {
+		/* the word first: entries past the new count are orphans then */
+		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
+		persist_flush(pc->ops, &r->word, 8);
+		persist_drain(pc->ops);
+		for (uint64_t i = n; i < v->n; i++) {
+			store_u64(&pc->et[v->ext[i]], EXT_FREE);
+			persist_flush(pc->ops, &pc->et[v->ext[i]], 8);
+		}
+		persist_drain(pc->ops);
+	}
+	if (actual)
+		*actual = n * pc->sb.extent_size;
+	return pool_scan(pc, NULL, NULL);
+}
+
+int pool_region_remove(struct pool_core *pc, const char *name)
+{
+	struct region_view *v;
+	struct region_rec *r;
+	long s;
+	int rc;
+
+	if ((rc = writable(pc)))
+		return rc;
+	if ((s = pool_find(pc, name)) < 0)
+		return daxmap_err(ENOENT, "no region named '%s'", name);
+	v = &pc->rv[s];
+	r = &pc->rt[s];
+	/* ZAP first: from here on the region is going away, whatever happens */
+	store_u64(&r->word, rw_make(RS_ZAP, v->gen, v->n));
+	persist_flush(pc->ops, &r->word, 8);
+	persist_drain(pc->ops);
+	for (uint64_t i = 0; i < v->n; i++) {
+		store_u64(&pc->et[v->ext[i]], EXT_FREE);
+		persist_flush(pc->ops, &pc->et[v->ext[i]], 8);
+	}
+	store_u64(&r->word, rw_make(RS_FREE, v->gen, 0));
+	persist_flush(pc->ops, &r->word, 8);
+	persist_drain(pc->ops);
+	return pool_scan(pc, NULL, NULL);
+}

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_pool.c -- pools and regions through the public API, on emulated devices */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include <daxmap.h>
+
+#include "helpers.h"
+#include "lib/format.h"
+
+#define ES (2 * MiB)
+
+static struct daxmap_dev *new_dev(uint64_t size)
+{
+	struct daxmap_dev *dev;
+
+	cr_assert_eq(daxmap_dev_open(&dev, make_file(size), 0, 0), 0, "%s", daxmap_errormsg());
+	return dev;
+}
+
+static struct daxmap_pool *new_pool(struct daxmap_dev *dev)
+{
+	struct daxmap_pool *pool;
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	return pool;
+}
+
+/* Hash of the whole device file: "writes nothing" is checked with it. */
+static uint64_t dev_hash(const struct daxmap_dev *dev)
+{
+	size_t len = daxmap_dev_size(dev);
+	char *buf = malloc(len);
+	int fd = open(daxmap_dev_path(dev), O_RDONLY);
+	uint64_t h;
+
+	cr_assert(buf && fd >= 0);
+	cr_assert_eq(pread(fd, buf, len, 0), (ssize_t)len);
+	close(fd);
+	h = XXH64(buf, len, 0);
+	free(buf);
+	return h;
+}
+
+static void poke(const struct daxmap_dev *dev, uint64_t off, const void *data, size_t len)
+{
+	int fd = open(daxmap_dev_path(dev), O_RDWR);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, data, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+Test(pool, format_open_stat)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extent_size, ES);
+	cr_assert_eq(st.extents_total, 32);
+	cr_assert_eq(st.extents_meta, 1);
+	cr_assert_eq(st.extents_free, 31);
+	cr_assert_eq(st.extents_used + st.extents_bad, 0);
+	cr_assert_eq(st.regions, 0);
+	cr_assert_eq(st.version_major, 1);
+	cr_assert_eq(st.from_backup, 0);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, create_rounds_up_and_persists)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_region_info *ri;
+	struct daxmap_pool_stat st;
+	struct daxmap_map *map;
+	uint64_t actual = 0;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "wal", 3 * MiB, &actual), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(actual, 4 * MiB);
+	cr_assert_eq(daxmap_region_map(&map, pool, "wal", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_map_len(map), 4 * MiB);
+	daxmap_map_memcpy(map, (char *)daxmap_map_addr(map) + 3 * MiB, "log record", 11, 0);
+	daxmap_map_delete(&map);
+	daxmap_pool_close(pool);
+
+	/* a new open sees the region and its data */
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ri[0].name, "wal");
+	cr_assert_eq(ri[0].size, 4 * MiB);
+	cr_assert_eq(ri[0].extents, 2);
+	cr_assert_gt(ri[0].ctime, 0);
+	daxmap_region_list_free(ri);
+	cr_assert_eq(daxmap_region_map(&map, pool, "wal", 0), 0);
+	cr_assert_str_eq((char *)daxmap_map_addr(map) + 3 * MiB, "log record");
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 2);
+	cr_assert_eq(st.extents_free, 29);
+	cr_assert_eq(st.regions, 1);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, scattered_extents_map_contiguously)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_range *r;
+	struct daxmap_map *map;
+	size_t n;
+	char *a;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "c", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0);
+	strcpy(daxmap_map_addr(map), "first extent of a");
+	daxmap_map_persist(map, daxmap_map_addr(map), 18);
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_remove(pool, "b"), 0);
+	cr_assert_eq(daxmap_region_resize(pool, "a", 6 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	/* a = extent 1, then b's old extent 2, then extent 4 */
+	cr_assert_eq(daxmap_region_ranges(pool, "a", &r, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(r[0].offset, 1 * ES);
+	cr_assert_eq(r[0].len, 2 * ES);
+	cr_assert_eq(r[1].offset, 4 * ES);
+	cr_assert_eq(r[1].len, ES);
+	free(r);
+	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0);
+	a = daxmap_map_addr(map);
+	cr_assert_eq(daxmap_map_len(map), 6 * MiB);
+	cr_assert_str_eq(a, "first extent of a");
+	daxmap_map_memcpy(map, a + 4 * MiB, "third", 6, 0);
+	daxmap_map_delete(&map);
+	/* "third" landed in device extent 4 */
+	{
+		char buf[6];
+		int fd = open(daxmap_dev_path(dev), O_RDONLY);
+
+		cr_assert_eq(pread(fd, buf, 6, (off_t)(4 * ES)), 6);
+		close(fd);
+		cr_assert_str_eq(buf, "third");
+	}
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, shrink_and_remove_free_extents)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	uint64_t actual;
+
+	cr_assert_eq(daxmap_region_create(pool, "t", 20 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_resize(pool, "t", 5 * MiB, &actual), 0);
+	cr_assert_eq(actual, 6 * MiB);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 3);
+	cr_assert_eq(daxmap_region_remove(pool, "t"), 0);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 0);
+	cr_assert_eq(st.extents_free, 31);
+	cr_assert_eq(st.regions, 0);
+	/* the name is free again */
+	cr_assert_eq(daxmap_region_create(pool, "t", 62 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, bad_input_changes_nothing)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	char longname[80];
+	uint64_t h;
+
+	cr_assert_eq(daxmap_region_create(pool, "keep", 10 * MiB, NULL), 0);
+	h = dev_hash(dev);
+	memset(longname, 'x', 64);
+	longname[64] = '\0';
+
+	cr_assert_eq(daxmap_region_create(pool, "keep", 2 * MiB, NULL), -EEXIST);
+	cr_assert(strstr(daxmap_errormsg(), "'keep' exists already"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, longname, 2 * MiB, NULL), -ENAMETOOLONG);
+	cr_assert(strstr(daxmap_errormsg(), "longer than 63 bytes"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "has space", 2 * MiB, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "0x20 at 3"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "", 2 * MiB, NULL), -EINVAL);
+	cr_assert_eq(daxmap_region_create(pool, NULL, 2 * MiB, NULL), -EINVAL);
+	cr_assert_eq(daxmap_region_create(pool, "zero", 0, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "size 0"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "huge", 60 * MiB, NULL), -ENOSPC);
+	cr_assert_str_eq(daxmap_errormsg(),
+			 "60 MiB needs 30 extent(s) of 2 MiB but only 26 (52 MiB) are free");
+	cr_assert_eq(daxmap_region_resize(pool, "keep", 64 * MiB, NULL), -ENOSPC);
+	cr_assert_eq(daxmap_region_resize(pool, "missing", 2 * MiB, NULL), -ENOENT);
+	cr_assert(strstr(daxmap_errormsg(), "no region named 'missing'"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_resize(pool, "keep", 0, NULL), -EINVAL);
+	cr_assert_eq(daxmap_region_remove(pool, "missing"), -ENOENT);
+	cr_assert_eq(daxmap_region_remove(pool, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pool_format(dev, 0, 0), -EEXIST);
+	cr_assert(strstr(daxmap_errormsg(), "already holds a pool"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_format(dev, 3 * MiB, DAXMAP_FORMAT_FORCE), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "not a multiple of the device alignment 2 MiB"),
+		  "%s", daxmap_errormsg());
+	cr_assert_eq(dev_hash(dev), h, "a refused operation wrote to the device");
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, force_format_replaces)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+
+	cr_assert_eq(daxmap_region_create(pool, "old", 2 * MiB, NULL), 0);
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_format(dev, 4 * MiB, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.regions, 0);
+	cr_assert_eq(st.extent_size, 4 * MiB);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, too_small_for_a_pool)
+{
+	struct daxmap_dev *dev = new_dev(2 * MiB);
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, 0), -ENOSPC);
+	cr_assert(strstr(daxmap_errormsg(), "holds 1 extent(s) of 2 MiB, but the metadata needs 1"),
+		  "%s", daxmap_errormsg());
+	daxmap_dev_close(dev);
+}
+
+Test(pool, not_a_pool)
+{
+	struct daxmap_dev *dev = new_dev(8 * MiB);
+	struct daxmap_pool *pool;
+
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), -ENODATA);
+	cr_assert(strstr(daxmap_errormsg(), "not a libdaxmap pool"), "%s", daxmap_errormsg());
+	cr_assert_null(pool);
+	cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), -ENODATA);
+	daxmap_dev_close(dev);
+}
+
+static void collect(void *arg, const char *msg)
+{
+	char *buf = arg;
+
+	strncat(buf, msg, 1023 - strlen(buf));
+	strncat(buf, "\n", 1023 - strlen(buf));
+}
+
+Test(pool, corrupt_primary_falls_back_to_backup)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	char report[1024] = "";
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	daxmap_pool_close(pool);
+	poke(dev, 40, "garbage", 7); /* inside the primary superblock */
+
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.from_backup, 1);
+	cr_assert_eq(st.regions, 1);
+	daxmap_pool_close(pool);
+
+	cr_assert_eq(daxmap_pool_check(dev, 0, collect, report), 1);
+	cr_assert(strstr(report, "primary superblock is damaged; the backup is intact"), "%s", report);
+	report[0] = '\0';
+	cr_assert_eq(daxmap_pool_check(dev, DAXMAP_CHECK_REPAIR, collect, report), 1);
+	cr_assert(strstr(report, "restored from the backup"), "%s", report);
+	cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), 0, "repair did not stick");
+	daxmap_dev_close(dev);
+}
+
+Test(pool, both_superblocks_corrupt)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	uint64_t h;
+
+	daxmap_pool_close(pool);
+	poke(dev, 40, "garbage", 7);
+	poke(dev, SB_BACKUP_OFF + 40, "garbage", 7);
+	h = dev_hash(dev);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), -EUCLEAN);
+	cr_assert(strstr(daxmap_errormsg(), "primary superblock: superblock checksum mismatch; backup superblock: superblock checksum mismatch"),
+		  "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_check(dev, DAXMAP_CHECK_REPAIR, NULL, NULL), -EUCLEAN);
+	cr_assert_eq(dev_hash(dev), h);
+	daxmap_dev_close(dev);
+}
+
+/* Rewrite both superblocks through fn, resealed. */
+static void edit_sb(struct daxmap_dev *dev, void (*fn)(struct pool_sb *))
+{
+	struct pool_sb sb;
+	int fd = open(daxmap_dev_path(dev), O_RDWR);
+
+	cr_assert_eq(pread(fd, &sb, sizeof(sb), 0), (ssize_t)sizeof(sb));
+	fn(&sb);
+	sb.checksum = 0;
+	sb.checksum = XXH64(&sb, sizeof(sb), 0);
+	cr_assert_eq(pwrite(fd, &sb, sizeof(sb), 0), (ssize_t)sizeof(sb));
+	cr_assert_eq(pwrite(fd, &sb, sizeof(sb), SB_BACKUP_OFF), (ssize_t)sizeof(sb));
+	close(fd);
+}
+
+static void newer(struct pool_sb *sb)
+{
+	sb->major = 2;
+}
+
+Test(pool, newer_format_version_refused)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+
+	daxmap_pool_close(pool);
+	edit_sb(dev, newer);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), -ENOTSUP);
+	cr_assert_str_eq(daxmap_errormsg(),
+			 "pool format version 2.0 is newer than this libdaxmap's 1.0; upgrade libdaxmap");
+	daxmap_dev_close(dev);
+}
+
+Test(pool, truncated_device_refused)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	char path[256];
+
+	daxmap_pool_close(pool);
+	snprintf(path, sizeof(path), "%s", daxmap_dev_path(dev));
+	daxmap_dev_close(dev);
+	cr_assert_eq(truncate(path, 32 * MiB), 0);
+	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), -EUCLEAN);
+	cr_assert(strstr(daxmap_errormsg(), "formatted for 64 MiB but the device has 32 MiB (truncated?)"),
+		  "%s", daxmap_errormsg());
+	daxmap_dev_close(dev);
+}
+
+Test(pool, read_only_pool)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, DAXMAP_POOL_RDONLY), 0);
+	cr_assert_eq(daxmap_region_create(pool, "x", 2 * MiB, NULL), -EROFS);
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 1U << 9), -EINVAL);
+	cr_assert_eq(daxmap_pool_open(NULL, dev, 0), -EINVAL);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, processes_share_a_pool)
+{
+	struct daxmap_dev *dev = new_dev(128 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	const int nproc = 4, per = 6;
+
+	daxmap_pool_close(pool);
+	for (int p = 0; p < nproc; p++) {
+		if (fork() == 0) {
+			struct daxmap_dev *d;
+			struct daxmap_pool *q;
+			char name[32];
+			int bad = 0;
+
+			/* each child opens the device itself, as another program would */
+			if (daxmap_dev_open(&d, daxmap_dev_path(dev), 0, 0) ||
+			    daxmap_pool_open(&q, d, 0))
+				_exit(10);
+			for (int i = 0; i < per; i++) {
+				snprintf(name, sizeof(name), "p%d-r%d", p, i);
+				bad += daxmap_region_create(q, name, 2 * MiB, NULL) != 0;
+				if (i % 2)
+					bad += daxmap_region_resize(q, name, 4 * MiB, NULL) != 0;
+			}
+			snprintf(name, sizeof(name), "p%d-r0", p);
+			bad += daxmap_region_remove(q, name) != 0;
+			daxmap_pool_close(q);
+			daxmap_dev_close(d);
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < nproc; p++) {
+		int status;
+
+		cr_assert_gt(wait(&status), 0);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child failed (%d)", status);
+	}
+	cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), 0);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.regions, (uint32_t)(nproc * (per - 1)));
+	/* per process: 5 regions left, r1, r3, r5 of 2 extents, r2, r4 of 1 */
+	cr_assert_eq(st.extents_used, (uint64_t)nproc * 8);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
