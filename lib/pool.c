@@ -153,7 +153,7 @@ DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_siz
 	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
 		pool_unlock(dev);
 		return daxmap_err(EEXIST,
-				  "%s already holds a pool%s; formatting destroys it (use force)",
+				  "%s already holds a pool%s; formatting destroys it: pass DAXMAP_FORMAT_FORCE (daxmapctl format --force)",
 				  dev->path, rc == 0 ? "" : " (damaged or newer)");
 	}
 	if ((rc = bad_extents(dev, sb.extent_size, &bad, &nbad)))

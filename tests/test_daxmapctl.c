@@ -122,7 +122,9 @@ Test(daxmapctl, usage_errors_exit_2)
 
 Test(daxmapctl, help_everywhere)
 {
-	static const char *const cmds[] = { "--help", "help", "list --help", "info --help", "info -h" };
+	static const char *const cmds[] = { "--help", "help", "list --help", "info --help", "info -h",
+					    "format --help", "create --help", "resize --help", "remove --help",
+					    "regions --help", "check --help" };
 	char *out;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -153,5 +155,125 @@ Test(daxmapctl, list_is_a_json_array)
 	json_object_put(j);
 	free(out);
 	cr_assert_eq(ctl(&out, "list -u"), 0);
+	free(out);
+}
+
+/* Parse stdout of a successful command as JSON. */
+static struct json_object *ctl_json(const char *fmt, const char *a, const char *b)
+{
+	char args[512], *out;
+	struct json_object *j;
+
+	snprintf(args, sizeof(args), fmt, a, b);
+	cr_assert_eq(ctl(&out, "%s", args), 0, "daxmapctl %s failed", args);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "not JSON: %s", out);
+	free(out);
+	return j;
+}
+
+static int64_t jint(struct json_object *j, const char *path)
+{
+	char key[64];
+	const char *dot = strchr(path, '.');
+	struct json_object *v;
+
+	if (dot) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+		return jint(v, dot + 1);
+	}
+	cr_assert(json_object_object_get_ex(j, path, &v), "no %s", path);
+	return json_object_get_int64(v);
+}
+
+Test(daxmapctl, pool_life_cycle)
+{
+	const char *p = make_file(64 * MiB);
+	struct json_object *j;
+	char *err, cmd[512];
+
+	j = ctl_json("format %s%s", p, "");
+	cr_assert_eq(jint(j, "extents.total"), 32);
+	cr_assert_eq(jint(j, "extents.free"), 31);
+	json_object_put(j);
+	j = ctl_json("create %s wal%s", p, " 5M");
+	cr_assert_eq(jint(j, "size"), (int64_t)(6 * MiB));
+	cr_assert_eq(jint(j, "extents"), 3);
+	json_object_put(j);
+	j = ctl_json("resize %s wal%s", p, " 1");
+	cr_assert_eq(jint(j, "extents"), 1);
+	json_object_put(j);
+	j = ctl_json("regions %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	json_object_put(j);
+	j = ctl_json("info %s%s", p, "");
+	cr_assert_eq(jint(j, "pool.extents.used"), 1);
+	cr_assert_eq(jint(j, "pool.regions"), 1);
+	json_object_put(j);
+	j = ctl_json("check %s%s", p, "");
+	cr_assert_eq(jint(j, "problems"), 0);
+	json_object_put(j);
+
+	snprintf(cmd, sizeof(cmd), "create %s wal 1M", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "daxmapctl create: a region named 'wal' exists already"), "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "create %s big 1G", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "only 30 (60 MiB) are free"), "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "format %s", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "already holds a pool"), "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "create %s x 0", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "create %s x banana", p);
+	cr_assert_eq(ctl_err(&err, cmd), 2);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "remove --force %s wal", p);
+	cr_assert_eq(ctl_err(&err, cmd), 2);
+	cr_assert(strstr(err, "does not apply"), "%s", err);
+	free(err);
+
+	snprintf(cmd, sizeof(cmd), "remove %s wal", p);
+	cr_assert_eq(ctl_err(&err, cmd), 0);
+	free(err);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "no region named 'wal'"), "%s", err);
+	free(err);
+	j = ctl_json("format --force --extent-size 4M %s%s", p, "");
+	cr_assert_eq(jint(j, "extent_size"), (int64_t)(4 * MiB));
+	json_object_put(j);
+}
+
+Test(daxmapctl, check_finds_and_repairs)
+{
+	const char *p = make_file(64 * MiB);
+	struct json_object *j;
+	char *out;
+	FILE *f;
+
+	j = ctl_json("format %s%s", p, "");
+	json_object_put(j);
+	f = fopen(p, "r+");
+	cr_assert_not_null(f);
+	fseek(f, 40, SEEK_SET);
+	fputs("damage", f);
+	fclose(f);
+	cr_assert_eq(ctl(&out, "check %s", p), 1);
+	j = json_tokener_parse(out);
+	cr_assert_eq(jint(j, "problems"), 1);
+	json_object_put(j);
+	free(out);
+	j = ctl_json("check --repair %s%s", p, "");
+	cr_assert_eq(jint(j, "remaining"), 0);
+	json_object_put(j);
+	j = ctl_json("check %s%s", p, "");
+	cr_assert_eq(jint(j, "problems"), 0);
+	json_object_put(j);
+	cr_assert_eq(ctl(&out, "check /dev/null"), 1);
 	free(out);
 }

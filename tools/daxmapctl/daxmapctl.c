@@ -14,7 +14,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "list", cmd_list, "list the device-DAX devices of this system" },
-	{ "info", cmd_info, "show what libdaxmap sees of a device or file" },
+	{ "info", cmd_info, "show what libdaxmap sees of a device or file, and its pool" },
+	{ "format", cmd_format, "make a device an empty pool" },
+	{ "create", cmd_create, "create a region" },
+	{ "resize", cmd_resize, "grow or shrink a region" },
+	{ "remove", cmd_remove, "remove a region" },
+	{ "regions", cmd_regions, "list the regions of a pool" },
+	{ "check", cmd_check, "check (and repair) a pool's metadata" },
 };
 
 static void usage(FILE *f)

@@ -30,7 +30,17 @@ int parse_size(const char *s, uint64_t *out);
 void cmd_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct daxmap_pool;
+/* Pool usage as JSON (info, format), or NULL. */
+struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o);
+
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_format(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_regions(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

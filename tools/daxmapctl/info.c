@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <daxmap.h>
 
@@ -11,7 +12,8 @@
 static const char info_usage[] =
 	"usage: daxmapctl info [-u] [--align SIZE] PATH\n\n"
 	"Print a JSON object describing the device-DAX device, fsdax file or\n"
-	"emulated device (regular file) at PATH.\n\n"
+	"emulated device (regular file) at PATH, with its pool's usage (extents\n"
+	"total, used, free and bad, bad extents) when it holds one.\n\n"
 	"  -a, --align SIZE  alignment of an emulated device or fsdax file\n"
 	"                    (default 2M; a devdax device has its own)\n"
 	"  -u, --human       sizes in human-readable form\n"
@@ -80,6 +82,24 @@ int cmd_info(int argc, char **argv)
 	if (daxmap_dev_region_id(dev) >= 0)
 		json_object_object_add(j, "region",
 				       json_object_new_int(daxmap_dev_region_id(dev)));
+	/* a pool on it: usage; anything else (no pool) is left out */
+	{
+		struct daxmap_pool *pool;
+
+		if (daxmap_pool_open(&pool, dev, DAXMAP_POOL_RDONLY) == 0) {
+			struct json_object *pj = pool_json(pool, &o);
+
+			if (pj)
+				json_object_object_add(j, "pool", pj);
+			daxmap_pool_close(pool);
+		} else if (daxmap_dev_kind(dev) != DAXMAP_KIND_DEVDAX ||
+			   !strstr(daxmap_errormsg(), "DAXMAP_DEV_QUERY")) {
+			if (!strstr(daxmap_errormsg(), "not a libdaxmap pool") &&
+			    !strstr(daxmap_errormsg(), "too small to hold a pool"))
+				json_object_object_add(j, "pool_error",
+						       json_object_new_string(daxmap_errormsg()));
+		}
+	}
 	daxmap_dev_close(dev);
 	if (json_print(j) < 0) {
 		cmd_error("info", "cannot write to standard output");

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pool.c -- daxmapctl format, create, resize, remove, regions, check: the
+ * pool commands. Each opens the device and the pool, does one thing, and
+ * prints JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <daxmap.h>
+
+#include "daxmapctl.h"
+
+/* Options the pool commands share; each command allows a subset. */
+enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16 };
+
+struct popts {
+	uint64_t align, extent_size;
+	bool force, repair;
+	struct out_opts out;
+	char **args; /* positional */
+	int nargs;
+};
+
+struct pcmd {
+	const char *name;
+	unsigned allowed;
+	int nargs;
+	const char *usage;
+};
+
+static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
+{
+	static const struct option lo[] = {
+		{ "align", required_argument, NULL, 'a' },
+		{ "human", no_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "repair", no_argument, NULL, 'r' },
+		{ "extent-size", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "a:ufre:h", lo, NULL)) != -1) {
+		unsigned need = ch == 'a' ? OPT_ALIGN : ch == 'u' ? OPT_HUMAN :
+				ch == 'f' ? OPT_FORCE : ch == 'r' ? OPT_REPAIR :
+				ch == 'e' ? OPT_EXTENT : 0;
+
+		if (ch == 'h') {
+			fputs(c->usage, stdout);
+			return EXIT_OK + 100;
+		}
+		if (!need || !(c->allowed & need)) {
+			if (need)
+				cmd_error(c->name, "option '%s' does not apply", argv[optind - 1]);
+			fputs(c->usage, stderr);
+			return EXIT_USAGE;
+		}
+		if ((ch == 'a' && (parse_size(optarg, &o->align) < 0 || !o->align)) ||
+		    (ch == 'e' && (parse_size(optarg, &o->extent_size) < 0 || !o->extent_size))) {
+			cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", optarg);
+			return EXIT_USAGE;
+		}
+		o->out.human |= ch == 'u';
+		o->force |= ch == 'f';
+		o->repair |= ch == 'r';
+	}
+	if (argc - optind != c->nargs) {
+		cmd_error(c->name, "expected %d argument(s), got %d", c->nargs, argc - optind);
+		fputs(c->usage, stderr);
+		return EXIT_USAGE;
+	}
+	o->args = argv + optind;
+	o->nargs = c->nargs;
+	return -1;
+}
+
+/* Open device and pool; prints the error and returns EXIT_ERR on failure. */
+static int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
+		     struct daxmap_dev **dev, struct daxmap_pool **pool)
+{
+	if (daxmap_dev_open(dev, o->args[0], o->align, rdonly ? DAXMAP_DEV_RDONLY : 0) < 0) {
+		cmd_error(c->name, "%s", daxmap_errormsg());
+		return EXIT_ERR;
+	}
+	if (pool && daxmap_pool_open(pool, *dev, rdonly ? DAXMAP_POOL_RDONLY : 0) < 0) {
+		cmd_error(c->name, "%s: %s", o->args[0], daxmap_errormsg());
+		daxmap_dev_close(*dev);
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+static int parse_size_arg(const struct pcmd *c, const char *s, uint64_t *v)
+{
+	if (parse_size(s, v) < 0) {
+		cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", s);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static struct json_object *region_json(const struct daxmap_region_info *r,
+				       const struct out_opts *o)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "name", json_object_new_string(r->name));
+	json_object_object_add(j, "size", json_size(r->size, o));
+	json_object_object_add(j, "extents", json_object_new_int64((int64_t)r->extents));
+	json_object_object_add(j, "created", json_object_new_int64((int64_t)r->ctime));
+	return j;
+}
+
+/* The region called name as JSON, or NULL. */
+static struct json_object *find_region(struct daxmap_pool *pool, const char *name,
+				       const struct out_opts *o)
+{
+	struct daxmap_region_info *ri;
+	struct json_object *j = NULL;
+	size_t n;
+
+	if (daxmap_region_list(pool, &ri, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n && !j; i++)
+		if (strcmp(ri[i].name, name) == 0)
+			j = region_json(&ri[i], o);
+	daxmap_region_list_free(ri);
+	return j;
+}
+
+struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o)
+{
+	struct daxmap_pool_stat st;
+	struct json_object *j, *e, *bad;
+	uint64_t *bx;
+	size_t nb;
+
+	if (daxmap_pool_stat(pool, &st) < 0)
+		return NULL;
+	j = json_object_new_object();
+	json_object_object_add(j, "version", json_object_new_string(
+		st.version_major == 1 && st.version_minor == 0 ? "1.0" : "newer"));
+	json_object_object_add(j, "extent_size", json_size(st.extent_size, o));
+	e = json_object_new_object();
+	json_object_object_add(e, "total", json_object_new_int64((int64_t)st.extents_total));
+	json_object_object_add(e, "metadata", json_object_new_int64((int64_t)st.extents_meta));
+	json_object_object_add(e, "used", json_object_new_int64((int64_t)st.extents_used));
+	json_object_object_add(e, "free", json_object_new_int64((int64_t)st.extents_free));
+	json_object_object_add(e, "bad", json_object_new_int64((int64_t)st.extents_bad));
+	json_object_object_add(j, "extents", e);
+	json_object_object_add(j, "free_size", json_size(st.extents_free * st.extent_size, o));
+	json_object_object_add(j, "regions", json_object_new_int((int)st.regions));
+	if (st.from_backup)
+		json_object_object_add(j, "superblock", json_object_new_string("backup (primary damaged)"));
+	bad = json_object_new_array();
+	if (daxmap_pool_bad_extents(pool, &bx, &nb) == 0) {
+		for (size_t i = 0; i < nb; i++)
+			json_object_array_add(bad, json_object_new_int64((int64_t)bx[i]));
+		free(bx);
+	}
+	json_object_object_add(j, "bad_extents", bad);
+	return j;
+}
+
+static const struct pcmd c_format = {
+	"format", OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, 1,
+	"usage: daxmapctl format [-u] [--extent-size SIZE] [--force] [--align SIZE] PATH\n\n"
+	"Make the device an empty pool. The extent size is the device alignment\n"
+	"or a multiple of it (default: the alignment). An existing pool is only\n"
+	"overwritten with --force. Prints the new pool.\n\n"
+	"  -e, --extent-size SIZE  size of an extent\n"
+	"  -f, --force             format over an existing pool (destroys it)\n"
+	"  -a, --align SIZE        alignment of an emulated device (default 2M)\n"
+	"  -u, --human             sizes in human-readable form\n",
+};
+
+int cmd_format(int argc, char **argv)
+{
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	struct popts o;
+	int rc = parse(argc, argv, &c_format, &o);
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if ((rc = open_pool(&c_format, &o, false, &dev, NULL)))
+		return rc;
+	if (daxmap_pool_format(dev, o.extent_size, o.force ? DAXMAP_FORMAT_FORCE : 0) < 0 ||
+	    daxmap_pool_open(&pool, dev, 0) < 0) {
+		cmd_error("format", "%s", daxmap_errormsg());
+		daxmap_dev_close(dev);
+		return EXIT_ERR;
+	}
+	rc = json_print(pool_json(pool, &o.out)) < 0 ? EXIT_ERR : EXIT_OK;
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return rc;
+}
+
+static const struct pcmd c_create = {
+	"create", OPT_ALIGN | OPT_HUMAN, 3,
+	"usage: daxmapctl create [-u] [--align SIZE] PATH NAME SIZE\n\n"
+	"Create region NAME of at least SIZE bytes, rounded up to whole extents,\n"
+	"and print it. Names: 1 to 63 printable ASCII characters, no space or '/'.\n",
+};
+
+static const struct pcmd c_resize = {
+	"resize", OPT_ALIGN | OPT_HUMAN, 3,
+	"usage: daxmapctl resize [-u] [--align SIZE] PATH NAME SIZE\n\n"
+	"Grow or shrink region NAME to SIZE bytes, rounded up to whole extents;\n"
+	"shrinking drops the extents at the end. Prints the region.\n",
+};
+
+static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool create)
+{
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	struct json_object *j;
+	struct popts o;
+	uint64_t size;
+	int rc = parse(argc, argv, c, &o);
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if ((rc = parse_size_arg(c, o.args[2], &size)))
+		return rc;
+	if ((rc = open_pool(c, &o, false, &dev, &pool)))
+		return rc;
+	rc = create ? daxmap_region_create(pool, o.args[1], size, NULL) :
+		      daxmap_region_resize(pool, o.args[1], size, NULL);
+	if (rc < 0) {
+		cmd_error(c->name, "%s", daxmap_errormsg());
+		rc = EXIT_ERR;
+	} else {
+		j = find_region(pool, o.args[1], &o.out);
+		rc = j && json_print(j) == 0 ? EXIT_OK : EXIT_ERR;
+	}
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return rc;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	return create_or_resize(argc, argv, &c_create, true);
+}
+
+int cmd_resize(int argc, char **argv)
+{
+	return create_or_resize(argc, argv, &c_resize, false);
+}
+
+static const struct pcmd c_remove = {
+	"remove", OPT_ALIGN, 2,
+	"usage: daxmapctl remove [--align SIZE] PATH NAME\n\n"
+	"Remove region NAME; its extents become free.\n",
+};
+
+int cmd_remove(int argc, char **argv)
+{
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	struct popts o;
+	int rc = parse(argc, argv, &c_remove, &o);
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if ((rc = open_pool(&c_remove, &o, false, &dev, &pool)))
+		return rc;
+	rc = EXIT_OK;
+	if (daxmap_region_remove(pool, o.args[1]) < 0) {
+		cmd_error("remove", "%s", daxmap_errormsg());
+		rc = EXIT_ERR;
+	}
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return rc;
+}
+
+static const struct pcmd c_regions = {
+	"regions", OPT_ALIGN | OPT_HUMAN, 1,
+	"usage: daxmapctl regions [-u] [--align SIZE] PATH\n\n"
+	"Print a JSON array of the regions of the pool on PATH.\n",
+};
+
+int cmd_regions(int argc, char **argv)
+{
+	struct daxmap_region_info *ri;
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	struct json_object *arr;
+	struct popts o;
+	size_t n;
+	int rc = parse(argc, argv, &c_regions, &o);
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if ((rc = open_pool(&c_regions, &o, true, &dev, &pool)))
+		return rc;
+	if (daxmap_region_list(pool, &ri, &n) < 0) {
+		cmd_error("regions", "%s", daxmap_errormsg());
+		rc = EXIT_ERR;
+	} else {
+		arr = json_object_new_array();
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(arr, region_json(&ri[i], &o.out));
+		daxmap_region_list_free(ri);
+		rc = json_print(arr) < 0 ? EXIT_ERR : EXIT_OK;
+	}
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return rc;
+}
+
+static const struct pcmd c_check = {
+	"check", OPT_ALIGN | OPT_REPAIR, 1,
+	"usage: daxmapctl check [--repair] [--align SIZE] PATH\n\n"
+	"Check the pool metadata on PATH and print the findings as JSON. Nothing\n"
+	"is written without --repair, which restores a damaged primary superblock\n"
+	"from its backup and finishes interrupted operations. Exit status 1 when\n"
+	"problems are found.\n",
+};
+
+static void add_finding(void *arg, const char *msg)
+{
+	json_object_array_add(arg, json_object_new_string(msg));
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct json_object *j, *findings;
+	struct daxmap_dev *dev;
+	struct popts o;
+	int rc = parse(argc, argv, &c_check, &o), problems;
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if ((rc = open_pool(&c_check, &o, !o.repair, &dev, NULL)))
+		return rc;
+	findings = json_object_new_array();
+	problems = daxmap_pool_check(dev, o.repair ? DAXMAP_CHECK_REPAIR : 0, add_finding, findings);
+	if (problems < 0) {
+		cmd_error("check", "%s: %s", o.args[0], daxmap_errormsg());
+		json_object_put(findings);
+		daxmap_dev_close(dev);
+		return EXIT_ERR;
+	}
+	j = json_object_new_object();
+	json_object_object_add(j, "path", json_object_new_string(o.args[0]));
+	json_object_object_add(j, "problems", json_object_new_int(problems));
+	json_object_object_add(j, "findings", findings);
+	if (o.repair) {
+		/* what is left after the repair decides the exit status */
+		problems = daxmap_pool_check(dev, 0, NULL, NULL);
+		json_object_object_add(j, "remaining", json_object_new_int(problems));
+	}
+	daxmap_dev_close(dev);
+	if (json_print(j) < 0)
+		return EXIT_ERR;
+	return problems ? EXIT_ERR : EXIT_OK;
+}
