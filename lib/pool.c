@@ -519,3 +519,15 @@ out:
 	pool_unlock(dev);
 	return rc;
 }
+
+/* Internal (not exported): fences and flushes this pool handle has issued,
+ * for benchmarks and tests that hold the fence budget to account. */
+uint64_t pool_drains(const struct daxmap_pool *pool)
+{
+	return pool->ops.drains;
+}
+
+uint64_t pool_flushes(const struct daxmap_pool *pool)
+{
+	return pool->ops.flushes;
+}
