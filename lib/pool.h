@@ -82,10 +82,9 @@ int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		       uint64_t *actual);
 int pool_region_remove(struct pool_core *pc, const char *name);
 
-
-
 struct daxmap_pool;
 /* Fences and flushes issued through a pool handle (internal; benchmarks). */
 uint64_t pool_drains(const struct daxmap_pool *pool);
 uint64_t pool_flushes(const struct daxmap_pool *pool);
+
 #endif
