@@ -307,3 +307,39 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 	printf("crash simulator: %llu crash points, %llu images opened\n", points, images);
 	cr_assert_gt(points, 20);
 }
+
+Test(pool_core, bad_extents_never_handed_out)
+{
+	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct pool_sb sb = layout();
+	uint64_t bad[] = { 0, sb.meta_extents, sb.meta_extents + 2, DEV_EXTENTS - 1, DEV_EXTENTS + 5 };
+	struct pool_core pc;
+	char *buf = calloc(1, meta_len());
+	uint64_t got = 0, total;
+	char name[16];
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(pool_format_mem(buf, &sb, bad, 5, &ops), 0);
+	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, NULL, NULL), 0);
+	/* metadata and out-of-range numbers are ignored: three bad data extents */
+	cr_assert_eq(pc.nbad, 3);
+	total = pc.nfree;
+	for (int i = 0; pc.nfree > 0; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		cr_assert_eq(pool_region_create(&pc, name, (i % 3 + 1) * ES > pc.nfree * ES ?
+						pc.nfree * ES : (i % 3 + 1) * ES, NULL), 0, "%s",
+			     daxmap_errormsg());
+	}
+	for (uint64_t s = 0; s < pc.sb.region_slots; s++)
+		for (uint64_t i = 0; pc.rv[s].state == RS_LIVE && i < pc.rv[s].n; i++) {
+			uint64_t x = pc.rv[s].ext[i];
+
+			cr_assert(x != bad[1] && x != bad[2] && x != bad[3],
+				  "bad extent %llu handed to '%s'", (unsigned long long)x, pc.rv[s].name);
+			got++;
+		}
+	cr_assert_eq(got, total);
+	cr_assert_eq(pool_region_create(&pc, "more", ES, NULL), -ENOSPC);
+	pool_core_close(&pc);
+	free(buf);
+}
