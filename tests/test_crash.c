@@ -154,6 +154,73 @@ static char *state_of(char *base, int *rc_out)
 	return out;
 }
 
+
+static unsigned long long rec_points, rec_images;
+
+/*
+ * Recovery is an operation too: open img with the sim as hardware, crash at
+ * each of recovery's drains, and require every image of that crash to open
+ * to the same state as a completed recovery (want).
+ */
+static void crash_recovery(const char *img, size_t len, const char *want)
+{
+	struct sim r;
+	struct pool_sb sb;
+	struct pool_core pc;
+	bool fb;
+	int total, rc;
+
+	sim_init(&r);
+	cr_assert_eq(r.len, len);
+	memcpy(r.work, img, len);
+	memcpy(r.media, img, len);
+	r.crash_at = -1;
+	{
+		struct persist_ops ops = { sim_flush, sim_drain, &r, 0, 0 };
+
+		if (pool_sb_read(r.work, DEV_EXTENTS * ES, ES, &sb, &fb) != 0)
+			goto out;
+		cr_assert_eq(pool_core_open(&pc, r.work, &sb, false, &ops, NULL, NULL), 0);
+		pool_core_close(&pc);
+	}
+	total = r.drains;
+	for (int k = 1; k <= total; k++) {
+		struct persist_ops ops = { sim_flush, sim_drain, &r, 0, 0 };
+		char *im = malloc(len), *got;
+
+		cr_assert_not_null(im);
+		memcpy(r.work, img, len);
+		memcpy(r.media, img, len);
+		memset(r.pending, 0, r.lines);
+		r.drains = 0;
+		r.crash_at = k;
+		r.captured = false;
+		cr_assert_eq(pool_core_open(&pc, r.work, &sb, false, &ops, NULL, NULL), 0);
+		pool_core_close(&pc);
+		cr_assert(r.captured);
+		rec_points++;
+		/* nothing pending, everything pending: the two extremes */
+		for (int t = 0; t < 2; t++) {
+			memcpy(im, r.cmedia, len);
+			for (size_t i = 0; t && i < r.ncl; i++)
+				memcpy(im + r.clines[i] * LINE, r.cpend + r.clines[i] * LINE, LINE);
+			got = state_of(im, &rc);
+			rec_images++;
+			cr_assert_str_eq(got, want, "crash at recovery drain %d/%d", k, total);
+			free(got);
+		}
+		free(im);
+	}
+out:
+	free(r.work);
+	free(r.media);
+	free(r.pend);
+	free(r.pending);
+	free(r.cmedia);
+	free(r.cpend);
+	free(r.clines);
+}
+
 enum op_kind { OP_FORMAT, OP_CREATE, OP_RESIZE, OP_REMOVE };
 
 struct op {
@@ -226,14 +293,43 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 		{ OP_RESIZE, "epsilon", 1 }, /* no change: no drain */
 		{ OP_REMOVE, "gamma", 0 },
 	};
+	enum { NFIXED = sizeof(script) / sizeof(script[0]), NRANDOM = 60 };
+	static const char *const names[] = { "n0", "n1", "n2", "n3", "n4", "n5" };
+	struct op all[NFIXED + NRANDOM];
+	uint64_t sizes[6] = { 0 }; /* extents of names[i]; 0: absent */
+	uint64_t used = 2 + 9 + 40 + 1; /* what the fixed script leaves, roughly */
 	struct sim s;
 	char *start;
 
+	/* the fixed script, then seeded random operations on six names */
+	memcpy(all, script, sizeof(script));
+	for (size_t i = 0; i < NRANDOM; i++) {
+		size_t k = next_rand() % 6;
+		uint64_t n = 1 + next_rand() % 8;
+
+		if (!sizes[k] && used + n < DEV_EXTENTS - 70) {
+			all[NFIXED + i] = (struct op){ OP_CREATE, names[k], n };
+			sizes[k] = n;
+			used += n;
+		} else if (sizes[k] && (next_rand() & 1) && used + n < DEV_EXTENTS - 70) {
+			all[NFIXED + i] = (struct op){ OP_RESIZE, names[k], n };
+			used = used - sizes[k] + n;
+			sizes[k] = n;
+		} else if (sizes[k]) {
+			all[NFIXED + i] = (struct op){ OP_REMOVE, names[k], 0 };
+			used -= sizes[k];
+			sizes[k] = 0;
+		} else {
+			all[NFIXED + i] = (struct op){ OP_CREATE, names[k], 1 };
+			sizes[k] = 1;
+			used += 1;
+		}
+	}
 	sim_init(&s);
 	start = calloc(1, s.len);
 	cr_assert_not_null(start);
-	for (size_t o = 0; o < sizeof(script) / sizeof(script[0]); o++) {
-		const struct op *op = &script[o];
+	for (size_t o = 0; o < NFIXED + NRANDOM; o++) {
+		const struct op *op = &all[o];
 		char *before, *after, *final;
 		int rcb, rca;
 		int total;
@@ -267,7 +363,7 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 			cr_assert(s.captured);
 			points++;
 
-			size_t n = s.ncl, tries = n <= 10 ? (size_t)1 << n : 66;
+			size_t n = s.ncl, tries = n <= 10 ? (size_t)1 << n : 258;
 			char *img = malloc(s.len);
 
 			cr_assert_not_null(img);
@@ -287,6 +383,20 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 						memcpy(img + s.clines[i] * LINE,
 						       s.cpend + s.clines[i] * LINE, LINE);
 				}
+				/* some images of each crash point also get a crash
+				 * during their own recovery */
+				if (t == 0 || t == tries - 1) {
+					char *copy = malloc(s.len), *w;
+					int rw;
+
+					cr_assert_not_null(copy);
+					memcpy(copy, img, s.len);
+					w = state_of(copy, &rw);
+					if (rw == 0)
+						crash_recovery(img, s.len, w);
+					free(w);
+					free(copy);
+				}
 				got = state_of(img, &rc);
 				images++;
 				/* a format may be lost whole: then no pool at all */
@@ -303,9 +413,10 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 		free(before);
 		free(after);
 	}
-	cr_log_info("crash simulator: %llu crash points, %llu images opened", points, images);
-	printf("crash simulator: %llu crash points, %llu images opened\n", points, images);
+	printf("crash simulator: %llu crash points, %llu images opened; "
+	       "recovery crashed at %llu points, %llu images\n", points, images, rec_points, rec_images);
 	cr_assert_gt(points, 20);
+	cr_assert_gt(rec_points, 10);
 }
 
 Test(pool_core, bad_extents_never_handed_out)
