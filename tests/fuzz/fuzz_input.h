@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fuzz_input.h -- the input format of fuzz_pool, shared with make-corpus.
+ *
+ * The metadata area is mostly zeros (gaps before 64 KiB and 128 KiB, 1024
+ * region slots of which a pool uses a few), so a raw image would make
+ * inputs of 260+ KiB where almost every mutation hits a byte no parser
+ * reads. The input is therefore a compact description of the image; the
+ * harness expands it into a zeroed buffer of exactly the metadata length:
+ *
+ *   off  size
+ *   0    2     device extents: FZ_NMIN + (le16 % FZ_NSPAN), of 4 KiB
+ *   2    1     flags (FZ_F_*)
+ *   3    1     device tail: extra bytes past the last extent, * 8
+ *   4    2     region records given: le16 % (REGION_SLOTS + 1)
+ *   6    2     unused
+ *   8    64    FZ_NOPS operations of 8 bytes (struct fz_op), kind 0 ends
+ *   72   256   primary superblock   -> offset 0
+ *   328  256   backup superblock    -> offset 64 KiB
+ *   584  k*128 region records       -> region_off, slots 0..k-1
+ *   ...        the rest             -> extent_off (cut at the area's end)
+ *
+ * Anything short is zero, as on a freshly zeroed device.
+ */
+#ifndef FUZZ_INPUT_H
+#define FUZZ_INPUT_H
+
+#include <stdint.h>
+
+#include "format.h"
+
+#define FZ_ALIGN 4096ULL
+#define FZ_NMIN 66U   /* the smallest device pool_layout accepts at 4 KiB */
+#define FZ_NSPAN 2048U
+#define FZ_NOPS 8
+#define FZ_HDR 8
+#define FZ_OPS_OFF FZ_HDR
+#define FZ_SB_OFF (FZ_OPS_OFF + FZ_NOPS * 8)
+#define FZ_BSB_OFF (FZ_SB_OFF + 256)
+#define FZ_RT_OFF (FZ_BSB_OFF + 256)
+
+enum {
+	FZ_F_SEAL_P = 1 << 0,   /* recompute the primary's checksum */
+	FZ_F_SEAL_B = 1 << 1,   /* recompute the backup's checksum */
+	FZ_F_B_IS_P = 1 << 2,   /* backup := primary (before sealing) */
+	FZ_F_LAYOUT = 1 << 3,   /* primary := pool_layout() of the device, sealed */
+	FZ_F_RDONLY = 1 << 4,   /* stop after the read-only open */
+};
+
+/* One region operation. */
+struct fz_op {
+	uint8_t kind;  /* FZ_OP_* (mod FZ_OP_COUNT) */
+	uint8_t name;  /* bit 7: synthetic name id; else index of a live region */
+	uint8_t mode;  /* bit 0: size is raw bytes; bit 1: size near UINT64_MAX */
+	uint8_t pad;
+	uint8_t size[4]; /* le32: extents (mod nextents + 2), or bytes */
+};
+_Static_assert(sizeof(struct fz_op) == 8, "op is 8 bytes");
+
+enum { FZ_OP_END, FZ_OP_CREATE, FZ_OP_RESIZE, FZ_OP_REMOVE, FZ_OP_SCAN,
+       FZ_OP_REOPEN, FZ_OP_COUNT };
+
+#define FZ_NAME_SYN 0x80
+
+#endif
