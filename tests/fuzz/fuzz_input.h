@@ -44,7 +44,7 @@ enum {
 	FZ_F_SEAL_B = 1 << 1,   /* recompute the backup's checksum */
 	FZ_F_B_IS_P = 1 << 2,   /* backup := primary (before sealing) */
 	FZ_F_LAYOUT = 1 << 3,   /* primary := pool_layout() of the device, sealed */
-	FZ_F_RDONLY = 1 << 4,   /* stop after the read-only open */
+	FZ_F_RDONLY = 1 << 4,   /* open read-only (must write nothing), no ops */
 };
 
 /* One region operation. */

@@ -253,6 +253,76 @@ Test(fsdax, kind_and_page_size)
 	unlink(path);
 }
 
+static void pool_round_trip(const char *path)
+{
+	struct daxmap_dev *dev = open_dev(path);
+	struct daxmap_pool *pool;
+	struct daxmap_pool_stat st;
+	struct daxmap_map *map;
+	uint64_t es, actual;
+	char *a;
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	es = st.extent_size;
+	cr_assert_eq(es, daxmap_dev_align(dev));
+	cr_assert_eq(daxmap_region_create(pool, "a", es, NULL), 0, "%s", daxmap_errormsg());
+	/* with room, b sits between a's extents (the 1 GiB device has 2) */
+	if (st.extents_free >= 3)
+		cr_assert_eq(daxmap_region_create(pool, "b", es, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_resize(pool, "a", 2 * es, &actual), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(actual, 2 * es);
+	/* a's two extents are apart on the device, contiguous in memory */
+	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0, "%s", daxmap_errormsg());
+	a = daxmap_map_addr(map);
+	cr_assert_eq((uintptr_t)a % daxmap_dev_align(dev), 0);
+	daxmap_map_memcpy(map, a + es - 3, "seam", 5, 0);
+	daxmap_map_delete(&map);
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), 0);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0);
+	cr_assert_str_eq((char *)daxmap_map_addr(map) + es - 3, "seam");
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_remove(pool, "a"), 0);
+	if (st.extents_free >= 3)
+		cr_assert_eq(daxmap_region_remove(pool, "b"), 0);
+	{
+		struct daxmap_pool_stat end;
+
+		cr_assert_eq(daxmap_pool_stat(pool, &end), 0);
+		cr_assert_eq(end.extents_used, 0);
+	}
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, regions_on_devdax_2m)
+{
+	pool_round_trip(env_or_skip("DAXMAP_TEST_DEVDAX_2M"));
+}
+
+Test(pool, regions_on_devdax_1g)
+{
+	pool_round_trip(env_or_skip("DAXMAP_TEST_DEVDAX_1G"));
+}
+
+Test(pool, regions_on_fsdax)
+{
+	const char *dir = env_or_skip("DAXMAP_TEST_FSDAX_DIR");
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pool", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(posix_fallocate(fd, 0, (off_t)(64 * MiB)), 0);
+	close(fd);
+	pool_round_trip(path);
+	unlink(path);
+}
+
 static int sh(const char *fmt, const char *arg)
 {
 	char cmd[512];
