@@ -239,6 +239,11 @@ static void free_views(struct pool_core *pc)
 			free(pc->rv[s].ext);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 {
 	const struct pool_sb *sb = &pc->sb;
@@ -280,14 +285,21 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 			v->ext[i] = UINT64_MAX;
 		pc->nzap += v->state == RS_ZAP;
 	}
-	/* names are unique among live regions */
-	for (uint64_t s = 0; s < sb->region_slots; s++) {
-		if (pc->rv[s].state != RS_LIVE)
-			continue;
-		for (uint64_t t = s + 1; t < sb->region_slots; t++)
-			if (pc->rv[t].state == RS_LIVE &&
-			    strcmp(pc->rv[s].name, pc->rv[t].name) == 0)
-				report(fn, arg, pc, "region name '%s' is used twice", pc->rv[s].name);
+	/* names are unique among live regions: sort them, compare neighbours */
+	{
+		const char **names = malloc(sb->region_slots * sizeof(*names));
+		size_t k = 0;
+
+		if (!names)
+			return daxmap_err(ENOMEM, "out of memory");
+		for (uint64_t s = 0; s < sb->region_slots; s++)
+			if (pc->rv[s].state == RS_LIVE)
+				names[k++] = pc->rv[s].name;
+		qsort(names, k, sizeof(*names), cmp_name);
+		for (size_t i = 1; i < k; i++)
+			if (strcmp(names[i - 1], names[i]) == 0)
+				report(fn, arg, pc, "region name '%s' is used twice", names[i]);
+		free(names);
 	}
 
 	for (uint64_t x = 0; x < sb->nextents; x++) {

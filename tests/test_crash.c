@@ -19,6 +19,8 @@
 
 #include <daxmap.h>
 
+#include <xxhash.h>
+
 #include "lib/pool.h"
 
 #define LINE 64
@@ -453,4 +455,77 @@ Test(pool_core, bad_extents_never_handed_out)
 	cr_assert_eq(pool_region_create(&pc, "more", ES, NULL), -ENOSPC);
 	pool_core_close(&pc);
 	free(buf);
+}
+
+static void collect_msg(void *arg, const char *msg)
+{
+	strncat(arg, msg, 1023 - strlen(arg));
+	strncat(arg, "\n", 1023 - strlen(arg));
+}
+
+/* Damage a healthy two-region pool with fn; open must report want, refuse
+ * changes, and write nothing. */
+static void expect_damage(void (*fn)(struct pool_core *), const char *want)
+{
+	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct pool_sb sb = layout();
+	size_t len = meta_len();
+	char *buf = calloc(1, len), *copy = malloc(len), msgs[1024] = "";
+	struct pool_core pc;
+
+	cr_assert(buf && copy);
+	cr_assert_eq(pool_format_mem(buf, &sb, NULL, 0, &ops), 0);
+	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, NULL, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "x", 3 * ES, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "y", 2 * ES, NULL), 0);
+	fn(&pc);
+	pool_core_close(&pc);
+	memcpy(copy, buf, len);
+	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, collect_msg, msgs), 0);
+	cr_assert_gt(pc.problems, 0, "not detected: %s", want);
+	cr_assert(strstr(msgs, want), "reported:\n%s\nwanted: %s", msgs, want);
+	cr_assert_eq(pool_region_create(&pc, "z", ES, NULL), -EUCLEAN);
+	cr_assert_eq(pool_region_remove(&pc, "x"), -EUCLEAN);
+	cr_assert_eq(memcmp(copy, buf, len), 0, "a damaged pool was written to");
+	pool_core_close(&pc);
+	free(buf);
+	free(copy);
+}
+
+static void dup_name(struct pool_core *pc)
+{
+	struct region_rec *r = &pc->rt[1];
+
+	memcpy(r->name, "x", 2);
+	r->name_sum = XXH64(r->name, 64, rw_gen(r->word));
+}
+
+static void dup_extent(struct pool_core *pc)
+{
+	/* a free extent claims to be extent 0 of x as well */
+	pc->et[pc->sb.nextents - 1] = pc->et[pc->rv[0].ext[0]];
+}
+
+static void lost_extent(struct pool_core *pc)
+{
+	pc->et[pc->rv[0].ext[1]] = EXT_FREE;
+}
+
+static void bad_state(struct pool_core *pc)
+{
+	pc->rt[1].word = rw_make(7, rw_gen(pc->rt[1].word), 2);
+}
+
+static void bad_name(struct pool_core *pc)
+{
+	pc->rt[0].name[0] = 'q';
+}
+
+Test(pool_core, damage_is_reported_and_nothing_written)
+{
+	expect_damage(dup_name, "region name 'x' is used twice");
+	expect_damage(dup_extent, "both claim to be extent 0 of region 'x'");
+	expect_damage(lost_extent, "region 'x' is missing 1 of its 3 extents");
+	expect_damage(bad_state, "region slot 1: unknown state 7");
+	expect_damage(bad_name, "region slot 0: name is corrupt");
 }
