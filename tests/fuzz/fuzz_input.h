@@ -45,6 +45,7 @@ enum {
 	FZ_F_B_IS_P = 1 << 2,   /* backup := primary (before sealing) */
 	FZ_F_LAYOUT = 1 << 3,   /* primary := pool_layout() of the device, sealed */
 	FZ_F_RDONLY = 1 << 4,   /* open read-only (must write nothing), no ops */
+	FZ_F_SEAL_N = 1 << 5,   /* recompute the name sum of each record given */
 };
 
 /* One region operation. */

@@ -266,7 +266,8 @@ int main(int argc, char **argv)
 	emit("empty", &im, 128, 0,
 	     OPS({ C, SYN(1), 0, 3 }, { C, SYN(2), 0, 1 }, { R, LIVE(0), 0, 5 },
 		 { D, LIVE(1), 0, 0 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
-	emit("empty-rdonly", &im, 128, FZ_F_RDONLY, NOOPS);
+	emit("empty-rdonly", &im, 128, FZ_F_RDONLY,
+	     OPS({ C, SYN(1), 0, 1 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
 	emit("empty-bytes", &im, 128, 0,
 	     OPS({ C, SYN(1), 1, 4097 }, { C, SYN(2), 1, 0 }, { C, SYN(3), 2, 0 },
 		 { R, LIVE(0), 1, 1 }, { C, SYN(0x7b), 0, 1 }, { C, SYN(0x7c), 0, 1 },
@@ -289,7 +290,8 @@ int main(int argc, char **argv)
 	     OPS({ C, SYN(9), 0, 20 }, { R, LIVE(1), 0, 30 }, { R, LIVE(2), 0, 1 },
 		 { D, LIVE(0), 0, 0 }, { C, LIVE(3), 0, 1 }, { O, 0, 0, 0 },
 		 { R, LIVE(1), 0, 10 }, { D, LIVE(2), 0, 0 }));
-	emit("regions-rdonly", &im, 256, FZ_F_RDONLY, NOOPS);
+	emit("regions-rdonly", &im, 256, FZ_F_RDONLY,
+	     OPS({ R, LIVE(1), 0, 30 }, { D, LIVE(2), 0, 0 }, { O, 0, 0, 0 }));
 	emit("regions-bigdev", &im, 300, 0, OPS({ C, SYN(9), 0, 40 }));
 	/* 5: damaged primary superblock, the backup is good */
 	sbp(&im)->minor ^= 1;
@@ -392,7 +394,8 @@ int main(int argc, char **argv)
 	rm(&im, "r3");
 	mk(&im, "again", 1); /* slot 1, gen 2 */
 	emit("removed", &im, 128, 0,
-	     OPS({ C, SYN(7), 0, 2 }, { D, LIVE(0), 0, 0 }, { C, SYN(8), 0, 4 }));
+	     OPS({ C, SYN(7), 0, 2 }, { D, LIVE(0), 0, 0 }, { C, SYN(8), 0, 4 },
+		 { D, SYN(50), 0, 0 }, { R, SYN(50), 0, 3 }));
 	/* a free slot at the last generation: the next create wraps to 0 */
 	put_rec(&im, 3, RS_FREE, GEN_MASK, 0, "", 0, true);
 	emit("gen-wrap", &im, 128, 0, OPS({ C, SYN(1), 0, 1 }, { C, SYN(2), 0, 1 }));
@@ -413,6 +416,9 @@ int main(int argc, char **argv)
 	}
 	emit("zap", &im, 128, 0, OPS({ C, SYN(1), 0, 6 }, { C, SYN(2), 0, 1 }, { O, 0, 0, 0 }));
 	emit("zap-rdonly", &im, 128, FZ_F_RDONLY, NOOPS);
+	rec(&im, 0)->name[0] = 'K'; /* valid only once re-summed */
+	emit("zap-seal-names", &im, 128, FZ_F_SEAL_N,
+	     OPS({ R, LIVE(0), 0, 1 }, { C, SYN(1), 0, 2 }));
 	done(&im);
 
 	/* interrupted create, grow and shrink: orphan entries */
@@ -441,6 +447,10 @@ int main(int argc, char **argv)
 		x = free_ext(&im, x);
 		ent(&im)[x] = ext_make(4000, 1, 0);
 	}
+	/* the same tables, with the harness computing name sums: a fuzzer
+	 * can then change records freely */
+	emit("orphans-seal-names", &im, 128, FZ_F_SEAL_N,
+	     OPS({ C, SYN(1), 0, 1 }, { D, LIVE(1), 0, 0 }, { O, 0, 0, 0 }));
 	emit("orphans", &im, 128, 0,
 	     OPS({ C, SYN(1), 0, 20 }, { R, LIVE(0), 0, 6 }, { R, LIVE(1), 0, 1 }));
 	done(&im);
