@@ -131,7 +131,8 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 		*from_backup = false;
 		return 0;
 	}
-	/* a newer version, or a truncated device: the backup says the same */
+	/* a newer version: the backup is no better (a damaged or truncated
+	 * primary falls through to the backup) */
 	if (rc == -ENOTSUP)
 		return rc;
 	snprintf(why, sizeof(why), "%s", daxmap_errormsg());
@@ -271,8 +272,11 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 			v->state = RS_FREE;
 			continue;
 		}
-		if (name_sum(r->name, v->gen) != r->name_sum || pool_name_check(v->name))
+		if (name_sum(r->name, v->gen) != r->name_sum ||
+		    !memchr(r->name, '\0', sizeof(r->name)) || pool_name_check(v->name))
 			report(fn, arg, pc, "region slot %" PRIu64 ": name is corrupt", s);
+		if (v->state == RS_LIVE && v->n == 0)
+			report(fn, arg, pc, "region '%s' has no extents", v->name);
 		if (v->n > MAX_REGION_EXTENTS || v->n > sb->nextents) {
 			report(fn, arg, pc, "region '%s': %" PRIu64 " extents is more than the pool has",
 			       v->name, v->n);

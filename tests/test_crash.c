@@ -529,3 +529,23 @@ Test(pool_core, damage_is_reported_and_nothing_written)
 	expect_damage(bad_state, "region slot 1: unknown state 7");
 	expect_damage(bad_name, "region slot 0: name is corrupt");
 }
+
+static void unterminated_name(struct pool_core *pc)
+{
+	struct region_rec *r = &pc->rt[0];
+
+	memset(r->name, 'n', sizeof(r->name));
+	r->name_sum = XXH64(r->name, 64, rw_gen(r->word));
+}
+
+static void empty_live(struct pool_core *pc)
+{
+	/* y's extents become orphans; its record says LIVE with none */
+	pc->rt[1].word = rw_make(RS_LIVE, rw_gen(pc->rt[1].word), 0);
+}
+
+Test(pool_core, malformed_records_are_reported)
+{
+	expect_damage(unterminated_name, "region slot 0: name is corrupt");
+	expect_damage(empty_live, "region 'y' has no extents");
+}
