@@ -32,6 +32,8 @@ struct daxmap_pool {
 	struct daxmap_map *meta; /* the metadata area */
 	struct persist_ops ops;
 	struct pool_core core;
+	uint64_t *bad;           /* extents with bad blocks the kernel reports */
+	size_t nbad;
 };
 
 static void map_flush(void *ctx, const void *addr, size_t len)
@@ -195,9 +197,14 @@ static int begin(struct daxmap_pool *p, bool excl)
 		return daxmap_err(EINVAL, "a pool is required");
 	if ((rc = pool_lock(p->dev, excl)))
 		return rc;
-	if ((rc = refresh(p)))
+	if ((rc = refresh(p))) {
 		pool_unlock(p->dev);
-	return rc;
+		return rc;
+	}
+	/* a block that went bad since format is never handed out */
+	if (excl && p->nbad && p->core.problems == 0)
+		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
+	return 0;
 }
 
 DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp,
@@ -233,6 +240,10 @@ DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp,
 	if (rc)
 		goto err_unmap;
 	p->core.from_backup = fb;
+	if (rc == 0 && (rc = bad_extents(dev, sb.extent_size, &p->bad, &p->nbad))) {
+		pool_core_close(&p->core);
+		goto err_unmap;
+	}
 	if (p->core.problems) {
 		rc = daxmap_err(EUCLEAN,
 				"%s: the pool metadata is inconsistent (%" PRIu64 " problem(s)); run 'daxmapctl check'",
@@ -240,11 +251,14 @@ DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp,
 		pool_core_close(&p->core);
 		goto err_unmap;
 	}
+	if (!rdonly && p->nbad)
+		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
 	pool_unlock(dev);
 	*poolp = p;
 	return 0;
 
 err_unmap:
+	free(p->bad);
 	daxmap_map_delete(&p->meta);
 err_unlock:
 	pool_unlock(dev);
@@ -259,6 +273,7 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 		return;
 	pool_core_close(&pool->core);
 	daxmap_map_delete(&pool->meta);
+	free(pool->bad);
 	free(pool);
 }
 
@@ -488,6 +503,16 @@ DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
 				 check_report, &cc)))
 		goto out;
 	problems = (long)core.problems;
+	{
+		uint64_t *bad;
+		size_t nbad;
+
+		if (bad_extents(dev, sb.extent_size, &bad, &nbad) == 0) {
+			/* read-only core: reports, marks nothing */
+			problems += pool_mark_bad(&core, bad, nbad, check_report, &cc);
+			free(bad);
+		}
+	}
 	if (fb) {
 		check_report(&cc, repair ? "primary superblock is damaged: restored from the backup" :
 					   "primary superblock is damaged; the backup is intact");

@@ -81,6 +81,13 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		       uint64_t *actual);
 int pool_region_remove(struct pool_core *pc, const char *name);
+/*
+ * Bad blocks found after format: free extents holding one become EXT_BAD
+ * (one drain); for each one a region owns, report() is told. Returns how
+ * many bad extents regions own.
+ */
+int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
+		  pool_report_fn report, void *arg);
 
 struct daxmap_pool;
 /* Fences and flushes issued through a pool handle (internal; benchmarks). */

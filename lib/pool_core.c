@@ -602,3 +602,40 @@ int pool_region_remove(struct pool_core *pc, const char *name)
 	persist_drain(pc->ops);
 	return pool_scan(pc, NULL, NULL);
 }
+
+int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
+		  pool_report_fn fn, void *arg)
+{
+	bool dirty = false;
+	int in_use = 0;
+
+	for (size_t i = 0; i < nbad; i++) {
+		uint64_t x = bad[i];
+
+		if (x < pc->sb.meta_extents || x >= pc->sb.nextents)
+			continue;
+		if (pc->kind[x] == EK_USED) {
+			/* data there may be lost: say so, never move it silently */
+			if (fn) {
+				char msg[160];
+				uint64_t e = load_u64(&pc->et[x]);
+
+				snprintf(msg, sizeof(msg),
+					 "extent %" PRIu64 " (number %" PRIu64 " of region '%s') has a bad block",
+					 x, ext_idx(e), pc->rv[ext_slot(e)].name);
+				fn(arg, msg);
+			}
+			in_use++;
+		} else if (pc->kind[x] == EK_FREE && !pc->rdonly) {
+			store_u64(&pc->et[x], EXT_BAD);
+			persist_flush(pc->ops, &pc->et[x], 8);
+			pc->kind[x] = EK_BAD;
+			pc->nfree--;
+			pc->nbad++;
+			dirty = true;
+		}
+	}
+	if (dirty)
+		persist_drain(pc->ops);
+	return in_use;
+}

@@ -549,3 +549,41 @@ Test(pool_core, malformed_records_are_reported)
 	expect_damage(unterminated_name, "region slot 0: name is corrupt");
 	expect_damage(empty_live, "region 'y' has no extents");
 }
+
+Test(pool_core, blocks_gone_bad_after_format)
+{
+	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct pool_sb sb = layout();
+	char *buf = calloc(1, meta_len()), msgs[1024] = "";
+	struct pool_core pc;
+	uint64_t used, freex, bad[2], before;
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(pool_format_mem(buf, &sb, NULL, 0, &ops), 0);
+	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, NULL, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "data", 2 * ES, NULL), 0);
+	used = pc.rv[pool_find(&pc, "data")].ext[1];
+	freex = used + 5;
+	cr_assert_eq(pc.kind[freex], EK_FREE);
+	bad[0] = used;
+	bad[1] = freex;
+	before = ops.drains;
+	cr_assert_eq(pool_mark_bad(&pc, bad, 2, collect_msg, msgs), 1);
+	cr_assert_eq(ops.drains, before + 1);
+	cr_assert(strstr(msgs, "(number 1 of region 'data') has a bad block"), "%s", msgs);
+	cr_assert_eq(pc.kind[freex], EK_BAD);
+	cr_assert_eq(pc.et[freex], EXT_BAD);
+	cr_assert_eq(pc.kind[used], EK_USED, "a region's extent was taken away");
+	/* persistent, and never handed out */
+	cr_assert_eq(pool_scan(&pc, NULL, NULL), 0);
+	cr_assert_eq(pc.nbad, 1);
+	cr_assert_eq(pool_region_create(&pc, "all", pc.nfree * ES, NULL), 0);
+	for (uint64_t i = 0; i < pc.rv[pool_find(&pc, "all")].n; i++)
+		cr_assert_neq(pc.rv[pool_find(&pc, "all")].ext[i], freex);
+	/* again: nothing left to mark, no fence */
+	before = ops.drains;
+	cr_assert_eq(pool_mark_bad(&pc, bad, 2, NULL, NULL), 1);
+	cr_assert_eq(ops.drains, before);
+	pool_core_close(&pc);
+	free(buf);
+}
