@@ -32,6 +32,7 @@ struct pcmd {
 	const char *usage;
 };
 
+/* -1: go on; otherwise the exit status to return now (0 after --help). */
 static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
 {
 	static const struct option lo[] = {
@@ -54,7 +55,7 @@ static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
 
 		if (ch == 'h') {
 			fputs(c->usage, stdout);
-			return EXIT_OK + 100;
+			return EXIT_OK;
 		}
 		if (!need || !(c->allowed & need)) {
 			if (need)
@@ -189,7 +190,7 @@ int cmd_format(int argc, char **argv)
 	int rc = parse(argc, argv, &c_format, &o);
 
 	if (rc >= 0)
-		return rc == 100 ? EXIT_OK : rc;
+		return rc;
 	if ((rc = open_pool(&c_format, &o, false, &dev, NULL)))
 		return rc;
 	if (daxmap_pool_format(dev, o.extent_size, o.force ? DAXMAP_FORMAT_FORCE : 0) < 0 ||
@@ -228,7 +229,7 @@ static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool cr
 	int rc = parse(argc, argv, c, &o);
 
 	if (rc >= 0)
-		return rc == 100 ? EXIT_OK : rc;
+		return rc;
 	if ((rc = parse_size_arg(c, o.args[2], &size)))
 		return rc;
 	if ((rc = open_pool(c, &o, false, &dev, &pool)))
@@ -271,7 +272,7 @@ int cmd_remove(int argc, char **argv)
 	int rc = parse(argc, argv, &c_remove, &o);
 
 	if (rc >= 0)
-		return rc == 100 ? EXIT_OK : rc;
+		return rc;
 	if ((rc = open_pool(&c_remove, &o, false, &dev, &pool)))
 		return rc;
 	rc = EXIT_OK;
@@ -301,7 +302,7 @@ int cmd_regions(int argc, char **argv)
 	int rc = parse(argc, argv, &c_regions, &o);
 
 	if (rc >= 0)
-		return rc == 100 ? EXIT_OK : rc;
+		return rc;
 	if ((rc = open_pool(&c_regions, &o, true, &dev, &pool)))
 		return rc;
 	if (daxmap_region_list(pool, &ri, &n) < 0) {
@@ -341,7 +342,7 @@ int cmd_check(int argc, char **argv)
 	int rc = parse(argc, argv, &c_check, &o), problems;
 
 	if (rc >= 0)
-		return rc == 100 ? EXIT_OK : rc;
+		return rc;
 	if ((rc = open_pool(&c_check, &o, !o.repair, &dev, NULL)))
 		return rc;
 	findings = json_object_new_array();
