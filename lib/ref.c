@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ref.c -- runtime reference state shared by the processes of a pool
+ * (doc/refcount-design.md).
+ *
+ * The truth is each holder's list of references; the per-extent counters
+ * are derived from it. Every change runs under a process-shared robust
+ * mutex: a process killed inside leaves the mutex EOWNERDEAD to the next
+ * locker, which rebuilds the counters from the lists. A holder is alive
+ * while it holds a POSIX lock on its slot's byte of the file: the kernel
+ * drops it when the process dies (LMDB's reader-table pattern), so a reused
+ * PID cannot look alive.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "ref.h"
+#include "util.h"
+
+#define RT_MAGIC "DAXMAPRT"
+#define RT_VERSION 1
+#define HDR_SIZE 4096
+
+struct rt_entry {
+	uint32_t kind;  /* enum ref_kind; REF_NONE: dropped */
+	uint32_t pad;
+	uint64_t first, count, id;
+};
+
+struct rt_holder {
+	uint32_t active;
+	int32_t pid;
+	uint64_t start_time;
+	uint64_t nentries; /* entries [0, nentries) are committed */
+	uint64_t next_id;
+	struct rt_entry e[REF_ENTRIES];
+};
+
+struct rt_counter {
+	uint32_t ref, pins;
+};
+
+struct rt_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t seq;        /* futex word: bumped on every drop */
+	char boot_id[40];
+	uint8_t uuid[16];
+	uint64_t nextents;
+	uint64_t nholders;
+	pthread_mutex_t lock;
+};
+_Static_assert(sizeof(struct rt_hdr) <= HDR_SIZE, "header fits its page");
+
+struct ref_rt {
+	struct ref_rt *next;  /* the process's attachments */
+	int users;
+	char path[PATH_MAX];
+	uint8_t uuid[16];
+	int fd;
+	size_t size;
+	struct rt_hdr *hdr;
+	struct rt_holder *holders;
+	struct rt_counter *cnt;
+	uint32_t slot;        /* this process's holder slot */
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ref_rt *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * A fork()ed child is not the holder its parent is (POSIX locks are not
+ * inherited): it forgets the parent's attachments and registers anew if it
+ * uses the pool. Closing the inherited fds drops no lock of the parent's.
+ */
+static void atfork_child(void)
+{
+	struct ref_rt *rt = registry, *next;
+
+	pthread_mutex_init(&registry_lock, NULL);
+	for (; rt; rt = next) {
+		next = rt->next;
+		munmap(rt->hdr, rt->size);
+		close(rt->fd);
+		free(rt);
+	}
+	registry = NULL;
+}
+
+static void install_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+static size_t rt_size(uint64_t nextents)
+{
+	return HDR_SIZE + REF_HOLDERS * sizeof(struct rt_holder) +
+	       nextents * sizeof(struct rt_counter);
+}
+
+static void read_boot_id(char out[40])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	memset(out, 0, 40);
+	if (f) {
+		if (!fgets(out, 40, f))
+			out[0] = '\0';
+		fclose(f);
+	}
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* Process start time (field 22 of /proc/PID/stat): pid + this is unique. */
+static uint64_t start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t);
+	fclose(f);
+	return t;
+}
+
+static int lock_byte(int fd, off_t at, short type, bool wait)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+
+	while (fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl) != 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* Is holder slot s alive? Its process holds the POSIX lock on byte 1 + s. */
+static bool holder_alive(const struct ref_rt *rt, uint32_t s)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + s, .l_len = 1 };
+
+	if (s == rt->slot)
+		return true;
+	if (fcntl(rt->fd, F_GETLK, &fl) != 0)
+		return true; /* cannot tell: never drop a live holder's refs */
+	return fl.l_type != F_UNLCK;
+}
+
+static void apply(struct ref_rt *rt, const struct rt_entry *e, int sign)
+{
+	uint32_t r = e->kind == REF_PIN ? REF_BIAS : 1, p = e->kind == REF_PIN;
+
+	for (uint64_t x = e->first; x < e->first + e->count && x < rt->hdr->nextents; x++) {
+		rt->cnt[x].ref += (uint32_t)sign * r;
+		rt->cnt[x].pins += (uint32_t)sign * p;
+	}
+}
+
+/* After a holder died holding the mutex: counters from the lists. */
+static void rebuild(struct ref_rt *rt)
+{
+	memset(rt->cnt, 0, rt->hdr->nextents * sizeof(*rt->cnt));
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		struct rt_holder *h = &rt->holders[s];
+		uint64_t n = h->nentries < REF_ENTRIES ? h->nentries : REF_ENTRIES;
+
+		if (!h->active)
+			continue;
+		for (uint64_t i = 0; i < n; i++)
+			if (h->e[i].kind != REF_NONE)
+				apply(rt, &h->e[i], +1);
+	}
+}
+
+static int rt_lock(struct ref_rt *rt)
+{
+	int rc = pthread_mutex_lock(&rt->hdr->lock);
+
+	if (rc == EOWNERDEAD) {
+		rebuild(rt);
+		pthread_mutex_consistent(&rt->hdr->lock);
+		rc = 0;
+	}
+	return rc ? daxmap_err(rc, "runtime state lock: %s", strerror(rc)) : 0;
+}
+
+static void rt_unlock(struct ref_rt *rt)
+{
+	pthread_mutex_unlock(&rt->hdr->lock);
+}
+
+static void wake_all(struct ref_rt *rt)
+{
+	__atomic_add_fetch(&rt->hdr->seq, 1, __ATOMIC_RELEASE);
+	/* not FUTEX_PRIVATE: waiters are in other processes */
+	syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static int reclaim_dead_locked(struct ref_rt *rt)
+{
+	int dead = 0;
+
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		struct rt_holder *h = &rt->holders[s];
+
+		if (!h->active || holder_alive(rt, s))
+			continue;
+		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
+			if (h->e[i].kind != REF_NONE) {
+				apply(rt, &h->e[i], -1);
+				h->e[i].kind = REF_NONE;
+			}
+		h->nentries = 0;
+		h->active = 0;
+		dead++;
+	}
+	if (dead)
+		wake_all(rt);
+	return dead;
+}
+
+int ref_reclaim_dead(struct ref_rt *rt)
+{
+	int rc = rt_lock(rt);
+
+	if (rc)
+		return rc;
+	rc = reclaim_dead_locked(rt);
+	rt_unlock(rt);
+	return rc;
+}
+
+/* Set up a fresh state: called with byte 0 locked. */
+static int rt_init(struct ref_rt *rt, const char *boot, uint64_t nextents)
+{
+	pthread_mutexattr_t a;
+	struct rt_hdr *h = rt->hdr;
+
+	memset(h, 0, HDR_SIZE);
+	memset(rt->holders, 0, REF_HOLDERS * sizeof(*rt->holders));
+	memset(rt->cnt, 0, nextents * sizeof(*rt->cnt));
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&h->lock, &a);
+	pthread_mutexattr_destroy(&a);
+	h->version = RT_VERSION;
+	memcpy(h->boot_id, boot, sizeof(h->boot_id));
+	memcpy(h->uuid, rt->uuid, sizeof(h->uuid));
+	h->nextents = nextents;
+	h->nholders = REF_HOLDERS;
+	/* the magic last: a set-up cut short is redone by the next attach */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(h->magic, RT_MAGIC, 8);
+	return 0;
+}
+
+static int rt_open(struct ref_rt *rt, uint64_t nextents)
+{
+	char boot[40];
+	struct stat st;
+	bool fresh;
+	int rc;
+
+	rt->fd = open(rt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (rt->fd < 0)
+		return daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
+	/* byte 0 serialises set-up between processes */
+	if ((rc = lock_byte(rt->fd, 0, F_WRLCK, true)))
+		return daxmap_err(-rc, "%s: cannot lock: %s", rt->path, strerror(-rc));
+	rt->size = rt_size(nextents);
+	if (fstat(rt->fd, &st) != 0) {
+		rc = daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
+		goto out;
+	}
+	fresh = (size_t)st.st_size != rt->size;
+	if (fresh && ftruncate(rt->fd, (off_t)rt->size) != 0) {
+		rc = daxmap_err(errno, "%s: cannot size it: %s", rt->path, strerror(errno));
+		goto out;
+	}
+	rt->hdr = mmap(NULL, rt->size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->fd, 0);
+	if (rt->hdr == MAP_FAILED) {
+		rt->hdr = NULL;
+		rc = daxmap_err(errno, "%s: mmap: %s", rt->path, strerror(errno));
+		goto out;
+	}
+	rt->holders = (struct rt_holder *)((char *)rt->hdr + HDR_SIZE);
+	rt->cnt = (struct rt_counter *)(rt->holders + REF_HOLDERS);
+	read_boot_id(boot);
+	/* a state from another boot, pool or version is void (SPEC §4) */
+	if (fresh || memcmp(rt->hdr->magic, RT_MAGIC, 8) != 0 ||
+	    rt->hdr->version != RT_VERSION || strcmp(rt->hdr->boot_id, boot) != 0 ||
+	    memcmp(rt->hdr->uuid, rt->uuid, 16) != 0 || rt->hdr->nextents != nextents ||
+	    rt->hdr->nholders != REF_HOLDERS)
+		rc = rt_init(rt, boot, nextents);
+	else
+		rc = 0;
+out:
+	lock_byte(rt->fd, 0, F_UNLCK, false);
+	return rc;
+}
+
+static int register_holder(struct ref_rt *rt)
+{
+	int rc = rt_lock(rt);
+	uint32_t s;
+
+	if (rc)
+		return rc;
+	rt->slot = UINT32_MAX;
+	reclaim_dead_locked(rt);
+	for (s = 0; s < REF_HOLDERS; s++)
+		if (!rt->holders[s].active && lock_byte(rt->fd, 1 + s, F_WRLCK, false) == 0)
+			break;
+	if (s == REF_HOLDERS) {
+		rt_unlock(rt);
+		return daxmap_err(EUSERS, "all %u holder slots of the pool are in use", REF_HOLDERS);
+	}
+	rt->slot = s;
+	rt->holders[s].pid = (int32_t)getpid();
+	rt->holders[s].start_time = start_time(getpid());
+	rt->holders[s].nentries = 0;
+	rt->holders[s].next_id = 1;
+	rt->holders[s].active = 1;
+	rt_unlock(rt);
+	return 0;
+}
+
+int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
+	       const char *dir)
+{
+	char path[PATH_MAX], hex[33];
+	struct ref_rt *rt;
+	int rc;
+
+	pthread_once(&atfork_once, install_atfork);
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	snprintf(path, sizeof(path), "%s/daxmap-%s.rt", dir ? dir : "/dev/shm", hex);
+	pthread_mutex_lock(&registry_lock);
+	for (rt = registry; rt; rt = rt->next)
+		if (strcmp(rt->path, path) == 0)
+			break;
+	if (rt) {
+		rt->users++;
+		pthread_mutex_unlock(&registry_lock);
+		*rtp = rt;
+		return 0;
+	}
+	rt = calloc(1, sizeof(*rt));
+	if (!rt) {
+		pthread_mutex_unlock(&registry_lock);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	snprintf(rt->path, sizeof(rt->path), "%s", path);
+	memcpy(rt->uuid, uuid, 16);
+	rt->fd = -1;
+	rt->slot = UINT32_MAX;
+	rc = rt_open(rt, nextents);
+	if (rc == 0)
+		rc = register_holder(rt);
+	if (rc) {
+		if (rt->hdr)
+			munmap(rt->hdr, rt->size);
+		if (rt->fd >= 0)
+			close(rt->fd);
+		free(rt);
+		pthread_mutex_unlock(&registry_lock);
+		return rc;
+	}
+	rt->users = 1;
+	rt->next = registry;
+	registry = rt;
+	pthread_mutex_unlock(&registry_lock);
+	*rtp = rt;
+	return 0;
+}
+
+void ref_detach(struct ref_rt *rt)
+{
+	struct ref_rt **pp;
+
+	if (!rt)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	if (--rt->users > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	for (pp = &registry; *pp && *pp != rt; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = rt->next;
+	pthread_mutex_unlock(&registry_lock);
+	if (rt_lock(rt) == 0) {
+		struct rt_holder *h = &rt->holders[rt->slot];
+
+		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
+			if (h->e[i].kind != REF_NONE) {
+				apply(rt, &h->e[i], -1);
+				h->e[i].kind = REF_NONE;
+			}
+		h->nentries = 0;
+		h->active = 0;
+		wake_all(rt);
+		rt_unlock(rt);
+	}
+	/* closing the fd drops the slot's lock */
+	munmap(rt->hdr, rt->size);
+	close(rt->fd);
+	free(rt);
+}
+
+/* Make room for k entries in our list, compacting dropped ones out. */
+static bool room(struct rt_holder *h, size_t k)
+{
+	uint64_t w = 0;
+
+	if (h->nentries + k <= REF_ENTRIES)
+		return true;
+	/*
+	 * Compaction rewrites only this process's own list: if it dies half
+	 * way, the list is dropped whole as a dead holder's.
+	 */
+	for (uint64_t r = 0; r < h->nentries; r++)
+		if (h->e[r].kind != REF_NONE)
+			h->e[w++] = h->e[r];
+	h->nentries = w;
+	return w + k <= REF_ENTRIES;
+}
+
+int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
+	    size_t nruns, uint64_t *id)
+{
+	struct rt_holder *h;
+	uint64_t n0;
+	int rc;
+
+	if (kind != REF_MAP && kind != REF_PIN)
+		return daxmap_err(EINVAL, "unknown reference kind %d", (int)kind);
+	if (!runs || !nruns)
+		return daxmap_err(EINVAL, "no extents to reference");
+	for (size_t i = 0; i < nruns; i++)
+		if (!runs[i].count || runs[i].first >= rt->hdr->nextents ||
+		    runs[i].count > rt->hdr->nextents - runs[i].first)
+			return daxmap_err(EINVAL, "extents [%" PRIu64 ", +%" PRIu64 ") are outside the pool",
+					  runs[i].first, runs[i].count);
+	if ((rc = rt_lock(rt)))
+		return rc;
+	h = &rt->holders[rt->slot];
+	if (!room(h, nruns)) {
+		rt_unlock(rt);
+		return daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
+	}
+	*id = ((uint64_t)rt->slot << 48) | h->next_id++;
+	n0 = h->nentries;
+	for (size_t i = 0; i < nruns; i++)
+		h->e[n0 + i] = (struct rt_entry){ kind, 0, runs[i].first, runs[i].count, *id };
+	/* commit, then count: a death in between is repaired by rebuild() */
+	__atomic_store_n(&h->nentries, n0 + nruns, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < nruns; i++)
+		apply(rt, &h->e[n0 + i], +1);
+	rt_unlock(rt);
+	return 0;
+}
+
+int ref_put(struct ref_rt *rt, uint64_t id)
+{
+	struct rt_holder *h;
+	int rc, found = 0;
+
+	if ((rc = rt_lock(rt)))
+		return rc;
+	h = &rt->holders[rt->slot];
+	for (uint64_t i = 0; i < h->nentries; i++)
+		if (h->e[i].kind != REF_NONE && h->e[i].id == id) {
+			struct rt_entry e = h->e[i];
+
+			/* drop from the list first: the list is the truth */
+			__atomic_store_n(&h->e[i].kind, REF_NONE, __ATOMIC_RELEASE);
+			apply(rt, &e, -1);
+			found++;
+		}
+	if (found)
+		wake_all(rt);
+	rt_unlock(rt);
+	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
+}
+
+void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref, uint32_t *pins)
+{
+	const struct rt_counter *c = &rt->cnt[extent];
+
+	*ref = __atomic_load_n(&c->ref, __ATOMIC_ACQUIRE);
+	*pins = __atomic_load_n(&c->pins, __ATOMIC_ACQUIRE);
+}
+
+static bool overlaps(const struct rt_entry *e, const struct ref_run *runs, size_t n)
+{
+	if (!runs)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (e->first < runs[i].first + runs[i].count && runs[i].first < e->first + e->count)
+			return true;
+	return false;
+}
+
+int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
+		struct ref_holding *out, size_t max)
+{
+	int rc = rt_lock(rt), n = 0;
+
+	if (rc)
+		return rc;
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		const struct rt_holder *h = &rt->holders[s];
+
+		if (!h->active)
+			continue;
+		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++) {
+			const struct rt_entry *e = &h->e[i];
+
+			if (e->kind == REF_NONE || !overlaps(e, runs, nruns))
+				continue;
+			if ((size_t)n < max)
+				out[n] = (struct ref_holding){ h->pid, h->start_time,
+							       (enum ref_kind)e->kind,
+							       { e->first, e->count }, e->id };
+			n++;
+		}
+	}
+	rt_unlock(rt);
+	return n;
+}
+
+static bool idle_locked(const struct ref_rt *rt, const struct ref_run *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
+			if (rt->cnt[x].ref)
+				return false;
+	return true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
+		  int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+
+	for (;;) {
+		struct ref_holding hs[8];
+		char msg[400];
+		size_t len;
+		uint32_t seq;
+		bool idle;
+		int rc, n;
+
+		if ((rc = rt_lock(rt)))
+			return rc;
+		reclaim_dead_locked(rt);
+		idle = idle_locked(rt, runs, nruns);
+		seq = __atomic_load_n(&rt->hdr->seq, __ATOMIC_ACQUIRE);
+		rt_unlock(rt);
+		if (idle)
+			return 0;
+		if (now_ms() < deadline) {
+			int64_t left = deadline - now_ms();
+			/* wake-ups come from drops; deaths are polled for */
+			struct timespec ts = { 0, (left < 50 ? left : 50) * 1000000L };
+
+			syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+			continue;
+		}
+		n = ref_holders(rt, runs, nruns, hs, 8);
+		len = (size_t)snprintf(msg, sizeof(msg), "%d reference(s) still held:", n < 0 ? 0 : n);
+		for (int i = 0; i < n && i < 8 && len < sizeof(msg); i++)
+			len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+						" pid %d %s extents [%" PRIu64 ", +%" PRIu64 ")%s",
+						(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin" : "map",
+						hs[i].run.first, hs[i].run.count, i + 1 < n ? ";" : "");
+		return daxmap_err(EBUSY, "%s", msg);
+	}
+}

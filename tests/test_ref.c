@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_ref.c -- the runtime reference state across threads and processes:
+ * exact counts, pins with their bias, dead holders, kill -9 at any point,
+ * waiting for idle. Real processes (fork), real threads.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <daxmap.h>
+
+#include "lib/ref.h"
+
+#define NEXT 64
+
+static char dir[64];
+static uint8_t uuid[16];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/daxmap-ref-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < 16; i++)
+		uuid[i] = (uint8_t)(rand() ^ getpid() ^ i);
+}
+
+static struct ref_rt *attach(void)
+{
+	struct ref_rt *rt;
+
+	cr_assert_eq(ref_attach(&rt, uuid, NEXT, dir), 0, "%s", daxmap_errormsg());
+	return rt;
+}
+
+static uint32_t refs(struct ref_rt *rt, uint64_t x)
+{
+	uint32_t r, p;
+
+	ref_count(rt, x, &r, &p);
+	return r;
+}
+
+static uint32_t pins(struct ref_rt *rt, uint64_t x)
+{
+	uint32_t r, p;
+
+	ref_count(rt, x, &r, &p);
+	return p;
+}
+
+TestSuite(ref, .init = setup);
+
+Test(ref, map_and_pin_counts)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run a[] = { { 2, 3 }, { 10, 1 } }, b = { 3, 2 };
+	uint64_t m, p;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, a, 2, &m), 0);
+	cr_assert_eq(ref_get(rt, REF_PIN, &b, 1, &p), 0);
+	cr_assert_eq(refs(rt, 2), 1);
+	cr_assert_eq(refs(rt, 3), 1 + REF_BIAS);
+	cr_assert_eq(pins(rt, 3), 1);
+	cr_assert_eq(refs(rt, 4), 1 + REF_BIAS);
+	cr_assert_eq(refs(rt, 5), 0);
+	cr_assert_eq(refs(rt, 10), 1);
+	cr_assert_eq(ref_put(rt, m), 0);
+	cr_assert_eq(refs(rt, 3), REF_BIAS);
+	cr_assert_eq(refs(rt, 2), 0);
+	cr_assert_eq(ref_put(rt, p), 0);
+	cr_assert_eq(refs(rt, 3), 0);
+	cr_assert_eq(pins(rt, 3), 0);
+	cr_assert_eq(ref_put(rt, p), -ENOENT);
+	ref_detach(rt);
+}
+
+Test(ref, bad_input)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run out = { NEXT - 1, 2 }, zero = { 0, 0 };
+	uint64_t id;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, &out, 1, &id), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "outside the pool"), "%s", daxmap_errormsg());
+	cr_assert_eq(ref_get(rt, REF_MAP, &zero, 1, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_NONE, &out, 1, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_MAP, NULL, 0, &id), -EINVAL);
+	for (uint64_t x = 0; x < NEXT; x++)
+		cr_assert_eq(refs(rt, x), 0, "a refused call changed extent %llu",
+			     (unsigned long long)x);
+	ref_detach(rt);
+}
+
+Test(ref, attachments_are_shared_within_a_process)
+{
+	struct ref_rt *a = attach(), *b = attach();
+	struct ref_run r = { 1, 1 };
+	uint64_t id;
+
+	cr_assert_eq(a, b);
+	cr_assert_eq(ref_get(a, REF_MAP, &r, 1, &id), 0);
+	ref_detach(b);
+	cr_assert_eq(refs(a, 1), 1, "one detach of two dropped the references");
+	ref_detach(a);
+	a = attach();
+	cr_assert_eq(refs(a, 1), 0, "the last detach did not drop them");
+	ref_detach(a);
+}
+
+Test(ref, list_compaction_keeps_counts)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 7, 1 };
+	uint64_t keep, id;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &keep), 0);
+	for (int i = 0; i < 3 * (int)REF_ENTRIES; i++) {
+		cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0, "%s", daxmap_errormsg());
+		cr_assert_eq(ref_put(rt, id), 0);
+	}
+	cr_assert_eq(refs(rt, 7), 1);
+	cr_assert_eq(ref_put(rt, keep), 0);
+	cr_assert_eq(refs(rt, 7), 0);
+	ref_detach(rt);
+}
+
+struct thr {
+	struct ref_rt *rt;
+	int rounds;
+};
+
+static void *churn(void *arg)
+{
+	struct thr *t = arg;
+	struct ref_run r = { 0, NEXT / 2 }, p = { NEXT / 4, 4 };
+	uint64_t keep, id;
+
+	for (int i = 0; i < t->rounds; i++) {
+		if (ref_get(t->rt, (i & 7) ? REF_MAP : REF_PIN, (i & 7) ? &r : &p, 1, &id) ||
+		    ref_put(t->rt, id))
+			return (void *)1;
+	}
+	/* each thread ends holding exactly one map reference */
+	return ref_get(t->rt, REF_MAP, &r, 1, &keep) ? (void *)1 : NULL;
+}
+
+Test(ref, processes_times_threads_exact, .timeout = 120)
+{
+	enum { NPROC = 4, NTHR = 4, ROUNDS = 2000 };
+	int ready[2], go[2];
+	struct ref_rt *rt;
+	pid_t kids[NPROC];
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	for (int p = 0; p < NPROC; p++) {
+		kids[p] = fork();
+		cr_assert_geq(kids[p], 0);
+		if (kids[p] == 0) {
+			struct ref_rt *c;
+			pthread_t th[NTHR];
+			struct thr t;
+			void *res;
+			char b;
+			int bad = 0;
+
+			if (ref_attach(&c, uuid, NEXT, dir))
+				_exit(10);
+			t.rt = c;
+			t.rounds = ROUNDS;
+			for (int i = 0; i < NTHR; i++)
+				pthread_create(&th[i], NULL, churn, &t);
+			for (int i = 0; i < NTHR; i++) {
+				pthread_join(th[i], &res);
+				bad += res != NULL;
+			}
+			/* report done, then hold the references until told */
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &b, 1) != 1)
+				_exit(11);
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < NPROC; p++) {
+		char b;
+
+		cr_assert_eq(read(ready[0], &b, 1), 1);
+	}
+	rt = attach();
+	for (uint64_t x = 0; x < NEXT / 2; x++) {
+		cr_assert_eq(refs(rt, x), NPROC * NTHR, "extent %llu: %u", (unsigned long long)x,
+			     refs(rt, x));
+		cr_assert_eq(pins(rt, x), 0);
+	}
+	cr_assert_eq(refs(rt, NEXT / 2), 0);
+	for (int p = 0; p < NPROC; p++)
+		cr_assert_eq(write(go[1], "g", 1), 1);
+	for (int p = 0; p < NPROC; p++) {
+		int st;
+
+		cr_assert_eq(waitpid(kids[p], &st, 0), kids[p]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %d", p, st);
+	}
+	/* the children exited without detaching: they died holding them */
+	cr_assert_eq(ref_reclaim_dead(rt), NPROC);
+	for (uint64_t x = 0; x < NEXT; x++)
+		cr_assert_eq(refs(rt, x), 0);
+	ref_detach(rt);
+}
+
+Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
+{
+	enum { KILLS = 60 };
+	struct ref_rt *rt = attach();
+	struct ref_run mine = { 40, 4 };
+	uint64_t held;
+	struct timespec d;
+	int dead, registered = 0;
+
+	/* this process holds one reference throughout: it must survive */
+	cr_assert_eq(ref_get(rt, REF_PIN, &mine, 1, &held), 0);
+	srand(7);
+	for (int k = 0; k < KILLS; k++) {
+		pid_t c = fork();
+
+		cr_assert_geq(c, 0);
+		if (c == 0) {
+			struct ref_rt *r;
+			struct ref_run a = { 38, 6 }, b = { 0, 50 };
+			uint64_t id, ids[16];
+			int n = 0;
+
+			if (ref_attach(&r, uuid, NEXT, dir))
+				_exit(1);
+			for (unsigned i = 0;; i++) {
+				if (n < 16 && (i % 3))
+					ref_get(r, (i & 1) ? REF_MAP : REF_PIN, (i & 2) ? &a : &b, 1, &ids[n++]);
+				else if (n)
+					ref_put(r, ids[--n]);
+				if (i % 5 == 0 && ref_get(r, REF_MAP, &a, 1, &id) == 0)
+					ref_put(r, id);
+			}
+		}
+		d.tv_sec = 0;
+		d.tv_nsec = 200000 + (rand() % 5000) * 1000L;
+		nanosleep(&d, NULL);
+		kill(c, SIGKILL);
+		cr_assert_eq(waitpid(c, NULL, 0), c);
+		/* 0 when the kill came before the child had registered */
+		dead = ref_reclaim_dead(rt);
+		cr_assert(dead == 0 || dead == 1, "kill %d: %d dead", k, dead);
+		registered += dead;
+		for (uint64_t x = 0; x < NEXT; x++) {
+			uint32_t want = (x >= 40 && x < 44) ? REF_BIAS : 0;
+
+			cr_assert_eq(refs(rt, x), want, "kill %d: extent %llu has %u", k,
+				     (unsigned long long)x, refs(rt, x));
+			cr_assert_eq(pins(rt, x), want ? 1 : 0);
+		}
+	}
+	printf("ref: %d processes killed with SIGKILL (%d mid-loop as holders), counts exact after each\n",
+	       KILLS, registered);
+	cr_assert_gt(registered, KILLS / 2);
+	cr_assert_eq(ref_put(rt, held), 0);
+	ref_detach(rt);
+}
+
+Test(ref, wait_idle_times_out_names_holders_then_succeeds)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 5, 2 };
+	int tohold[2], release[2];
+	pid_t c;
+	char b;
+
+	cr_assert_eq(pipe(tohold), 0);
+	cr_assert_eq(pipe(release), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct ref_rt *k;
+		uint64_t id;
+
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &id) ||
+		    write(tohold[1], "h", 1) != 1 || read(release[0], &b, 1) != 1 ||
+		    ref_put(k, id))
+			_exit(1);
+		/* stay alive: only the drop may end the wait */
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(tohold[0], &b, 1), 1);
+	cr_assert_eq(ref_wait_idle(rt, &r, 1, 100), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "1 reference(s) still held:") &&
+		  strstr(daxmap_errormsg(), "map extents [5, +2)"), "%s", daxmap_errormsg());
+	cr_assert_eq(write(release[1], "r", 1), 1);
+	cr_assert_eq(ref_wait_idle(rt, &r, 1, 5000), 0, "%s", daxmap_errormsg());
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	ref_detach(rt);
+}
+
+Test(ref, wait_idle_reclaims_a_dead_holder)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 9, 1 };
+	int tohold[2];
+	pid_t c;
+	char b;
+
+	cr_assert_eq(pipe(tohold), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct ref_rt *k;
+		uint64_t id;
+
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_PIN, &r, 1, &id) ||
+		    write(tohold[1], "h", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(tohold[0], &b, 1), 1);
+	cr_assert_eq(pins(rt, 9), 1);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	cr_assert_eq(ref_wait_idle(rt, &r, 1, 5000), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(refs(rt, 9), 0);
+	ref_detach(rt);
+}
+
+Test(ref, a_forked_child_is_not_its_parent)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 3, 1 };
+	uint64_t id;
+	pid_t c;
+	int st;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	c = fork();
+	if (c == 0) {
+		struct ref_rt *k;
+		uint64_t cid;
+
+		/* a child registers as its own holder; the parent's refs stay */
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &cid))
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(ref_reclaim_dead(rt), 1);
+	cr_assert_eq(refs(rt, 3), 1, "the parent's reference was lost or the child's kept");
+	ref_detach(rt);
+}
+
+Test(ref, state_from_another_boot_is_void)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 1, 1 };
+	char path[128], hex[33];
+	uint64_t id;
+	FILE *f;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	/* leave the reference behind as if the machine went down, then
+	 * stamp the file with another boot id */
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	snprintf(path, sizeof(path), "%s/daxmap-%s.rt", dir, hex);
+	if (fork() == 0) {
+		/* a child that attaches and dies with a reference */
+		struct ref_rt *k;
+		uint64_t cid;
+
+		_exit(ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &cid));
+	}
+	wait(NULL);
+	ref_detach(rt);
+	f = fopen(path, "r+");
+	cr_assert_not_null(f);
+	fseek(f, 16, SEEK_SET); /* boot_id */
+	fputs("00000000-0000-0000-0000-000000000000", f);
+	fclose(f);
+	rt = attach();
+	cr_assert_eq(refs(rt, 1), 0, "a reference from another boot survived");
+	ref_detach(rt);
+}
