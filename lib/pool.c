@@ -152,6 +152,10 @@ DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_siz
 	if ((rc = pool_lock(dev, true)))
 		return rc;
 	rc = read_sb(dev, &old, &fb);
+	if (rc != 0 && rc != -ENODATA && rc != -EUCLEAN && rc != -ENOTSUP) {
+		pool_unlock(dev); /* could not even look: say why */
+		return rc;
+	}
 	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
 		pool_unlock(dev);
 		return daxmap_err(EEXIST,
