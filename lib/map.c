@@ -333,6 +333,8 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
 	if (munmap(m->addr, m->len) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
+	if (m->on_delete)
+		m->on_delete(m->on_delete_arg);
 	free(m->ranges);
 	free(m);
 	*mapp = NULL;

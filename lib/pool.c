@@ -34,6 +34,8 @@ struct daxmap_pool {
 	struct pool_core core;
 	uint64_t *bad;           /* extents with bad blocks the kernel reports */
 	size_t nbad;
+	void *upper;             /* an upper layer's state, released on close */
+	void (*upper_close)(void *upper);
 };
 
 static void map_flush(void *ctx, const void *addr, size_t len)
@@ -193,7 +195,7 @@ static int refresh(struct daxmap_pool *p)
 	return rc;
 }
 
-static int begin(struct daxmap_pool *p, bool excl)
+int pool_begin(struct daxmap_pool *p, bool excl)
 {
 	int rc;
 
@@ -275,6 +277,8 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 {
 	if (!pool)
 		return;
+	if (pool->upper_close)
+		pool->upper_close(pool->upper);
 	pool_core_close(&pool->core);
 	daxmap_map_delete(&pool->meta);
 	free(pool->bad);
@@ -289,7 +293,7 @@ DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 
 	if (!st)
 		return daxmap_err(EINVAL, "daxmap_pool_stat: st is required");
-	if ((rc = begin(pool, false)))
+	if ((rc = pool_begin(pool, false)))
 		return rc;
 	c = &pool->core;
 	memset(st, 0, sizeof(*st));
@@ -318,7 +322,7 @@ DAXMAP_EXPORT int daxmap_pool_bad_extents(struct daxmap_pool *pool,
 
 	if (!extents || !count)
 		return daxmap_err(EINVAL, "daxmap_pool_bad_extents: extents and count are required");
-	if ((rc = begin(pool, false)))
+	if ((rc = pool_begin(pool, false)))
 		return rc;
 	v = malloc((pool->core.nbad ? pool->core.nbad : 1) * sizeof(*v));
 	if (!v) {
@@ -337,36 +341,11 @@ DAXMAP_EXPORT int daxmap_pool_bad_extents(struct daxmap_pool *pool,
 DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *name,
 				       uint64_t size, uint64_t *actual)
 {
-	int rc = begin(pool, true);
+	int rc = pool_begin(pool, true);
 
 	if (rc)
 		return rc;
 	rc = pool_region_create(&pool->core, name, size, actual);
-	pool_unlock(pool->dev);
-	return rc;
-}
-
-DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
-				       uint64_t size, uint64_t *actual)
-{
-	int rc = begin(pool, true);
-
-	if (rc)
-		return rc;
-	rc = name ? pool_region_resize(&pool->core, name, size, actual) :
-		    daxmap_err(EINVAL, "a region name is required");
-	pool_unlock(pool->dev);
-	return rc;
-}
-
-DAXMAP_EXPORT int daxmap_region_remove(struct daxmap_pool *pool, const char *name)
-{
-	int rc = begin(pool, true);
-
-	if (rc)
-		return rc;
-	rc = name ? pool_region_remove(&pool->core, name) :
-		    daxmap_err(EINVAL, "a region name is required");
 	pool_unlock(pool->dev);
 	return rc;
 }
@@ -381,7 +360,7 @@ DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
 
 	if (!infos || !count)
 		return daxmap_err(EINVAL, "daxmap_region_list: infos and count are required");
-	if ((rc = begin(pool, false)))
+	if ((rc = pool_begin(pool, false)))
 		return rc;
 	v = calloc(pool->core.sb.region_slots, sizeof(*v));
 	if (!v) {
@@ -410,31 +389,21 @@ DAXMAP_EXPORT void daxmap_region_list_free(struct daxmap_region_info *infos)
 	free(infos);
 }
 
-DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
-				       struct daxmap_range **ranges, size_t *count)
+int pool_ranges_locked(struct daxmap_pool *pool, const char *name,
+		       struct daxmap_range **ranges, size_t *count)
 {
 	const struct region_view *r;
 	struct daxmap_range *v;
-	uint64_t es;
+	uint64_t es = pool->core.sb.extent_size;
 	size_t n = 0;
 	long s;
-	int rc;
 
-	if (!ranges || !count || !name)
-		return daxmap_err(EINVAL, "daxmap_region_ranges: name, ranges and count are required");
-	if ((rc = begin(pool, false)))
-		return rc;
-	if ((s = pool_find(&pool->core, name)) < 0) {
-		pool_unlock(pool->dev);
+	if ((s = pool_find(&pool->core, name)) < 0)
 		return daxmap_err(ENOENT, "no region named '%s'", name);
-	}
 	r = &pool->core.rv[s];
-	es = pool->core.sb.extent_size;
 	v = malloc(r->n * sizeof(*v));
-	if (!v) {
-		pool_unlock(pool->dev);
+	if (!v)
 		return daxmap_err(ENOMEM, "out of memory");
-	}
 	/* adjacent extents become one range: fewer mmaps */
 	for (uint64_t i = 0; i < r->n; i++) {
 		if (n && v[n - 1].offset + v[n - 1].len == r->ext[i] * es)
@@ -442,26 +411,22 @@ DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *nam
 		else
 			v[n++] = (struct daxmap_range){ r->ext[i] * es, es };
 	}
-	pool_unlock(pool->dev);
 	*ranges = v;
 	*count = n;
 	return 0;
 }
 
-DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
-				    const char *name, unsigned flags)
+DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
+				       struct daxmap_range **ranges, size_t *count)
 {
-	struct daxmap_range *r;
-	size_t n;
 	int rc;
 
-	if (!mapp)
-		return daxmap_err(EINVAL, "daxmap_region_map: mapp is required");
-	*mapp = NULL;
-	if ((rc = daxmap_region_ranges(pool, name, &r, &n)))
+	if (!ranges || !count || !name)
+		return daxmap_err(EINVAL, "daxmap_region_ranges: name, ranges and count are required");
+	if ((rc = pool_begin(pool, false)))
 		return rc;
-	rc = daxmap_map_new_ranges(mapp, pool->dev, r, n, flags);
-	free(r);
+	rc = pool_ranges_locked(pool, name, ranges, count);
+	pool_end(pool);
 	return rc;
 }
 
@@ -559,4 +524,25 @@ uint64_t pool_drains(const struct daxmap_pool *pool)
 uint64_t pool_flushes(const struct daxmap_pool *pool)
 {
 	return pool->ops.flushes;
+}
+
+void pool_end(struct daxmap_pool *pool)
+{
+	pool_unlock(pool->dev);
+}
+
+struct pool_core *pool_core_of(struct daxmap_pool *pool)
+{
+	return &pool->core;
+}
+
+struct daxmap_dev *pool_dev(struct daxmap_pool *pool)
+{
+	return pool->dev;
+}
+
+void **pool_upper(struct daxmap_pool *pool, void (*close_fn)(void *upper))
+{
+	pool->upper_close = close_fn;
+	return &pool->upper;
 }

@@ -90,6 +90,19 @@ int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 		  pool_report_fn report, void *arg);
 
 struct daxmap_pool;
+/* Lock the pool (exclusive or shared) across processes and re-read its
+ * tables; pool_end() unlocks. 0 or -errno. */
+int pool_begin(struct daxmap_pool *pool, bool excl);
+void pool_end(struct daxmap_pool *pool);
+struct pool_core *pool_core_of(struct daxmap_pool *pool);
+struct daxmap_dev *pool_dev(struct daxmap_pool *pool);
+/* A slot for an upper layer's per-pool state; close_fn(state) runs when
+ * the pool is closed (the map layer's on_delete, one level up). */
+void **pool_upper(struct daxmap_pool *pool, void (*close_fn)(void *upper));
+/* A region's device ranges, adjacent extents merged; under pool_begin(). */
+struct daxmap_range;
+int pool_ranges_locked(struct daxmap_pool *pool, const char *name,
+		       struct daxmap_range **ranges, size_t *count);
 /* Fences and flushes issued through a pool handle (internal; benchmarks). */
 uint64_t pool_drains(const struct daxmap_pool *pool);
 uint64_t pool_flushes(const struct daxmap_pool *pool);

@@ -77,6 +77,7 @@ struct ref_rt {
 	struct rt_holder *holders;
 	struct rt_counter *cnt;
 	uint32_t slot;        /* this process's holder slot */
+	bool stale;           /* inherited through fork(): the parent's */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,16 +91,23 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
  */
 static void atfork_child(void)
 {
-	struct ref_rt *rt = registry, *next;
-
 	pthread_mutex_init(&registry_lock, NULL);
-	for (; rt; rt = next) {
-		next = rt->next;
-		munmap(rt->hdr, rt->size);
-		close(rt->fd);
-		free(rt);
-	}
+	/* kept, not freed: inherited handles may still point at them, and
+	 * every call on a stale attachment is refused */
+	for (struct ref_rt *rt = registry; rt; rt = rt->next)
+		rt->stale = true;
 	registry = NULL;
+}
+
+bool ref_stale(const struct ref_rt *rt)
+{
+	return rt->stale;
+}
+
+static int refuse_stale(void)
+{
+	return daxmap_err(ECHILD,
+			  "this runtime attachment was inherited through fork(): the child must open the pool itself");
 }
 
 static void install_atfork(void)
@@ -240,7 +248,7 @@ static int reclaim_dead_locked(struct ref_rt *rt)
 
 int ref_reclaim_dead(struct ref_rt *rt)
 {
-	int rc = rt_lock(rt);
+	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
 
 	if (rc)
 		return rc;
@@ -399,7 +407,7 @@ void ref_detach(struct ref_rt *rt)
 {
 	struct ref_rt **pp;
 
-	if (!rt)
+	if (!rt || rt->stale)
 		return;
 	pthread_mutex_lock(&registry_lock);
 	if (--rt->users > 0) {
@@ -455,6 +463,8 @@ int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
 	uint64_t n0;
 	int rc;
 
+	if (rt->stale)
+		return refuse_stale();
 	if (kind != REF_MAP && kind != REF_PIN)
 		return daxmap_err(EINVAL, "unknown reference kind %d", (int)kind);
 	if (!runs || !nruns)
@@ -488,6 +498,8 @@ int ref_put(struct ref_rt *rt, uint64_t id)
 	struct rt_holder *h;
 	int rc, found = 0;
 
+	if (rt->stale)
+		return refuse_stale();
 	if ((rc = rt_lock(rt)))
 		return rc;
 	h = &rt->holders[rt->slot];
@@ -527,7 +539,7 @@ static bool overlaps(const struct rt_entry *e, const struct ref_run *runs, size_
 int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max)
 {
-	int rc = rt_lock(rt), n = 0;
+	int rc = rt->stale ? refuse_stale() : rt_lock(rt), n = 0;
 
 	if (rc)
 		return rc;
@@ -574,6 +586,8 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 
+	if (rt->stale)
+		return refuse_stale();
 	for (;;) {
 		struct ref_holding hs[8];
 		char msg[400];

@@ -35,6 +35,8 @@ struct ref_rt;
 int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir);
 void ref_detach(struct ref_rt *rt);
+/* Inherited through fork(): every call on it is refused with -ECHILD. */
+bool ref_stale(const struct ref_rt *rt);
 
 /* Take a reference of kind on runs; *id names it for ref_put(). */
 int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,

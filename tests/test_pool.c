@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -426,6 +427,92 @@ Test(pool, processes_share_a_pool)
 	cr_assert_eq(st.regions, (uint32_t)(nproc * (per - 1)));
 	/* per process: 5 regions left, r1, r3, r5 of 2 extents, r2, r4 of 1 */
 	cr_assert_eq(st.extents_used, (uint64_t)nproc * 8);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, a_mapped_region_is_not_released)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *map, *map2;
+	uint64_t h;
+
+	cr_assert_eq(daxmap_region_create(pool, "busy", 6 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&map, pool, "busy", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&map2, pool, "busy", 0), 0, "%s", daxmap_errormsg());
+	h = dev_hash(dev);
+	cr_assert_eq(daxmap_region_remove(pool, "busy"), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "region 'busy' is in use: 2 reference(s) still held:") &&
+		  strstr(daxmap_errormsg(), "map extents"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_resize(pool, "busy", 2 * MiB, NULL), -EBUSY);
+	cr_assert_eq(dev_hash(dev), h, "a refused release wrote to the device");
+	/* growing releases nothing */
+	cr_assert_eq(daxmap_region_resize(pool, "busy", 8 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_remove(pool, "busy"), -EBUSY, "one mapping is still there");
+	daxmap_map_delete(&map2);
+	cr_assert_eq(daxmap_region_resize(pool, "busy", 2 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_remove(pool, "busy"), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, a_killed_holder_does_not_block_removal)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	int ready[2];
+	pid_t c;
+	char b;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	cr_assert_eq(pipe(ready), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct daxmap_dev *d;
+		struct daxmap_pool *q;
+		struct daxmap_map *m;
+
+		if (daxmap_dev_open(&d, daxmap_dev_path(dev), 0, 0) || daxmap_pool_open(&q, d, 0) ||
+		    daxmap_region_map(&m, q, "r", 0) || write(ready[1], "m", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &b, 1), 1);
+	cr_assert_eq(daxmap_region_remove(pool, "r"), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "pid"), "%s", daxmap_errormsg());
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	cr_assert_eq(daxmap_region_remove(pool, "r"), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(pool, a_forked_child_does_not_inherit_region_mappings)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *map;
+	volatile char *a;
+	pid_t c;
+	int st;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&map, pool, "r", 0), 0);
+	a = daxmap_map_addr(map);
+	a[0] = 1;
+	c = fork();
+	if (c == 0) {
+		(void)a[0]; /* MADV_DONTFORK: not mapped in the child */
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "the child could read the region (%d)", st);
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_remove(pool, "r"), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }

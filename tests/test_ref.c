@@ -396,3 +396,27 @@ Test(ref, state_from_another_boot_is_void)
 	cr_assert_eq(refs(rt, 1), 0, "a reference from another boot survived");
 	ref_detach(rt);
 }
+
+Test(ref, an_inherited_attachment_is_refused)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 4, 1 };
+	uint64_t id;
+	pid_t c;
+	int st;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	c = fork();
+	if (c == 0) {
+		uint64_t cid;
+
+		/* the parent's attachment must not act for the child */
+		_exit(!(ref_stale(rt) && ref_get(rt, REF_MAP, &r, 1, &cid) == -ECHILD &&
+			ref_put(rt, id) == -ECHILD));
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(refs(rt, 4), 1);
+	cr_assert_eq(ref_put(rt, id), 0);
+	ref_detach(rt);
+}
