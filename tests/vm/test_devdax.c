@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <daxmap.h>
@@ -321,6 +323,49 @@ Test(pool, regions_on_fsdax)
 	close(fd);
 	pool_round_trip(path);
 	unlink(path);
+}
+
+Test(pool, references_on_devdax)
+{
+	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_2M");
+	struct daxmap_dev *dev = open_dev(path);
+	struct daxmap_pool *pool;
+	struct daxmap_map *map;
+	int ready[2];
+	pid_t c;
+	char b;
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "shared", 8 * MiB, NULL), 0);
+	cr_assert_eq(pipe(ready), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct daxmap_dev *d;
+		struct daxmap_pool *q;
+		struct daxmap_map *m;
+
+		if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0) ||
+		    daxmap_region_map(&m, q, "shared", 0) || write(ready[1], "m", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &b, 1), 1);
+	cr_assert_eq(daxmap_region_map(&map, pool, "shared", 0), 0);
+	/* two live holders: no removal */
+	cr_assert_eq(daxmap_region_remove(pool, "shared"), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "2 reference(s) still held"), "%s", daxmap_errormsg());
+	/* the other process is killed: only our mapping remains */
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	cr_assert_eq(daxmap_region_remove(pool, "shared"), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "1 reference(s) still held"), "%s", daxmap_errormsg());
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_remove(pool, "shared"), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
 }
 
 static int sh(const char *fmt, const char *arg)
