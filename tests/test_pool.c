@@ -516,3 +516,54 @@ Test(pool, a_forked_child_does_not_inherit_region_mappings)
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
+
+Test(pool, every_entry_point_refuses_bad_arguments)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB), *q, *ro;
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_region_info *ri;
+	struct daxmap_pool_stat st;
+	struct daxmap_range *r;
+	struct daxmap_map *map = (struct daxmap_map *)0x1;
+	uint64_t *bad;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_pool_stat(pool, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pool_stat(NULL, &st), -EINVAL);
+	cr_assert_eq(daxmap_pool_bad_extents(pool, NULL, &n), -EINVAL);
+	cr_assert_eq(daxmap_pool_bad_extents(pool, &bad, &n), 0);
+	cr_assert_eq(n, 0, "an emulated device has no bad blocks");
+	free(bad);
+	cr_assert_eq(daxmap_region_list(pool, NULL, &n), -EINVAL);
+	cr_assert_eq(daxmap_region_list(NULL, &ri, &n), -EINVAL);
+	cr_assert_eq(daxmap_region_ranges(pool, "r", NULL, &n), -EINVAL);
+	cr_assert_eq(daxmap_region_ranges(pool, "missing", &r, &n), -ENOENT);
+	cr_assert_eq(daxmap_region_map(&map, pool, "missing", 0), -ENOENT);
+	cr_assert(strstr(daxmap_errormsg(), "no region named 'missing'"), "%s", daxmap_errormsg());
+	cr_assert_null(map);
+	cr_assert_eq(daxmap_region_map(&map, pool, NULL, 0), -EINVAL);
+	cr_assert_eq(daxmap_region_map(NULL, pool, "r", 0), -EINVAL);
+	cr_assert_eq(daxmap_region_map(&map, NULL, "r", 0), -EINVAL);
+	cr_assert_eq(daxmap_region_map(&map, pool, "r", 8), -EINVAL, "unknown map flags");
+	cr_assert_eq(daxmap_region_remove(pool, "r"), 0, "a refused map left a reference");
+	cr_assert_eq(daxmap_pool_check(dev, 1U << 5, NULL, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pool_format(dev, 0, 1U << 5), -EINVAL);
+	cr_assert_eq(daxmap_pool_format(NULL, 0, 0), -EINVAL);
+	cr_assert_eq(daxmap_dev_open(&q, daxmap_dev_path(dev), 0, DAXMAP_DEV_QUERY), 0);
+	cr_assert_eq(daxmap_pool_format(q, 0, DAXMAP_FORMAT_FORCE), -EBADF);
+	{
+		struct daxmap_pool *other;
+
+		cr_assert_eq(daxmap_pool_open(&other, q, 0), -EBADF);
+		cr_assert_null(other);
+	}
+	daxmap_dev_close(q);
+	cr_assert_eq(daxmap_dev_open(&ro, daxmap_dev_path(dev), 0, DAXMAP_DEV_RDONLY), 0);
+	cr_assert_eq(daxmap_pool_format(ro, 0, DAXMAP_FORMAT_FORCE), -EROFS);
+	cr_assert_eq(daxmap_pool_check(ro, DAXMAP_CHECK_REPAIR, NULL, NULL), -EROFS);
+	daxmap_dev_close(ro);
+	daxmap_pool_close(NULL);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
