@@ -403,6 +403,14 @@ int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	return 0;
 }
 
+struct ref_rt *ref_share(struct ref_rt *rt)
+{
+	pthread_mutex_lock(&registry_lock);
+	rt->users++;
+	pthread_mutex_unlock(&registry_lock);
+	return rt;
+}
+
 void ref_detach(struct ref_rt *rt)
 {
 	struct ref_rt **pp;

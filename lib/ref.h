@@ -35,6 +35,8 @@ struct ref_rt;
 int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir);
 void ref_detach(struct ref_rt *rt);
+/* One more user of an attachment; each user calls ref_detach() once. */
+struct ref_rt *ref_share(struct ref_rt *rt);
 /* Inherited through fork(): every call on it is refused with -ECHILD. */
 bool ref_stale(const struct ref_rt *rt);
 

@@ -52,8 +52,8 @@ static int attach(struct daxmap_pool *pool, struct ref_rt **rt)
 		*held = NULL;
 	if (!*held && (rc = ref_attach((struct ref_rt **)held, c->sb.uuid, c->sb.nextents, dir)))
 		return rc;
-	/* one more user of the same attachment */
-	return ref_attach(rt, c->sb.uuid, c->sb.nextents, dir);
+	*rt = ref_share(*held);
+	return 0;
 }
 
 struct map_ref {
