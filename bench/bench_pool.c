@@ -58,7 +58,7 @@ static struct json_object *regions(struct daxmap_pool *pool, uint64_t es, int n,
 		if (daxmap_region_create(pool, "bench", k * es, NULL) < 0)
 			die("create");
 		dc += pool_drains(pool) - before;
-		if (daxmap_region_remove(pool, "bench") < 0)
+		if (daxmap_region_remove(pool, "bench", 0) < 0)
 			die("remove");
 	}
 	t = now() - t0;
@@ -135,7 +135,7 @@ static int open_1m(const char *path)
 		char name[16];
 
 		snprintf(name, sizeof(name), "r%d", i);
-		if (daxmap_region_remove(pool, name) < 0)
+		if (daxmap_region_remove(pool, name, 0) < 0)
 			die("remove");
 	}
 	daxmap_pool_close(pool);

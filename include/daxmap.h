@@ -189,7 +189,8 @@ struct daxmap_pool_stat {
 	uint64_t extent_size;
 	uint64_t extents_total; /* metadata, used, free and bad */
 	uint64_t extents_meta;
-	uint64_t extents_used;
+	uint64_t extents_used;       /* releasing ones included */
+	uint64_t extents_releasing;  /* ZAP: freed once no reference covers them */
 	uint64_t extents_free;
 	uint64_t extents_bad;
 	uint32_t regions;
@@ -225,6 +226,8 @@ struct daxmap_region_info {
 	uint64_t size;    /* extents * extent size */
 	uint64_t extents;
 	uint64_t ctime;   /* creation, seconds since the epoch */
+	uint64_t releasing; /* extents past the end being released (a shrink
+			     * waiting for references to go) */
 };
 
 /*
@@ -235,20 +238,143 @@ struct daxmap_region_info {
  */
 int daxmap_region_create(struct daxmap_pool *pool, const char *name,
 			 uint64_t size, uint64_t *actual);
-/* Grow or shrink to size (rounded up to whole extents). Shrinking drops
- * the extents at the end. */
+/* timeout_ms of the releasing calls: wait as long as it takes */
+#define DAXMAP_WAIT_FOREVER (-1)
+
+/*
+ * Grow or shrink to size (rounded up to whole extents). Shrinking releases
+ * the extents at the end the way daxmap_region_remove() releases a whole
+ * region, with the same timeout_ms and the same -EBUSY.
+ */
 int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
-			 uint64_t size, uint64_t *actual);
-int daxmap_region_remove(struct daxmap_pool *pool, const char *name);
+			 uint64_t size, uint64_t *actual, int timeout_ms);
+/*
+ * Remove a region: zap, wait, reclaim (SPEC §4). Its extents are marked
+ * ZAP (no new mapping or pin; the region is no longer found by name), this
+ * process's own mappings of them become PROT_NONE (a stale access faults),
+ * revocable pins are revoked, and the call waits up to timeout_ms (0: not
+ * at all, DAXMAP_WAIT_FOREVER) for every reference to be dropped, then
+ * frees the extents. On timeout: -EBUSY, the message names the holders
+ * (pid, mapping or pin, extents), and the extents stay ZAP until
+ * daxmap_pool_reclaim() -- from any process -- or another
+ * daxmap_region_remove() of the same name finds them idle.
+ */
+int daxmap_region_remove(struct daxmap_pool *pool, const char *name,
+			 int timeout_ms);
 int daxmap_region_list(struct daxmap_pool *pool,
 		       struct daxmap_region_info **infos, size_t *count);
 void daxmap_region_list_free(struct daxmap_region_info *infos);
 /* The device ranges of a region, in order (free with free()). */
 int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
 			 struct daxmap_range **ranges, size_t *count);
-/* Map a region's extents contiguously (daxmap_map_new_ranges()). */
+/*
+ * Map a region's extents contiguously (daxmap_map_new_ranges()). The
+ * mapping holds one reference on each extent until daxmap_map_delete().
+ * It is not inherited by fork() (MADV_DONTFORK): a child has neither the
+ * mapping nor its references, and maps the region itself if it needs it.
+ * -ESTALE: the region is being removed.
+ */
 int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		      const char *name, unsigned flags);
+
+/* ---- references, holders, reclaim (SPEC §4) ----------------------------- */
+
+/* What a pin adds to an extent's reference count (GUP_PIN_COUNTING_BIAS). */
+#define DAXMAP_PIN_BIAS 1024
+
+enum daxmap_ref_kind {
+	DAXMAP_REF_MAP = 1, /* a mapping: 1 per extent */
+	DAXMAP_REF_PIN = 2, /* a pin: DAXMAP_PIN_BIAS per extent */
+};
+
+enum daxmap_pin_backend {
+	DAXMAP_PIN_EXTERNAL = 1, /* the application pinned (daxmap_pin_external) */
+	DAXMAP_PIN_RDMA = 2,
+	DAXMAP_PIN_VFIO = 3,
+	DAXMAP_PIN_IO_URING = 4,
+};
+
+/* "external", "rdma", "vfio", "io_uring" */
+const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend);
+
+/* The reference state of one extent a region owns. */
+struct daxmap_extent_refs {
+	uint64_t extent;    /* extent number in the pool */
+	uint64_t offset;    /* its device offset */
+	char region[64];
+	uint64_t index;     /* its index in the region */
+	int releasing;      /* ZAP: being released */
+	uint32_t refcount;  /* mappings + DAXMAP_PIN_BIAS * pins */
+	uint32_t pins;      /* exact */
+};
+
+/*
+ * The reference state of every extent of region (NULL: of every region,
+ * those being removed included), as now, into a malloc'ed array (free()).
+ */
+int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
+		     struct daxmap_extent_refs **refs, size_t *count);
+
+/* One reference: who holds what. */
+struct daxmap_holding {
+	int pid;
+	uint64_t start_time;  /* of the process, clock ticks after boot */
+	int alive;            /* 0: the process died; reclaim drops it */
+	enum daxmap_ref_kind kind;
+	enum daxmap_pin_backend backend; /* pins only */
+	int revocable;        /* a pin with a revoke callback */
+	uint64_t extent;      /* first extent */
+	uint64_t extents;     /* how many, consecutive */
+	char region[64];      /* owner of the first extent ("" if none) */
+	uint64_t index;       /* its index in the region */
+	uint64_t id;
+};
+
+/* Every reference held on the pool, as now (free() the array). */
+int daxmap_pool_holders(struct daxmap_pool *pool,
+			struct daxmap_holding **holdings, size_t *count);
+
+struct daxmap_reclaim_stat {
+	uint32_t holders_dropped;   /* dead processes whose references went */
+	uint32_t releases_finished; /* removals and shrinks completed */
+	uint64_t extents_freed;
+	uint64_t extents_waiting;   /* still ZAP: references hold them */
+};
+
+/*
+ * Drop the references of processes that died, then free the extents of
+ * every release (remove or shrink) that no reference holds any more.
+ * Opening a pool does the same. st may be NULL.
+ */
+int daxmap_pool_reclaim(struct daxmap_pool *pool,
+			struct daxmap_reclaim_stat *st);
+
+/* ---- pins ---------------------------------------------------------------- */
+
+struct daxmap_pin;
+
+/*
+ * Called, once, from a thread of the library when the pinned extents are
+ * being released (daxmap_region_remove()/resize() in any process). It
+ * should stop the device's use of the memory and call daxmap_unpin(),
+ * from the callback or later; the release waits for that.
+ */
+typedef void (*daxmap_revoke_fn)(struct daxmap_pin *pin, void *arg);
+
+/*
+ * Tell the library that the application pinned bytes [offset, offset +
+ * len) of a region mapping by itself (its own ibv_reg_mr(), a DMA engine):
+ * the extents get a pin (DAXMAP_PIN_BIAS each) until daxmap_unpin(), and a
+ * release waits for it. revoke (may be NULL: not revocable) is called when
+ * a release wants the extents. -ESTALE: those extents are being released.
+ */
+int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_map *map,
+			uint64_t offset, uint64_t len, daxmap_revoke_fn revoke,
+			void *arg);
+/* Drop a pin; *pinp becomes NULL. NULL or *pinp == NULL is a no-op. */
+int daxmap_unpin(struct daxmap_pin **pinp);
+/* Which backend made the pin. */
+enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,9 @@
  * Every mutable piece is an 8-byte word updated with one store, so no log
  * is needed: a region's record word commits an operation after the extent
  * entries it refers to are durable.
+ *
+ * 1.1 adds the zap word of a region record (a shrink being released); a
+ * 1.0 pool has zero there, which means no release pending.
  */
 #ifndef DAXMAP_FORMAT_H
 #define DAXMAP_FORMAT_H
@@ -21,7 +24,7 @@
 
 #define POOL_MAGIC "DAXMAPPL"
 #define POOL_MAJOR 1
-#define POOL_MINOR 0
+#define POOL_MINOR 1 /* 1.1: the zap word of region records */
 
 #define SB_PRIMARY_OFF 0ULL
 #define SB_BACKUP_OFF (64ULL << 10)
@@ -69,11 +72,26 @@ static inline unsigned rw_state(uint64_t w) { return (unsigned)(w >> 56); }
 static inline uint64_t rw_gen(uint64_t w) { return (w >> 32) & GEN_MASK; }
 static inline uint64_t rw_n(uint64_t w) { return w & 0xffffffffULL; }
 
+/*
+ * Zap word (1.1): ZW_VALID | gen << 32 | keep: the LIVE region of that gen
+ * is releasing its extents [keep, n) (a shrink waiting for references to
+ * go, SPEC §4). Inert unless valid, of the record's gen, and keep < n.
+ */
+#define ZW_VALID (1ULL << 63)
+
+static inline uint64_t zw_make(uint64_t gen, uint64_t keep)
+{
+	return ZW_VALID | ((gen & GEN_MASK) << 32) | (keep & 0xffffffffULL);
+}
+static inline uint64_t zw_gen(uint64_t z) { return (z >> 32) & GEN_MASK; }
+static inline uint64_t zw_keep(uint64_t z) { return z & 0xffffffffULL; }
+
 struct region_rec {
 	uint64_t word;        /* the commit word, see rw_make() */
 	uint64_t name_sum;    /* XXH64 of name[] seeded with the record's gen */
 	uint64_t ctime;       /* creation, seconds since the epoch */
-	uint64_t reserved[5];
+	uint64_t zap;         /* the zap word, see zw_make() (1.1) */
+	uint64_t reserved[4];
 	char name[64];        /* NUL-terminated, printable, unique */
 };
 _Static_assert(sizeof(struct region_rec) == REGION_REC_SIZE, "record is 128 bytes");

@@ -330,6 +330,8 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	if (!mapp || !*mapp)
 		return 0;
 	m = *mapp;
+	if (m->on_unmap)
+		m->on_unmap(m->on_delete_arg);
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
 	if (munmap(m->addr, m->len) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));

@@ -26,8 +26,10 @@ struct daxmap_map {
 	pmem2_memcpy_fn memcpy;
 	pmem2_memmove_fn memmove;
 	pmem2_memset_fn memset;
-	/* called after the unmap by daxmap_map_delete(): an upper layer's
-	 * release of what it took for this mapping (references) */
+	/* called by daxmap_map_delete() before the unmap (an upper layer
+	 * stops using the address range) and after it (it releases what it
+	 * took for this mapping: references) */
+	void (*on_unmap)(void *arg);
 	void (*on_delete)(void *arg);
 	void *on_delete_arg;
 };

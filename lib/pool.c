@@ -187,8 +187,7 @@ static int refresh(struct daxmap_pool *p)
 {
 	int rc = pool_scan(&p->core, NULL, NULL);
 
-	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 &&
-	    (p->core.norphan || p->core.nzap)) {
+	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 && p->core.norphan) {
 		pool_recover(&p->core);
 		rc = pool_scan(&p->core, NULL, NULL);
 	}
@@ -213,8 +212,7 @@ int pool_begin(struct daxmap_pool *p, bool excl)
 	return 0;
 }
 
-DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp,
-				   struct daxmap_dev *dev, unsigned flags)
+int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags)
 {
 	struct daxmap_pool *p;
 	struct pool_sb sb;
@@ -303,6 +301,8 @@ DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 	st->extents_used = c->nused;
 	st->extents_free = c->nfree;
 	st->extents_bad = c->nbad;
+	for (uint64_t s = 0; s < c->sb.region_slots; s++)
+		st->extents_releasing += c->rv[s].n - c->rv[s].keep;
 	st->region_slots = (uint32_t)c->sb.region_slots;
 	for (uint64_t s = 0; s < c->sb.region_slots; s++)
 		st->regions += c->rv[s].state == RS_LIVE;
@@ -373,8 +373,9 @@ DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
 		if (r->state != RS_LIVE)
 			continue;
 		memcpy(v[n].name, r->name, sizeof(v[n].name));
-		v[n].extents = r->n;
-		v[n].size = r->n * pool->core.sb.extent_size;
+		v[n].extents = r->keep;
+		v[n].size = r->keep * pool->core.sb.extent_size;
+		v[n].releasing = r->n - r->keep;
 		v[n].ctime = r->ctime;
 		n++;
 	}
@@ -398,14 +399,20 @@ int pool_ranges_locked(struct daxmap_pool *pool, const char *name,
 	size_t n = 0;
 	long s;
 
-	if ((s = pool_find(&pool->core, name)) < 0)
+	if ((s = pool_find(&pool->core, name)) < 0) {
+		if (pool_find_zap(&pool->core, name) >= 0)
+			return daxmap_err(ESTALE,
+					  "region '%s' is being removed (ZAP): no new mappings or pins; its extents are freed once every reference is dropped",
+					  name);
 		return daxmap_err(ENOENT, "no region named '%s'", name);
+	}
 	r = &pool->core.rv[s];
-	v = malloc(r->n * sizeof(*v));
+	v = malloc((r->keep ? r->keep : 1) * sizeof(*v));
 	if (!v)
 		return daxmap_err(ENOMEM, "out of memory");
-	/* adjacent extents become one range: fewer mmaps */
-	for (uint64_t i = 0; i < r->n; i++) {
+	/* only the extents not being released; adjacent ones become one
+	 * range: fewer mmaps */
+	for (uint64_t i = 0; i < r->keep; i++) {
 		if (n && v[n - 1].offset + v[n - 1].len == r->ext[i] * es)
 			v[n - 1].len += es;
 		else
@@ -491,9 +498,9 @@ DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
 		char msg[160];
 
 		snprintf(msg, sizeof(msg),
-			 "%" PRIu64 " extent(s) left by interrupted operations and %" PRIu64
-			 " region(s) being removed%s",
-			 core.norphan, core.nzap, repair ? ": finished" : " (open finishes them)");
+			 "%" PRIu64 " extent(s) left by interrupted operations%s; %" PRIu64
+			 " region(s) releasing extents (reclaim frees them once no reference covers them)",
+			 core.norphan, repair ? ": cleared" : " (open clears them)", core.nzap);
 		check_report(&cc, msg);
 	}
 	if (repair && core.problems == 0) {

@@ -18,6 +18,7 @@ struct region_view {
 	unsigned state;       /* enum region_state */
 	uint64_t gen;
 	uint64_t n;           /* extents */
+	uint64_t keep;        /* [keep, n) are being released (ZAP); n: none */
 	uint64_t ctime;
 	char name[64];
 	uint64_t *ext;        /* device extent number of each index */
@@ -69,7 +70,8 @@ int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
 void pool_core_close(struct pool_core *pc);
 /* Re-read the tables (another process may have changed them). */
 int pool_scan(struct pool_core *pc, pool_report_fn report, void *arg);
-/* Clear orphans, finish ZAP regions. Two drains at most. */
+/* Clear orphans (one drain). Extents being released (ZAP) are left to the
+ * ref layer, which frees them once no reference covers them. */
 void pool_recover(struct pool_core *pc);
 
 int pool_name_check(const char *name);
@@ -82,6 +84,23 @@ int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		       uint64_t *actual);
 int pool_region_remove(struct pool_core *pc, const char *name);
 /*
+ * Release, step one (SPEC §4): mark extents [keep, n) of region name ZAP
+ * in the persistent metadata (keep 0: the whole region, which is no longer
+ * found by name). One drain. *slot and *gen name the region for
+ * pool_region_finish(). Refused while an earlier release of the region is
+ * pending (-EBUSY).
+ */
+int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
+		    uint64_t *slot, uint64_t *gen);
+/*
+ * Release, last step: free the ZAP extents of the region in slot at gen.
+ * The DAX_ZAP check: a region with nothing marked ZAP is refused with
+ * -EUCLEAN, never freed. -ESTALE: already finished. One drain.
+ */
+int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen);
+/* Slot of a region being released as a whole (ZAP) by name, or -1. */
+long pool_find_zap(const struct pool_core *pc, const char *name);
+/*
  * Bad blocks found after format: free extents holding one become EXT_BAD
  * (one drain); for each one a region owns, report() is told. Returns how
  * many bad extents regions own.
@@ -90,6 +109,9 @@ int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 		  pool_report_fn report, void *arg);
 
 struct daxmap_pool;
+struct daxmap_dev;
+/* daxmap_pool_open() without what the ref layer adds (reclaim). */
+int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags);
 /* Lock the pool (exclusive or shared) across processes and re-read its
  * tables; pool_end() unlocks. 0 or -errno. */
 int pool_begin(struct daxmap_pool *pool, bool excl);

@@ -4,10 +4,11 @@
  * metadata area in memory (format.h says what is where).
  *
  * Fence budget (SPEC §5): create and grow write the new extent entries and
- * the name, drain, then store the record word, drain: 2. Shrink stores the
- * word, drains, clears the dropped entries, drains: 2. Remove stores ZAP,
- * drains, clears the entries and stores FREE, drains: 2. No operation's
- * drains depend on its number of extents.
+ * the name, drain, then store the record word, drain: 2. A release (remove
+ * or shrink) is two steps, one drain each: zap stores ZAP in the record
+ * word (remove) or the zap word (shrink); finish clears the entries and
+ * stores FREE (remove) or the shorter count (shrink). No operation's drains
+ * depend on its number of extents.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -264,6 +265,13 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 			continue;
 		v->gen = rw_gen(w);
 		v->n = rw_n(w);
+		v->keep = v->state == RS_ZAP ? 0 : v->n;
+		if (v->state == RS_LIVE) {
+			uint64_t z = load_u64(&r->zap);
+
+			if ((z & ZW_VALID) && zw_gen(z) == v->gen && zw_keep(z) < v->n)
+				v->keep = zw_keep(z);
+		}
 		v->ctime = r->ctime;
 		memcpy(v->name, r->name, sizeof(v->name));
 		v->name[63] = '\0';
@@ -287,7 +295,7 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 			return daxmap_err(ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < v->n; i++)
 			v->ext[i] = UINT64_MAX;
-		pc->nzap += v->state == RS_ZAP;
+		pc->nzap += v->keep < v->n || v->state == RS_ZAP;
 	}
 	/* names are unique among live regions: sort them, compare neighbours */
 	{
@@ -352,10 +360,10 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 		struct region_view *v = &pc->rv[s];
 		uint64_t missing = 0;
 
-		/* a ZAP region may have been half cleared: it is going away */
+		/* ZAP extents may have been half cleared: they are going away */
 		if (v->state != RS_LIVE)
 			continue;
-		for (uint64_t i = 0; i < v->n; i++)
+		for (uint64_t i = 0; i < v->keep; i++)
 			missing += v->ext[i] == UINT64_MAX;
 		if (missing)
 			report(fn, arg, pc, "region '%s' is missing %" PRIu64 " of its %" PRIu64 " extents",
@@ -368,30 +376,13 @@ void pool_recover(struct pool_core *pc)
 {
 	bool dirty = false;
 
-	if (pc->norphan == 0 && pc->nzap == 0)
+	if (pc->norphan == 0)
 		return;
-	/* 1. clear orphans and the entries of ZAP regions */
 	for (uint64_t x = pc->sb.meta_extents; x < pc->sb.nextents; x++) {
-		uint64_t e = load_u64(&pc->et[x]);
-		bool clear = pc->kind[x] == EK_ORPHAN;
-
-		if (pc->kind[x] == EK_USED && pc->rv[ext_slot(e)].state == RS_ZAP)
-			clear = true;
-		if (clear) {
-			store_u64(&pc->et[x], EXT_FREE);
-			persist_flush(pc->ops, &pc->et[x], 8);
-			dirty = true;
-		}
-	}
-	if (dirty)
-		persist_drain(pc->ops);
-	/* 2. then the ZAP records become free slots */
-	dirty = false;
-	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
-		if (pc->rv[s].state != RS_ZAP)
+		if (pc->kind[x] != EK_ORPHAN)
 			continue;
-		store_u64(&pc->rt[s].word, rw_make(RS_FREE, pc->rv[s].gen, 0));
-		persist_flush(pc->ops, &pc->rt[s].word, 8);
+		store_u64(&pc->et[x], EXT_FREE);
+		persist_flush(pc->ops, &pc->et[x], 8);
 		dirty = true;
 	}
 	if (dirty)
@@ -436,12 +427,22 @@ void pool_core_close(struct pool_core *pc)
 	pc->kind = NULL;
 }
 
-long pool_find(const struct pool_core *pc, const char *name)
+static long find_in(const struct pool_core *pc, const char *name, unsigned state)
 {
 	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-		if (pc->rv[s].state == RS_LIVE && strcmp(pc->rv[s].name, name) == 0)
+		if (pc->rv[s].state == state && strcmp(pc->rv[s].name, name) == 0)
 			return (long)s;
 	return -1;
+}
+
+long pool_find(const struct pool_core *pc, const char *name)
+{
+	return find_in(pc, name, RS_LIVE);
+}
+
+long pool_find_zap(const struct pool_core *pc, const char *name)
+{
+	return find_in(pc, name, RS_ZAP);
 }
 
 static int writable(const struct pool_core *pc)
@@ -525,6 +526,7 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	memcpy(r->name, name, strlen(name));
 	r->name_sum = name_sum(r->name, gen);
 	r->ctime = (uint64_t)time(NULL);
+	r->zap = 0;
 	persist_flush(pc->ops, &r->name_sum, sizeof(*r) - 8);
 	claim(pc, s, gen, 0, n);
 	persist_drain(pc->ops);
@@ -537,12 +539,19 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	return pool_scan(pc, NULL, NULL);
 }
 
+static int release_pending(const struct region_view *v)
+{
+	return daxmap_err(EBUSY,
+			  "region '%s' is still releasing %" PRIu64 " extent(s) that references held; 'daxmapctl reclaim' frees them once those are dropped",
+			  v->name, v->n - v->keep);
+}
+
 int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		       uint64_t *actual)
 {
 	struct region_view *v;
 	struct region_rec *r;
-	uint64_t n;
+	uint64_t n, slot, gen;
 	long s;
 	int rc;
 
@@ -552,24 +561,24 @@ int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		return daxmap_err(ENOENT, "no region named '%s'", name);
 	v = &pc->rv[s];
 	r = &pc->rt[s];
+	if (v->keep < v->n)
+		return release_pending(v);
 	if (n > v->n) {
 		if (n - v->n > pc->nfree)
 			return no_space(pc, n - v->n, (n - v->n) * pc->sb.extent_size);
 		claim(pc, (uint64_t)s, v->gen, v->n, n);
+		/* an inert zap word of this gen must not cover the new extents */
+		store_u64(&r->zap, 0);
+		persist_flush(pc->ops, &r->zap, 8);
 		persist_drain(pc->ops);
 		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
 		persist_flush(pc->ops, &r->word, 8);
 		persist_drain(pc->ops);
 	} else if (n < v->n) {
-		/* the word first: entries past the new count are orphans then */
-		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
-		persist_flush(pc->ops, &r->word, 8);
-		persist_drain(pc->ops);
-		for (uint64_t i = n; i < v->n; i++) {
-			store_u64(&pc->et[v->ext[i]], EXT_FREE);
-			persist_flush(pc->ops, &pc->et[v->ext[i]], 8);
-		}
-		persist_drain(pc->ops);
+		if ((rc = pool_region_zap(pc, name, n, &slot, &gen)))
+			return rc;
+		if ((rc = pool_region_finish(pc, slot, gen)))
+			return rc;
 	}
 	if (actual)
 		*actual = n * pc->sb.extent_size;
@@ -577,6 +586,17 @@ int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 }
 
 int pool_region_remove(struct pool_core *pc, const char *name)
+{
+	uint64_t slot, gen;
+	int rc;
+
+	if ((rc = pool_region_zap(pc, name, 0, &slot, &gen)))
+		return rc;
+	return pool_region_finish(pc, slot, gen);
+}
+
+int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
+		    uint64_t *slot, uint64_t *gen)
 {
 	struct region_view *v;
 	struct region_rec *r;
@@ -589,15 +609,57 @@ int pool_region_remove(struct pool_core *pc, const char *name)
 		return daxmap_err(ENOENT, "no region named '%s'", name);
 	v = &pc->rv[s];
 	r = &pc->rt[s];
-	/* ZAP first: from here on the region is going away, whatever happens */
-	store_u64(&r->word, rw_make(RS_ZAP, v->gen, v->n));
-	persist_flush(pc->ops, &r->word, 8);
+	if (keep >= v->n)
+		return daxmap_err(EINVAL, "region '%s' has %" PRIu64 " extents: nothing past %" PRIu64 " to release",
+				  name, v->n, keep);
+	if (keep && v->keep < v->n)
+		return release_pending(v);
+	/* from here on these extents are going away, whatever happens */
+	if (keep == 0) {
+		store_u64(&r->word, rw_make(RS_ZAP, v->gen, v->n));
+		persist_flush(pc->ops, &r->word, 8);
+	} else {
+		store_u64(&r->zap, zw_make(v->gen, keep));
+		persist_flush(pc->ops, &r->zap, 8);
+	}
 	persist_drain(pc->ops);
-	for (uint64_t i = 0; i < v->n; i++) {
+	*slot = (uint64_t)s;
+	*gen = v->gen;
+	return pool_scan(pc, NULL, NULL);
+}
+
+int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
+{
+	struct region_view *v;
+	struct region_rec *r;
+	int rc;
+
+	if ((rc = writable(pc)))
+		return rc;
+	if (slot >= pc->sb.region_slots)
+		return daxmap_err(EINVAL, "region slot %" PRIu64 " is outside the table", slot);
+	v = &pc->rv[slot];
+	r = &pc->rt[slot];
+	if (v->state == RS_FREE || v->gen != gen)
+		return daxmap_err(ESTALE, "region slot %" PRIu64 " generation %" PRIu64 " was released already",
+				  slot, gen);
+	/*
+	 * The DAX_ZAP check (SPEC §4, seeds/002): only extents marked ZAP may
+	 * be freed. Anything else reaching here is a library bug: refuse it
+	 * loudly, free nothing.
+	 */
+	if (v->keep >= v->n)
+		return daxmap_err(EUCLEAN,
+				  "region '%s': asked to free extents that were never marked ZAP (DAX_ZAP check); nothing freed",
+				  v->name);
+	/* entries past the committed count are orphans if this is cut short */
+	for (uint64_t i = v->keep; i < v->n; i++) {
+		if (v->ext[i] == UINT64_MAX)
+			continue; /* cleared by an earlier, interrupted finish */
 		store_u64(&pc->et[v->ext[i]], EXT_FREE);
 		persist_flush(pc->ops, &pc->et[v->ext[i]], 8);
 	}
-	store_u64(&r->word, rw_make(RS_FREE, v->gen, 0));
+	store_u64(&r->word, v->keep ? rw_make(RS_LIVE, v->gen, v->keep) : rw_make(RS_FREE, v->gen, 0));
 	persist_flush(pc->ops, &r->word, 8);
 	persist_drain(pc->ops);
 	return pool_scan(pc, NULL, NULL);

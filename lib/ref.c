@@ -32,12 +32,13 @@
 #include "util.h"
 
 #define RT_MAGIC "DAXMAPRT"
-#define RT_VERSION 1
+#define RT_VERSION 2
 #define HDR_SIZE 4096
 
 struct rt_entry {
-	uint32_t kind;  /* enum ref_kind; REF_NONE: dropped */
-	uint32_t pad;
+	uint16_t kind;    /* enum ref_kind; REF_NONE: dropped */
+	uint16_t flags;   /* REF_REVOCABLE */
+	uint32_t backend; /* which pin backend, 0 for a mapping */
 	uint64_t first, count, id;
 };
 
@@ -52,12 +53,16 @@ struct rt_holder {
 
 struct rt_counter {
 	uint32_t ref, pins;
+	uint32_t zap;  /* being released: no new reference (not derived) */
+	uint32_t pad;
 };
 
 struct rt_hdr {
 	char magic[8];
 	uint32_t version;
 	uint32_t seq;        /* futex word: bumped on every drop */
+	uint32_t zap_seq;    /* futex word: bumped when extents are zapped */
+	uint32_t pad;
 	char boot_id[40];
 	uint8_t uuid[16];
 	uint64_t nextents;
@@ -183,10 +188,12 @@ static void apply(struct ref_rt *rt, const struct rt_entry *e, int sign)
 	}
 }
 
-/* After a holder died holding the mutex: counters from the lists. */
+/* After a holder died holding the mutex: counters from the lists. The ZAP
+ * marks are not derived from them and stay. */
 static void rebuild(struct ref_rt *rt)
 {
-	memset(rt->cnt, 0, rt->hdr->nextents * sizeof(*rt->cnt));
+	for (uint64_t x = 0; x < rt->hdr->nextents; x++)
+		rt->cnt[x].ref = rt->cnt[x].pins = 0;
 	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
 		struct rt_holder *h = &rt->holders[s];
 		uint64_t n = h->nentries < REF_ENTRIES ? h->nentries : REF_ENTRIES;
@@ -353,17 +360,32 @@ static int register_holder(struct ref_rt *rt)
 	return 0;
 }
 
+static void rt_path(char path[PATH_MAX], const uint8_t uuid[16], const char *dir)
+{
+	char hex[33];
+
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	snprintf(path, PATH_MAX, "%s/daxmap-%s.rt", dir ? dir : "/dev/shm", hex);
+}
+
+bool ref_exists(const uint8_t uuid[16], const char *dir)
+{
+	char path[PATH_MAX];
+
+	rt_path(path, uuid, dir);
+	return access(path, F_OK) == 0;
+}
+
 int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir)
 {
-	char path[PATH_MAX], hex[33];
+	char path[PATH_MAX];
 	struct ref_rt *rt;
 	int rc;
 
 	pthread_once(&atfork_once, install_atfork);
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
-	snprintf(path, sizeof(path), "%s/daxmap-%s.rt", dir ? dir : "/dev/shm", hex);
+	rt_path(path, uuid, dir);
 	pthread_mutex_lock(&registry_lock);
 	for (rt = registry; rt; rt = rt->next)
 		if (strcmp(rt->path, path) == 0)
@@ -464,8 +486,9 @@ static bool room(struct rt_holder *h, size_t k)
 	return w + k <= REF_ENTRIES;
 }
 
-int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
-	    size_t nruns, uint64_t *id)
+int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
+	    unsigned flags, const struct ref_run *runs, size_t nruns,
+	    uint64_t *id)
 {
 	struct rt_holder *h;
 	uint64_t n0;
@@ -484,6 +507,16 @@ int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
 					  runs[i].first, runs[i].count);
 	if ((rc = rt_lock(rt)))
 		return rc;
+	/* the releaser marks ZAP under this lock before it checks for idle:
+	 * either it sees this reference or this sees its mark */
+	for (size_t i = 0; i < nruns; i++)
+		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
+			if (rt->cnt[x].zap) {
+				rt_unlock(rt);
+				return daxmap_err(ESTALE,
+						  "extent %" PRIu64 " is being released (ZAP): no new mapping or pin",
+						  x);
+			}
 	h = &rt->holders[rt->slot];
 	if (!room(h, nruns)) {
 		rt_unlock(rt);
@@ -492,7 +525,8 @@ int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
 	*id = ((uint64_t)rt->slot << 48) | h->next_id++;
 	n0 = h->nentries;
 	for (size_t i = 0; i < nruns; i++)
-		h->e[n0 + i] = (struct rt_entry){ kind, 0, runs[i].first, runs[i].count, *id };
+		h->e[n0 + i] = (struct rt_entry){ (uint16_t)kind, (uint16_t)(flags & REF_REVOCABLE),
+						  backend, runs[i].first, runs[i].count, *id };
 	/* commit, then count: a death in between is repaired by rebuild() */
 	__atomic_store_n(&h->nentries, n0 + nruns, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < nruns; i++)
@@ -526,12 +560,124 @@ int ref_put(struct ref_rt *rt, uint64_t id)
 	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
 }
 
-void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref, uint32_t *pins)
+void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref,
+	       uint32_t *pins, bool *zap)
 {
 	const struct rt_counter *c = &rt->cnt[extent];
 
 	*ref = __atomic_load_n(&c->ref, __ATOMIC_ACQUIRE);
 	*pins = __atomic_load_n(&c->pins, __ATOMIC_ACQUIRE);
+	if (zap)
+		*zap = __atomic_load_n(&c->zap, __ATOMIC_ACQUIRE) != 0;
+}
+
+int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run)
+{
+	struct rt_holder *h;
+	int rc, found = 0;
+
+	if (rt->stale)
+		return refuse_stale();
+	if ((rc = rt_lock(rt)))
+		return rc;
+	h = &rt->holders[rt->slot];
+	for (uint64_t i = 0; i < h->nentries; i++) {
+		struct rt_entry e = h->e[i], cut;
+		uint64_t lo, hi, k;
+
+		if (e.kind == REF_NONE || e.id != id)
+			continue;
+		lo = e.first > run.first ? e.first : run.first;
+		hi = e.first + e.count < run.first + run.count ? e.first + e.count
+							     : run.first + run.count;
+		if (lo >= hi)
+			continue;
+		if (!room(h, 2)) {
+			rc = daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
+			break;
+		}
+		/* compaction may have moved the entry: find it again */
+		for (i = 0; memcmp(&h->e[i], &e, sizeof(e)) != 0; i++)
+			;
+		/* the pieces that stay are committed before the entry goes; a
+		 * death in between drops the whole list as a dead holder's */
+		k = h->nentries;
+		if (e.first < lo) {
+			h->e[k] = e;
+			h->e[k++].count = lo - e.first;
+		}
+		if (hi < e.first + e.count) {
+			h->e[k] = e;
+			h->e[k].first = hi;
+			h->e[k++].count = e.first + e.count - hi;
+		}
+		__atomic_store_n(&h->nentries, k, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->e[i].kind, REF_NONE, __ATOMIC_RELEASE);
+		cut = e;
+		cut.first = lo;
+		cut.count = hi - lo;
+		apply(rt, &cut, -1);
+		found++;
+		/* the pieces lie outside run: scanning again ends */
+		i = (uint64_t)-1;
+	}
+	if (found)
+		wake_all(rt);
+	rt_unlock(rt);
+	if (rc)
+		return rc;
+	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " on extents [%" PRIu64 ", +%" PRIu64 ") held by this process",
+				      id, run.first, run.count);
+}
+
+int ref_zap(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool on)
+{
+	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nruns; i++)
+		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
+						 x < rt->hdr->nextents; x++)
+			__atomic_store_n(&rt->cnt[x].zap, on, __ATOMIC_RELEASE);
+	rt_unlock(rt);
+	if (on) {
+		__atomic_add_fetch(&rt->hdr->zap_seq, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+	return 0;
+}
+
+bool ref_zapped(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool all)
+{
+	for (size_t i = 0; i < nruns; i++)
+		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
+						 x < rt->hdr->nextents; x++) {
+			bool z = __atomic_load_n(&rt->cnt[x].zap, __ATOMIC_ACQUIRE) != 0;
+
+			if (z != all)
+				return !all;
+		}
+	return all;
+}
+
+uint32_t ref_zap_seq(const struct ref_rt *rt)
+{
+	return __atomic_load_n(&rt->hdr->zap_seq, __ATOMIC_ACQUIRE);
+}
+
+void ref_zap_wait(struct ref_rt *rt, uint32_t seq, int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+
+	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAIT, seq, timeout_ms < 0 ? NULL : &ts,
+		NULL, 0);
+}
+
+void ref_zap_kick(struct ref_rt *rt)
+{
+	/* a spurious wake-up for every waiter: each one re-checks */
+	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 static bool overlaps(const struct rt_entry *e, const struct ref_run *runs, size_t n)
@@ -553,18 +699,22 @@ int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		return rc;
 	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
 		const struct rt_holder *h = &rt->holders[s];
+		bool alive;
 
 		if (!h->active)
 			continue;
+		alive = holder_alive(rt, s);
 		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++) {
 			const struct rt_entry *e = &h->e[i];
 
 			if (e->kind == REF_NONE || !overlaps(e, runs, nruns))
 				continue;
 			if ((size_t)n < max)
-				out[n] = (struct ref_holding){ h->pid, h->start_time,
-							       (enum ref_kind)e->kind,
-							       { e->first, e->count }, e->id };
+				out[n] = (struct ref_holding){
+					.pid = h->pid, .start_time = h->start_time, .alive = alive,
+					.kind = (enum ref_kind)e->kind, .backend = e->backend,
+					.revocable = e->flags & REF_REVOCABLE,
+					.run = { e->first, e->count }, .id = e->id };
 			n++;
 		}
 	}
@@ -579,6 +729,13 @@ static bool idle_locked(const struct ref_rt *rt, const struct ref_run *runs, siz
 			if (rt->cnt[x].ref)
 				return false;
 	return true;
+}
+
+const char *ref_backend_name(unsigned backend)
+{
+	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring" };
+
+	return backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }
 
 static int64_t now_ms(void)
@@ -598,7 +755,7 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		return refuse_stale();
 	for (;;) {
 		struct ref_holding hs[8];
-		char msg[400];
+		char msg[600];
 		size_t len;
 		uint32_t seq;
 		bool idle;
@@ -624,8 +781,11 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		len = (size_t)snprintf(msg, sizeof(msg), "%d reference(s) still held:", n < 0 ? 0 : n);
 		for (int i = 0; i < n && i < 8 && len < sizeof(msg); i++)
 			len += (size_t)snprintf(msg + len, sizeof(msg) - len,
-						" pid %d %s extents [%" PRIu64 ", +%" PRIu64 ")%s",
-						(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin" : "map",
+						" pid %d %s%s%s%s of extents [%" PRIu64 ", +%" PRIu64 ")%s",
+						(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin (" : "mapping",
+						hs[i].kind == REF_PIN ? ref_backend_name(hs[i].backend) : "",
+						hs[i].kind == REF_PIN ? (hs[i].revocable ? ", revocable)" : ")") : "",
+						hs[i].alive ? "" : " (dead)",
 						hs[i].run.first, hs[i].run.count, i + 1 < n ? ";" : "");
 		return daxmap_err(EBUSY, "%s", msg);
 	}

@@ -19,6 +19,9 @@
 
 enum ref_kind { REF_NONE = 0, REF_MAP = 1, REF_PIN = 2 };
 
+/* ref_get() flags */
+#define REF_REVOCABLE 1U /* a pin whose holder gives it up when asked */
+
 /* A run of extents [first, first + count). */
 struct ref_run {
 	uint64_t first;
@@ -35,19 +38,43 @@ struct ref_rt;
 int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir);
 void ref_detach(struct ref_rt *rt);
+/* Does the runtime state of that pool exist (has any process used it
+ * since boot)? */
+bool ref_exists(const uint8_t uuid[16], const char *dir);
 /* One more user of an attachment; each user calls ref_detach() once. */
 struct ref_rt *ref_share(struct ref_rt *rt);
 /* Inherited through fork(): every call on it is refused with -ECHILD. */
 bool ref_stale(const struct ref_rt *rt);
 
-/* Take a reference of kind on runs; *id names it for ref_put(). */
-int ref_get(struct ref_rt *rt, enum ref_kind kind, const struct ref_run *runs,
-	    size_t nruns, uint64_t *id);
+/*
+ * Take a reference of kind on runs; *id names it for ref_put(). backend
+ * says which pin backend holds a pin (0 for a mapping). Extents marked ZAP
+ * (ref_zap()) are refused with -ESTALE.
+ */
+int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
+	    unsigned flags, const struct ref_run *runs, size_t nruns,
+	    uint64_t *id);
 int ref_put(struct ref_rt *rt, uint64_t id);
+/* Drop the part of reference id that covers run; the rest stays. */
+int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run);
 
 /* Counts of one extent, as now (no lock: a snapshot). */
 void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref,
-	       uint32_t *pins);
+	       uint32_t *pins, bool *zap);
+
+/*
+ * Mark (on) or unmark extents ZAP in the runtime state: no new reference
+ * is given on a ZAP extent. Marking wakes the revokers (ref_zap_wait()).
+ */
+int ref_zap(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool on);
+/* Is every extent of runs marked ZAP (all) or any of them (!all)? */
+bool ref_zapped(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
+		bool all);
+/* The ZAP event counter, and a wait for it to move past seq (or timeout,
+ * or ref_zap_kick()). */
+uint32_t ref_zap_seq(const struct ref_rt *rt);
+void ref_zap_wait(struct ref_rt *rt, uint32_t seq, int timeout_ms);
+void ref_zap_kick(struct ref_rt *rt);
 
 /* Drop the references of holders that died. Returns how many died. */
 int ref_reclaim_dead(struct ref_rt *rt);
@@ -55,13 +82,17 @@ int ref_reclaim_dead(struct ref_rt *rt);
 struct ref_holding {
 	pid_t pid;
 	uint64_t start_time; /* clock ticks after boot, /proc/PID/stat */
+	bool alive;          /* false: died, not reclaimed yet */
 	enum ref_kind kind;
+	unsigned backend;
+	bool revocable;
 	struct ref_run run;
 	uint64_t id;
 };
 
-/* Every live reference that touches runs (all when runs == NULL): up to
- * max are stored; returns how many there are. */
+/* Every reference that touches runs (all when runs == NULL), of live
+ * holders and of dead ones not reclaimed yet: up to max are stored;
+ * returns how many there are. */
 int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max);
 
@@ -71,5 +102,8 @@ int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
  */
 int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		  int timeout_ms);
+
+/* "external", "rdma", "vfio", "io_uring" (enum daxmap_pin_backend) */
+const char *ref_backend_name(unsigned backend);
 
 #endif

@@ -45,7 +45,7 @@ static uint32_t refs(struct ref_rt *rt, uint64_t x)
 {
 	uint32_t r, p;
 
-	ref_count(rt, x, &r, &p);
+	ref_count(rt, x, &r, &p, NULL);
 	return r;
 }
 
@@ -53,7 +53,7 @@ static uint32_t pins(struct ref_rt *rt, uint64_t x)
 {
 	uint32_t r, p;
 
-	ref_count(rt, x, &r, &p);
+	ref_count(rt, x, &r, &p, NULL);
 	return p;
 }
 
@@ -65,8 +65,8 @@ Test(ref, map_and_pin_counts)
 	struct ref_run a[] = { { 2, 3 }, { 10, 1 } }, b = { 3, 2 };
 	uint64_t m, p;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, a, 2, &m), 0);
-	cr_assert_eq(ref_get(rt, REF_PIN, &b, 1, &p), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, a, 2, &m), 0);
+	cr_assert_eq(ref_get(rt, REF_PIN, 0, 0, &b, 1, &p), 0);
 	cr_assert_eq(refs(rt, 2), 1);
 	cr_assert_eq(refs(rt, 3), 1 + REF_BIAS);
 	cr_assert_eq(pins(rt, 3), 1);
@@ -89,11 +89,11 @@ Test(ref, bad_input)
 	struct ref_run out = { NEXT - 1, 2 }, zero = { 0, 0 };
 	uint64_t id;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, &out, 1, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &out, 1, &id), -EINVAL);
 	cr_assert(strstr(daxmap_errormsg(), "outside the pool"), "%s", daxmap_errormsg());
-	cr_assert_eq(ref_get(rt, REF_MAP, &zero, 1, &id), -EINVAL);
-	cr_assert_eq(ref_get(rt, REF_NONE, &out, 1, &id), -EINVAL);
-	cr_assert_eq(ref_get(rt, REF_MAP, NULL, 0, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &zero, 1, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_NONE, 0, 0, &out, 1, &id), -EINVAL);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, NULL, 0, &id), -EINVAL);
 	for (uint64_t x = 0; x < NEXT; x++)
 		cr_assert_eq(refs(rt, x), 0, "a refused call changed extent %llu",
 			     (unsigned long long)x);
@@ -107,7 +107,7 @@ Test(ref, attachments_are_shared_within_a_process)
 	uint64_t id;
 
 	cr_assert_eq(a, b);
-	cr_assert_eq(ref_get(a, REF_MAP, &r, 1, &id), 0);
+	cr_assert_eq(ref_get(a, REF_MAP, 0, 0, &r, 1, &id), 0);
 	ref_detach(b);
 	cr_assert_eq(refs(a, 1), 1, "one detach of two dropped the references");
 	ref_detach(a);
@@ -122,9 +122,9 @@ Test(ref, list_compaction_keeps_counts)
 	struct ref_run r = { 7, 1 };
 	uint64_t keep, id;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &keep), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &keep), 0);
 	for (int i = 0; i < 3 * (int)REF_ENTRIES; i++) {
-		cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0, "%s", daxmap_errormsg());
+		cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0, "%s", daxmap_errormsg());
 		cr_assert_eq(ref_put(rt, id), 0);
 	}
 	cr_assert_eq(refs(rt, 7), 1);
@@ -145,12 +145,12 @@ static void *churn(void *arg)
 	uint64_t keep, id;
 
 	for (int i = 0; i < t->rounds; i++) {
-		if (ref_get(t->rt, (i & 7) ? REF_MAP : REF_PIN, (i & 7) ? &r : &p, 1, &id) ||
+		if (ref_get(t->rt, (i & 7) ? REF_MAP : REF_PIN, 0, 0, (i & 7) ? &r : &p, 1, &id) ||
 		    ref_put(t->rt, id))
 			return (void *)1;
 	}
 	/* each thread ends holding exactly one map reference */
-	return ref_get(t->rt, REF_MAP, &r, 1, &keep) ? (void *)1 : NULL;
+	return ref_get(t->rt, REF_MAP, 0, 0, &r, 1, &keep) ? (void *)1 : NULL;
 }
 
 Test(ref, processes_times_threads_exact, .timeout = 120)
@@ -226,7 +226,7 @@ Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
 	int dead, registered = 0;
 
 	/* this process holds one reference throughout: it must survive */
-	cr_assert_eq(ref_get(rt, REF_PIN, &mine, 1, &held), 0);
+	cr_assert_eq(ref_get(rt, REF_PIN, 0, 0, &mine, 1, &held), 0);
 	srand(7);
 	for (int k = 0; k < KILLS; k++) {
 		pid_t c = fork();
@@ -242,10 +242,10 @@ Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
 				_exit(1);
 			for (unsigned i = 0;; i++) {
 				if (n < 16 && (i % 3))
-					ref_get(r, (i & 1) ? REF_MAP : REF_PIN, (i & 2) ? &a : &b, 1, &ids[n++]);
+					ref_get(r, (i & 1) ? REF_MAP : REF_PIN, 0, 0, (i & 2) ? &a : &b, 1, &ids[n++]);
 				else if (n)
 					ref_put(r, ids[--n]);
-				if (i % 5 == 0 && ref_get(r, REF_MAP, &a, 1, &id) == 0)
+				if (i % 5 == 0 && ref_get(r, REF_MAP, 0, 0, &a, 1, &id) == 0)
 					ref_put(r, id);
 			}
 		}
@@ -289,7 +289,7 @@ Test(ref, wait_idle_times_out_names_holders_then_succeeds)
 		struct ref_rt *k;
 		uint64_t id;
 
-		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &id) ||
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &id) ||
 		    write(tohold[1], "h", 1) != 1 || read(release[0], &b, 1) != 1 ||
 		    ref_put(k, id))
 			_exit(1);
@@ -300,7 +300,7 @@ Test(ref, wait_idle_times_out_names_holders_then_succeeds)
 	cr_assert_eq(read(tohold[0], &b, 1), 1);
 	cr_assert_eq(ref_wait_idle(rt, &r, 1, 100), -EBUSY);
 	cr_assert(strstr(daxmap_errormsg(), "1 reference(s) still held:") &&
-		  strstr(daxmap_errormsg(), "map extents [5, +2)"), "%s", daxmap_errormsg());
+		  strstr(daxmap_errormsg(), "mapping of extents [5, +2)"), "%s", daxmap_errormsg());
 	cr_assert_eq(write(release[1], "r", 1), 1);
 	cr_assert_eq(ref_wait_idle(rt, &r, 1, 5000), 0, "%s", daxmap_errormsg());
 	kill(c, SIGKILL);
@@ -323,7 +323,7 @@ Test(ref, wait_idle_reclaims_a_dead_holder)
 		struct ref_rt *k;
 		uint64_t id;
 
-		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_PIN, &r, 1, &id) ||
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_PIN, 0, 0, &r, 1, &id) ||
 		    write(tohold[1], "h", 1) != 1)
 			_exit(1);
 		pause();
@@ -346,14 +346,14 @@ Test(ref, a_forked_child_is_not_its_parent)
 	pid_t c;
 	int st;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0);
 	c = fork();
 	if (c == 0) {
 		struct ref_rt *k;
 		uint64_t cid;
 
 		/* a child registers as its own holder; the parent's refs stay */
-		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &cid))
+		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &cid))
 			_exit(1);
 		_exit(0);
 	}
@@ -372,7 +372,7 @@ Test(ref, state_from_another_boot_is_void)
 	uint64_t id;
 	FILE *f;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0);
 	/* leave the reference behind as if the machine went down, then
 	 * stamp the file with another boot id */
 	for (int i = 0; i < 16; i++)
@@ -383,7 +383,7 @@ Test(ref, state_from_another_boot_is_void)
 		struct ref_rt *k;
 		uint64_t cid;
 
-		_exit(ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, &r, 1, &cid));
+		_exit(ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &cid));
 	}
 	wait(NULL);
 	ref_detach(rt);
@@ -405,13 +405,13 @@ Test(ref, an_inherited_attachment_is_refused)
 	pid_t c;
 	int st;
 
-	cr_assert_eq(ref_get(rt, REF_MAP, &r, 1, &id), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0);
 	c = fork();
 	if (c == 0) {
 		uint64_t cid;
 
 		/* the parent's attachment must not act for the child */
-		_exit(!(ref_stale(rt) && ref_get(rt, REF_MAP, &r, 1, &cid) == -ECHILD &&
+		_exit(!(ref_stale(rt) && ref_get(rt, REF_MAP, 0, 0, &r, 1, &cid) == -ECHILD &&
 			ref_put(rt, id) == -ECHILD));
 	}
 	cr_assert_eq(waitpid(c, &st, 0), c);

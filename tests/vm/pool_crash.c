@@ -400,7 +400,7 @@ static int cmd_loop(const char *path, uint64_t seed)
 			stamp_region(pool, seed, op.id, 0, op.n, op.n, es);
 			break;
 		case OP_RESIZE:
-			if (daxmap_region_resize(pool, name, op.n * es, &actual) < 0)
+			if (daxmap_region_resize(pool, name, op.n * es, &actual, 0) < 0)
 				die("operation %" PRIu64 ": daxmap_region_resize %s %" PRIu64,
 				    k, name, op.n * es);
 			if (actual != op.n * es) {
@@ -412,7 +412,7 @@ static int cmd_loop(const char *path, uint64_t seed)
 				stamp_region(pool, seed, op.id, op.old_n, op.n, op.n, es);
 			break;
 		case OP_REMOVE:
-			if (daxmap_region_remove(pool, name) < 0)
+			if (daxmap_region_remove(pool, name, 0) < 0)
 				die("operation %" PRIu64 ": daxmap_region_remove %s", k, name);
 			break;
 		}
@@ -775,7 +775,7 @@ static int cmd_verify(const char *path, uint64_t seed)
 				" of %" PRIu64 " stamps remain", probe_n, again, stamps);
 		if (check_stamps(pool, seed, 0, probe_n, probe_n, st.extent_size) != 2 * probe_n)
 			problem("the probe's own stamps are damaged");
-		if (daxmap_region_remove(pool, PROBE) < 0)
+		if (daxmap_region_remove(pool, PROBE, 0) < 0)
 			die("daxmap_region_remove %s", PROBE);
 		pool_counts(pool, &st);
 		if (st.extents_free != probe_n)

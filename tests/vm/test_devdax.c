@@ -273,7 +273,7 @@ static void pool_round_trip(const char *path)
 	/* with room, b sits between a's extents (the 1 GiB device has 2) */
 	if (st.extents_free >= 3)
 		cr_assert_eq(daxmap_region_create(pool, "b", es, NULL), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_region_resize(pool, "a", 2 * es, &actual), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_resize(pool, "a", 2 * es, &actual, 0), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(actual, 2 * es);
 	/* a's two extents are apart on the device, contiguous in memory */
 	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0, "%s", daxmap_errormsg());
@@ -287,9 +287,9 @@ static void pool_round_trip(const char *path)
 	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0);
 	cr_assert_str_eq((char *)daxmap_map_addr(map) + es - 3, "seam");
 	daxmap_map_delete(&map);
-	cr_assert_eq(daxmap_region_remove(pool, "a"), 0);
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0);
 	if (st.extents_free >= 3)
-		cr_assert_eq(daxmap_region_remove(pool, "b"), 0);
+		cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0);
 	{
 		struct daxmap_pool_stat end;
 
@@ -355,15 +355,15 @@ Test(pool, references_on_devdax)
 	cr_assert_eq(read(ready[0], &b, 1), 1);
 	cr_assert_eq(daxmap_region_map(&map, pool, "shared", 0), 0);
 	/* two live holders: no removal */
-	cr_assert_eq(daxmap_region_remove(pool, "shared"), -EBUSY);
+	cr_assert_eq(daxmap_region_remove(pool, "shared", 0), -EBUSY);
 	cr_assert(strstr(daxmap_errormsg(), "2 reference(s) still held"), "%s", daxmap_errormsg());
 	/* the other process is killed: only our mapping remains */
 	kill(c, SIGKILL);
 	waitpid(c, NULL, 0);
-	cr_assert_eq(daxmap_region_remove(pool, "shared"), -EBUSY);
+	cr_assert_eq(daxmap_region_remove(pool, "shared", 0), -EBUSY);
 	cr_assert(strstr(daxmap_errormsg(), "1 reference(s) still held"), "%s", daxmap_errormsg());
 	daxmap_map_delete(&map);
-	cr_assert_eq(daxmap_region_remove(pool, "shared"), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_remove(pool, "shared", 0), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }

@@ -26,6 +26,10 @@ int json_print(struct json_object *j);
 /* Parse "4096", "2M", "2MiB", "1G", "1GiB", "0x200000". 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);
 
+/* Parse a timeout in seconds ("0", "2.5", "30", "forever") into
+ * milliseconds (-1: forever). 0 or -EINVAL. */
+int parse_timeout(const char *s, int *ms);
+
 /* Print "daxmapctl CMD: MSG" to stderr. */
 void cmd_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -15,11 +15,13 @@
 #include "daxmapctl.h"
 
 /* Options the pool commands share; each command allows a subset. */
-enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16 };
+enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16,
+       OPT_TIMEOUT = 32 };
 
 struct popts {
 	uint64_t align, extent_size;
 	bool force, repair;
+	int timeout_ms;  /* --timeout; 0 by default: never wait */
 	struct out_opts out;
 	char **args; /* positional */
 	int nargs;
@@ -41,6 +43,7 @@ static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "repair", no_argument, NULL, 'r' },
 		{ "extent-size", required_argument, NULL, 'e' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -48,10 +51,10 @@ static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "a:ufre:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:ufre:t:h", lo, NULL)) != -1) {
 		unsigned need = ch == 'a' ? OPT_ALIGN : ch == 'u' ? OPT_HUMAN :
 				ch == 'f' ? OPT_FORCE : ch == 'r' ? OPT_REPAIR :
-				ch == 'e' ? OPT_EXTENT : 0;
+				ch == 'e' ? OPT_EXTENT : ch == 't' ? OPT_TIMEOUT : 0;
 
 		if (ch == 'h') {
 			fputs(c->usage, stdout);
@@ -66,6 +69,11 @@ static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
 		if ((ch == 'a' && (parse_size(optarg, &o->align) < 0 || !o->align)) ||
 		    (ch == 'e' && (parse_size(optarg, &o->extent_size) < 0 || !o->extent_size))) {
 			cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", optarg);
+			return EXIT_USAGE;
+		}
+		if (ch == 't' && parse_timeout(optarg, &o->timeout_ms) < 0) {
+			cmd_error(c->name, "invalid timeout '%s' (seconds, like 0, 2.5 or 30; 'forever')",
+				  optarg);
 			return EXIT_USAGE;
 		}
 		o->out.human |= ch == 'u';
@@ -116,6 +124,9 @@ static struct json_object *region_json(const struct daxmap_region_info *r,
 	json_object_object_add(j, "size", json_size(r->size, o));
 	json_object_object_add(j, "extents", json_object_new_int64((int64_t)r->extents));
 	json_object_object_add(j, "created", json_object_new_int64((int64_t)r->ctime));
+	if (r->releasing)
+		json_object_object_add(j, "releasing_extents",
+				       json_object_new_int64((int64_t)r->releasing));
 	return j;
 }
 
@@ -146,8 +157,12 @@ struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o
 	if (daxmap_pool_stat(pool, &st) < 0)
 		return NULL;
 	j = json_object_new_object();
-	json_object_object_add(j, "version", json_object_new_string(
-		st.version_major == 1 && st.version_minor == 0 ? "1.0" : "newer"));
+	{
+		char v[32];
+
+		snprintf(v, sizeof(v), "%u.%u", st.version_major, st.version_minor);
+		json_object_object_add(j, "version", json_object_new_string(v));
+	}
 	json_object_object_add(j, "extent_size", json_size(st.extent_size, o));
 	e = json_object_new_object();
 	json_object_object_add(e, "total", json_object_new_int64((int64_t)st.extents_total));
@@ -155,6 +170,7 @@ struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o
 	json_object_object_add(e, "used", json_object_new_int64((int64_t)st.extents_used));
 	json_object_object_add(e, "free", json_object_new_int64((int64_t)st.extents_free));
 	json_object_object_add(e, "bad", json_object_new_int64((int64_t)st.extents_bad));
+	json_object_object_add(e, "releasing", json_object_new_int64((int64_t)st.extents_releasing));
 	json_object_object_add(j, "extents", e);
 	json_object_object_add(j, "free_size", json_size(st.extents_free * st.extent_size, o));
 	json_object_object_add(j, "regions", json_object_new_int((int)st.regions));
@@ -213,10 +229,14 @@ static const struct pcmd c_create = {
 };
 
 static const struct pcmd c_resize = {
-	"resize", OPT_ALIGN | OPT_HUMAN, 3,
-	"usage: daxmapctl resize [-u] [--align SIZE] PATH NAME SIZE\n\n"
-	"Grow or shrink region NAME to SIZE bytes, rounded up to whole extents;\n"
-	"shrinking drops the extents at the end. Prints the region.\n",
+	"resize", OPT_ALIGN | OPT_HUMAN | OPT_TIMEOUT, 3,
+	"usage: daxmapctl resize [-u] [--timeout SECS] [--align SIZE] PATH NAME SIZE\n\n"
+	"Grow or shrink region NAME to SIZE bytes, rounded up to whole extents,\n"
+	"and print it. Shrinking releases the extents at the end like remove\n"
+	"releases a region: marked ZAP, then freed once no mapping or pin holds\n"
+	"them, waiting up to --timeout.\n\n"
+	"  -t, --timeout SECS  wait this long for references to go (default 0;\n"
+	"                      'forever')\n",
 };
 
 static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool create)
@@ -235,7 +255,7 @@ static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool cr
 	if ((rc = open_pool(c, &o, false, &dev, &pool)))
 		return rc;
 	rc = create ? daxmap_region_create(pool, o.args[1], size, NULL) :
-		      daxmap_region_resize(pool, o.args[1], size, NULL);
+		      daxmap_region_resize(pool, o.args[1], size, NULL, o.timeout_ms);
 	if (rc < 0) {
 		cmd_error(c->name, "%s", daxmap_errormsg());
 		rc = EXIT_ERR;
@@ -259,9 +279,15 @@ int cmd_resize(int argc, char **argv)
 }
 
 static const struct pcmd c_remove = {
-	"remove", OPT_ALIGN, 2,
-	"usage: daxmapctl remove [--align SIZE] PATH NAME\n\n"
-	"Remove region NAME; its extents become free.\n",
+	"remove", OPT_ALIGN | OPT_TIMEOUT, 2,
+	"usage: daxmapctl remove [--timeout SECS] [--align SIZE] PATH NAME\n\n"
+	"Remove region NAME. Its extents are marked ZAP at once (no new mapping\n"
+	"or pin), revocable pins are revoked, and they are freed when no mapping\n"
+	"or pin holds them any more. If that takes longer than --timeout, the\n"
+	"command fails naming the holders; the extents stay ZAP and\n"
+	"'daxmapctl reclaim' (or a later remove of NAME) frees them.\n\n"
+	"  -t, --timeout SECS  wait this long for references to go (default 0;\n"
+	"                      'forever')\n",
 };
 
 int cmd_remove(int argc, char **argv)
@@ -276,7 +302,7 @@ int cmd_remove(int argc, char **argv)
 	if ((rc = open_pool(&c_remove, &o, false, &dev, &pool)))
 		return rc;
 	rc = EXIT_OK;
-	if (daxmap_region_remove(pool, o.args[1]) < 0) {
+	if (daxmap_region_remove(pool, o.args[1], o.timeout_ms) < 0) {
 		cmd_error("remove", "%s", daxmap_errormsg());
 		rc = EXIT_ERR;
 	}

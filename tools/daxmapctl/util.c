@@ -88,6 +88,26 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int parse_timeout(const char *s, int *ms)
+{
+	double v;
+	char *end;
+
+	if (s && strcmp(s, "forever") == 0) {
+		*ms = -1;
+		return 0;
+	}
+	if (!s || !*s || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	/* a day at most: longer is 'forever' in practice */
+	if (errno || end == s || *end || !(v >= 0 && v <= 86400))
+		return -EINVAL;
+	*ms = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
 void cmd_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pin.c -- pins (SPEC §4): a pin is a separate kind of reference, weighing
+ * DAXMAP_PIN_BIAS per extent like a GUP pin (seeds/003), and a pin holder
+ * may be given a revoke callback.
+ *
+ * Revocation crosses processes: the releaser marks the extents ZAP in the
+ * shared runtime state, which bumps a futex word there; every process
+ * holding revocable pins on the pool runs one revoker thread waiting on
+ * that word, and calls the callbacks of its pins the mark covers. The
+ * thread exists only while the process holds revocable pins on the pool.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxmap.h"
+#include "error.h"
+#include "pin.h"
+#include "ref.h"
+#include "ref_region.h"
+#include "util.h"
+
+#define REVOKER_POLL_MS 250 /* a missed wake-up costs at most this */
+
+struct daxmap_pin {
+	struct daxmap_pin *next;  /* the revocable pins of this process */
+	struct ref_rt *rt;
+	uint64_t id;
+	enum daxmap_pin_backend backend;
+	struct ref_run *runs;
+	size_t nruns;
+	daxmap_revoke_fn revoke;
+	void *arg;
+	bool revoked;   /* the callback was called (once) */
+	bool in_cb;     /* ... and is running: freeing waits for it */
+	bool released;  /* pin_release() ran */
+	void *backend_data;
+};
+
+/* One per pool runtime state this process holds revocable pins on. */
+struct revoker {
+	struct revoker *next;
+	struct ref_rt *rt;  /* a share, dropped when the thread ends */
+	unsigned npins;
+};
+
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct daxmap_pin *revocable;
+static struct revoker *revokers;
+static pthread_once_t pins_once = PTHREAD_ONCE_INIT;
+
+/* A fork()ed child has no revoker thread; its parent's pins are not its
+ * own (the runtime attachment is stale there). */
+static void pins_atfork_child(void)
+{
+	pthread_mutex_init(&pins_lock, NULL);
+	revocable = NULL;
+	revokers = NULL;
+}
+
+static void pins_init(void)
+{
+	pthread_atfork(NULL, NULL, pins_atfork_child);
+}
+
+static void free_pin(struct daxmap_pin *p)
+{
+	ref_detach(p->rt);
+	free(p->runs);
+	free(p);
+}
+
+static struct revoker *revoker_of(struct ref_rt *rt)
+{
+	struct revoker *rv;
+
+	for (rv = revokers; rv && rv->rt != rt; rv = rv->next)
+		;
+	return rv;
+}
+
+static void *revoker_main(void *arg)
+{
+	struct revoker *rv = arg;
+
+	for (;;) {
+		/* read before the scan: a mark set during it ends the wait */
+		uint32_t seq = ref_zap_seq(rv->rt);
+		struct daxmap_pin *todo[16];
+		size_t k = 0;
+
+		pthread_mutex_lock(&pins_lock);
+		if (rv->npins == 0) {
+			struct revoker **pp;
+
+			for (pp = &revokers; *pp != rv; pp = &(*pp)->next)
+				;
+			*pp = rv->next;
+			pthread_mutex_unlock(&pins_lock);
+			ref_detach(rv->rt);
+			free(rv);
+			return NULL;
+		}
+		for (struct daxmap_pin *p = revocable; p && k < 16; p = p->next)
+			if (p->rt == rv->rt && !p->revoked &&
+			    ref_zapped(p->rt, p->runs, p->nruns, false)) {
+				p->revoked = p->in_cb = true;
+				todo[k++] = p;
+			}
+		pthread_mutex_unlock(&pins_lock);
+		for (size_t i = 0; i < k; i++) {
+			bool gone;
+
+			/* without the lock: the callback may call daxmap_unpin() */
+			todo[i]->revoke(todo[i], todo[i]->arg);
+			pthread_mutex_lock(&pins_lock);
+			todo[i]->in_cb = false;
+			gone = todo[i]->released;
+			pthread_mutex_unlock(&pins_lock);
+			if (gone)
+				free_pin(todo[i]);
+		}
+		if (k == 0)
+			ref_zap_wait(rv->rt, seq, REVOKER_POLL_MS);
+	}
+}
+
+/* Under pins_lock: count a revocable pin, starting the thread if needed. */
+static int add_revocable(struct daxmap_pin *p)
+{
+	struct revoker *rv = revoker_of(p->rt);
+	pthread_attr_t a;
+	pthread_t t;
+	int rc;
+
+	if (!rv) {
+		if (!(rv = calloc(1, sizeof(*rv))))
+			return daxmap_err(ENOMEM, "out of memory");
+		rv->rt = ref_share(p->rt);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &a, revoker_main, rv);
+		pthread_attr_destroy(&a);
+		if (rc) {
+			ref_detach(rv->rt);
+			free(rv);
+			return daxmap_err(rc, "cannot start the revoker thread: %s", strerror(rc));
+		}
+		rv->next = revokers;
+		revokers = rv;
+	}
+	rv->npins++;
+	p->next = revocable;
+	revocable = p;
+	return 0;
+}
+
+int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
+	     uint64_t len, enum daxmap_pin_backend backend,
+	     daxmap_revoke_fn revoke, void *arg)
+{
+	struct daxmap_pin *p;
+	int rc;
+
+	pthread_once(&pins_once, pins_init);
+	if (!(p = calloc(1, sizeof(*p))))
+		return daxmap_err(ENOMEM, "out of memory");
+	if ((rc = region_map_runs(map, off, len, &p->rt, &p->runs, &p->nruns))) {
+		free(p);
+		return rc;
+	}
+	p->backend = backend;
+	p->revoke = revoke;
+	p->arg = arg;
+	/* DAXMAP_PIN_BIAS per extent, and the exact pin count */
+	if ((rc = ref_get(p->rt, REF_PIN, backend, revoke ? REF_REVOCABLE : 0, p->runs,
+			  p->nruns, &p->id))) {
+		free_pin(p);
+		return rc;
+	}
+	if (revoke) {
+		pthread_mutex_lock(&pins_lock);
+		rc = add_revocable(p);
+		pthread_mutex_unlock(&pins_lock);
+		if (rc) {
+			ref_put(p->rt, p->id);
+			free_pin(p);
+			return rc;
+		}
+		/* marked between ref_get() and now: the revoker's scan may
+		 * have missed it */
+		if (ref_zapped(p->rt, p->runs, p->nruns, false))
+			ref_zap_kick(p->rt);
+	}
+	*pinp = p;
+	return 0;
+}
+
+int pin_release(struct daxmap_pin *p)
+{
+	bool later = false;
+	int rc;
+
+	if (p->revoke) {
+		struct daxmap_pin **pp;
+		struct revoker *rv;
+
+		pthread_mutex_lock(&pins_lock);
+		for (pp = &revocable; *pp && *pp != p; pp = &(*pp)->next)
+			;
+		if (*pp)
+			*pp = p->next;
+		if ((rv = revoker_of(p->rt)) && --rv->npins == 0)
+			ref_zap_kick(p->rt); /* the thread ends */
+		p->released = true;
+		later = p->in_cb; /* the revoker frees it after the callback */
+		pthread_mutex_unlock(&pins_lock);
+	}
+	rc = ref_put(p->rt, p->id);
+	if (!later)
+		free_pin(p);
+	return rc;
+}
+
+void **pin_backend_data(struct daxmap_pin *pin)
+{
+	return &pin->backend_data;
+}
+
+DAXMAP_EXPORT int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_map *map,
+				      uint64_t offset, uint64_t len,
+				      daxmap_revoke_fn revoke, void *arg)
+{
+	if (!pinp || !map)
+		return daxmap_err(EINVAL, "daxmap_pin_external: pinp and map are required");
+	*pinp = NULL;
+	return pin_take(pinp, map, offset, len, DAXMAP_PIN_EXTERNAL, revoke, arg);
+}
+
+DAXMAP_EXPORT int daxmap_unpin(struct daxmap_pin **pinp)
+{
+	int rc;
+
+	if (!pinp || !*pinp)
+		return 0;
+	rc = pin_release(*pinp);
+	*pinp = NULL;
+	return rc;
+}
+
+DAXMAP_EXPORT enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin)
+{
+	return pin->backend;
+}
+
+DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
+{
+	return ref_backend_name((unsigned)backend);
+}
