@@ -175,10 +175,13 @@ int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
 
 /* daxmap_pool_open() flags */
 #define DAXMAP_POOL_RDONLY (1U << 0) /* no changes; no recovery */
+#define DAXMAP_POOL_NORECLAIM (1U << 1) /* leave daxmap_pool_reclaim() to
+					 * the caller (it reports what it did) */
 
 /*
  * Open the pool on dev (which must stay open while the pool is). Finishes
- * operations a crash interrupted. -ENODATA: not a pool; -EUCLEAN: damaged
+ * operations a crash interrupted, and (unless read-only or
+ * DAXMAP_POOL_NORECLAIM) runs daxmap_pool_reclaim(). -ENODATA: not a pool; -EUCLEAN: damaged
  * (see daxmap_pool_check()); -ENOTSUP: written by a newer format version.
  */
 int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev,

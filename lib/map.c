@@ -179,26 +179,20 @@ static void *reserve(uint64_t len, uint64_t align)
 }
 
 /*
- * Map one range at a fixed address inside the reservation. MAP_SYNC
- * (with MAP_SHARED_VALIDATE, which makes the kernel refuse instead of
- * ignoring it) is allowed on devdax and fsdax; a page-cache file refuses
- * it with EOPNOTSUPP and gets a plain shared mapping.
+ * Map one range at a fixed address inside the reservation. MAP_SYNC (with
+ * MAP_SHARED_VALIDATE, which makes the kernel refuse instead of ignoring
+ * it) is used on devdax and fsdax only; a page-cache file would refuse it
+ * with EOPNOTSUPP. Never try it there and fall back: a MAP_FIXED mmap that
+ * fails has already unmapped the range, and another thread's mmap can land
+ * in the hole before the second attempt maps over it.
  */
 static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *r,
-		     int prot, bool *sync)
+		     int prot, bool sync)
 {
-	void *p = MAP_FAILED;
+	void *p = mmap(at, r->len, prot,
+		       sync ? MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED : MAP_SHARED | MAP_FIXED,
+		       m->dev->fd, (off_t)r->offset);
 
-	if (*sync) {
-		p = mmap(at, r->len, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED,
-			 m->dev->fd, (off_t)r->offset);
-		if (p == MAP_FAILED && errno == EOPNOTSUPP &&
-		    m->dev->kind != DAXMAP_KIND_DEVDAX)
-			*sync = false;
-	}
-	if (!*sync && p == MAP_FAILED)
-		p = mmap(at, r->len, prot, MAP_SHARED | MAP_FIXED, m->dev->fd,
-			 (off_t)r->offset);
 	if (p == MAP_FAILED)
 		return daxmap_err(errno,
 				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
@@ -236,7 +230,7 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 	enum daxmap_granularity gran = DAXMAP_GRANULARITY_PAGE;
 	struct daxmap_map *m;
 	uint64_t total, off = 0;
-	bool sync = true;
+	bool sync;
 	int prot, rc;
 
 	if (!mapp || !dev)
@@ -267,10 +261,31 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 		goto err_free;
 	}
 	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
+	/* MAP_SYNC needs a DAX mapping (VM_SYNC): devdax and fsdax */
+	sync = dev->kind != DAXMAP_KIND_FILE;
 	for (size_t i = 0; i < nranges; i++) {
-		rc = map_fixed(m, (char *)m->addr + off, &ranges[i], prot, &sync);
-		if (rc)
-			goto err_unmap;
+		rc = map_fixed(m, (char *)m->addr + off, &ranges[i], prot, sync);
+		if (rc) {
+			/*
+			 * The failed MAP_FIXED may have unmapped its range,
+			 * where another thread may have mapped since: take it
+			 * back only if it is still empty, and free the rest.
+			 */
+			char *hole = (char *)m->addr + off;
+
+			void *p = mmap(hole, ranges[i].len, PROT_NONE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_FIXED_NOREPLACE, -1, 0);
+
+			/* (a kernel before 4.17 takes it as a hint) */
+			if (p != MAP_FAILED)
+				munmap(p, ranges[i].len);
+			if (off)
+				munmap(m->addr, off);
+			if (off + ranges[i].len < m->len)
+				munmap(hole + ranges[i].len, m->len - off - ranges[i].len);
+			goto err_free;
+		}
 		off += ranges[i].len;
 	}
 	m->sync = sync;

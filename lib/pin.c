@@ -235,9 +235,10 @@ DAXMAP_EXPORT int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_ma
 				      uint64_t offset, uint64_t len,
 				      daxmap_revoke_fn revoke, void *arg)
 {
+	if (pinp)
+		*pinp = NULL;
 	if (!pinp || !map)
 		return daxmap_err(EINVAL, "daxmap_pin_external: pinp and map are required");
-	*pinp = NULL;
 	return pin_take(pinp, map, offset, len, DAXMAP_PIN_EXTERNAL, revoke, arg);
 }
 

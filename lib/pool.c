@@ -222,9 +222,9 @@ int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags
 	if (!poolp)
 		return daxmap_err(EINVAL, "daxmap_pool_open: poolp is required");
 	*poolp = NULL;
-	if (flags & ~DAXMAP_POOL_RDONLY)
+	if (flags & ~(DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM))
 		return daxmap_err(EINVAL, "daxmap_pool_open: unknown flags 0x%x",
-				  flags & ~DAXMAP_POOL_RDONLY);
+				  flags & ~(DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM));
 	if ((rc = need_fd(dev, false)))
 		return rc;
 	rdonly = (flags & DAXMAP_POOL_RDONLY) || (dev->flags & DAXMAP_DEV_RDONLY);

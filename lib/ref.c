@@ -62,7 +62,7 @@ struct rt_hdr {
 	uint32_t version;
 	uint32_t seq;        /* futex word: bumped on every drop */
 	uint32_t zap_seq;    /* futex word: bumped when extents are zapped */
-	uint32_t pad;
+	uint32_t waiters;    /* in ref_wait_idle(): a drop wakes them */
 	char boot_id[40];
 	uint8_t uuid[16];
 	uint64_t nextents;
@@ -223,11 +223,24 @@ static void rt_unlock(struct ref_rt *rt)
 	pthread_mutex_unlock(&rt->hdr->lock);
 }
 
+/* Under the lock, after a drop. */
 static void wake_all(struct ref_rt *rt)
 {
 	__atomic_add_fetch(&rt->hdr->seq, 1, __ATOMIC_RELEASE);
-	/* not FUTEX_PRIVATE: waiters are in other processes */
-	syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/* the syscall only for a waiter (registered under this lock); not
+	 * FUTEX_PRIVATE: waiters are in other processes */
+	if (__atomic_load_n(&rt->hdr->waiters, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Dropped entries at the end of a list go: ref_put() scans less. */
+static void trim(struct rt_holder *h)
+{
+	uint64_t n = h->nentries;
+
+	while (n && h->e[n - 1].kind == REF_NONE)
+		n--;
+	__atomic_store_n(&h->nentries, n, __ATOMIC_RELEASE);
 }
 
 static int reclaim_dead_locked(struct ref_rt *rt)
@@ -289,6 +302,11 @@ static int rt_init(struct ref_rt *rt, const char *boot, uint64_t nextents)
 	return 0;
 }
 
+/*
+ * Open (or create) the file and map it, with byte 0 locked: it serialises
+ * set-up, registration and the removal of the file by the last holder. On
+ * success byte 0 stays locked; register_holder() unlocks it.
+ */
 static int rt_open(struct ref_rt *rt, uint64_t nextents)
 {
 	char boot[40];
@@ -296,17 +314,22 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	bool fresh;
 	int rc;
 
-	rt->fd = open(rt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (rt->fd < 0)
-		return daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
-	/* byte 0 serialises set-up between processes */
-	if ((rc = lock_byte(rt->fd, 0, F_WRLCK, true)))
-		return daxmap_err(-rc, "%s: cannot lock: %s", rt->path, strerror(-rc));
-	rt->size = rt_size(nextents);
-	if (fstat(rt->fd, &st) != 0) {
-		rc = daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
-		goto out;
+	for (;;) {
+		rt->fd = open(rt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (rt->fd < 0)
+			return daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
+		if ((rc = lock_byte(rt->fd, 0, F_WRLCK, true)))
+			return daxmap_err(-rc, "%s: cannot lock: %s", rt->path, strerror(-rc));
+		if (fstat(rt->fd, &st) != 0) {
+			rc = daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
+			goto out;
+		}
+		if (st.st_nlink > 0)
+			break;
+		/* the last holder removed it after our open: open it anew */
+		close(rt->fd);
 	}
+	rt->size = rt_size(nextents);
 	fresh = (size_t)st.st_size != rt->size;
 	if (fresh && ftruncate(rt->fd, (off_t)rt->size) != 0) {
 		rc = daxmap_err(errno, "%s: cannot size it: %s", rt->path, strerror(errno));
@@ -330,24 +353,33 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	else
 		rc = 0;
 out:
-	lock_byte(rt->fd, 0, F_UNLCK, false);
+	if (rc)
+		lock_byte(rt->fd, 0, F_UNLCK, false);
 	return rc;
 }
 
 static int register_holder(struct ref_rt *rt)
 {
 	int rc = rt_lock(rt);
-	uint32_t s;
+	uint32_t s = REF_HOLDERS;
 
-	if (rc)
+	if (rc) {
+		lock_byte(rt->fd, 0, F_UNLCK, false);
 		return rc;
+	}
 	rt->slot = UINT32_MAX;
-	reclaim_dead_locked(rt);
-	for (s = 0; s < REF_HOLDERS; s++)
-		if (!rt->holders[s].active && lock_byte(rt->fd, 1 + s, F_WRLCK, false) == 0)
+	/* dead holders stay listed (daxmapctl holders) until a reclaim,
+	 * unless their slots are needed */
+	for (int pass = 0; pass < 2; pass++) {
+		for (s = 0; s < REF_HOLDERS; s++)
+			if (!rt->holders[s].active && lock_byte(rt->fd, 1 + s, F_WRLCK, false) == 0)
+				break;
+		if (s < REF_HOLDERS || !reclaim_dead_locked(rt))
 			break;
+	}
 	if (s == REF_HOLDERS) {
 		rt_unlock(rt);
+		lock_byte(rt->fd, 0, F_UNLCK, false);
 		return daxmap_err(EUSERS, "all %u holder slots of the pool are in use", REF_HOLDERS);
 	}
 	rt->slot = s;
@@ -357,6 +389,7 @@ static int register_holder(struct ref_rt *rt)
 	rt->holders[s].next_id = 1;
 	rt->holders[s].active = 1;
 	rt_unlock(rt);
+	lock_byte(rt->fd, 0, F_UNLCK, false);
 	return 0;
 }
 
@@ -449,8 +482,10 @@ void ref_detach(struct ref_rt *rt)
 	if (*pp)
 		*pp = rt->next;
 	pthread_mutex_unlock(&registry_lock);
+	lock_byte(rt->fd, 0, F_WRLCK, true);
 	if (rt_lock(rt) == 0) {
 		struct rt_holder *h = &rt->holders[rt->slot];
+		bool last = true;
 
 		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
 			if (h->e[i].kind != REF_NONE) {
@@ -460,6 +495,15 @@ void ref_detach(struct ref_rt *rt)
 		h->nentries = 0;
 		h->active = 0;
 		wake_all(rt);
+		for (uint32_t s = 0; s < REF_HOLDERS && last; s++)
+			last = !rt->holders[s].active;
+		/*
+		 * The last holder removes the file (byte 0 keeps attachers
+		 * out meanwhile), or it would stay in /dev/shm until reboot.
+		 * Nothing is lost: ZAP marks come back from the pool.
+		 */
+		if (last)
+			unlink(rt->path);
 		rt_unlock(rt);
 	}
 	/* closing the fd drops the slot's lock */
@@ -554,8 +598,10 @@ int ref_put(struct ref_rt *rt, uint64_t id)
 			apply(rt, &e, -1);
 			found++;
 		}
-	if (found)
+	if (found) {
+		trim(h);
 		wake_all(rt);
+	}
 	rt_unlock(rt);
 	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
 }
@@ -758,7 +804,7 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		char msg[600];
 		size_t len;
 		uint32_t seq;
-		bool idle;
+		bool idle, wait;
 		int rc, n;
 
 		if ((rc = rt_lock(rt)))
@@ -766,15 +812,19 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		reclaim_dead_locked(rt);
 		idle = idle_locked(rt, runs, nruns);
 		seq = __atomic_load_n(&rt->hdr->seq, __ATOMIC_ACQUIRE);
+		wait = !idle && now_ms() < deadline;
+		if (wait)
+			__atomic_add_fetch(&rt->hdr->waiters, 1, __ATOMIC_ACQ_REL);
 		rt_unlock(rt);
 		if (idle)
 			return 0;
-		if (now_ms() < deadline) {
+		if (wait) {
 			int64_t left = deadline - now_ms();
 			/* wake-ups come from drops; deaths are polled for */
-			struct timespec ts = { 0, (left < 50 ? left : 50) * 1000000L };
+			struct timespec ts = { 0, (left < 50 ? (left > 0 ? left : 0) : 50) * 1000000L };
 
 			syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+			__atomic_sub_fetch(&rt->hdr->waiters, 1, __ATOMIC_ACQ_REL);
 			continue;
 		}
 		n = ref_holders(rt, runs, nruns, hs, 8);

@@ -53,9 +53,21 @@ static pthread_mutex_t rmaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rmap *rmaps;
 static pthread_once_t rmaps_once = PTHREAD_ONCE_INIT;
 
-/* A fork()ed child has none of these mappings (MADV_DONTFORK). */
+/*
+ * A fork()ed child has none of these mappings (MADV_DONTFORK), but it has
+ * the parent's libpmem2 map registry, which still lists their addresses:
+ * a new mapping there would be refused as "already registered". Keep the
+ * addresses taken (PROT_NONE) in the child so the kernel never hands them
+ * out; deleting the inherited handle frees them.
+ */
 static void rmaps_atfork_child(void)
 {
+	for (struct rmap *m = rmaps; m; m = m->next)
+		for (uint64_t i = 0; i < m->n; i++)
+			if (!m->zapped[i]) /* a zapped one is inherited as it is */
+				mmap(m->addr + i * m->es, m->es, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				     MAP_FIXED_NOREPLACE, -1, 0);
 	pthread_mutex_init(&rmaps_lock, NULL);
 	rmaps = NULL;
 }
@@ -380,6 +392,11 @@ static int release(struct daxmap_pool *pool, const char *name, uint64_t keep,
 	if ((rc = pool_begin(pool, true)))
 		return rc;
 	c = pool_core_of(pool);
+	/* refused before anything is marked */
+	if (c->rdonly) {
+		rc = daxmap_err(EROFS, "the pool was opened read-only");
+		goto out_locked;
+	}
 	if ((rc = attach(pool, &rt)))
 		goto out_locked;
 	s = pool_find(c, name);
@@ -557,7 +574,8 @@ DAXMAP_EXPORT int daxmap_pool_reclaim(struct daxmap_pool *pool,
 
 	if (rc)
 		return rc;
-	rc = reclaim_locked(pool, st);
+	rc = pool_core_of(pool)->rdonly ? daxmap_err(EROFS, "the pool was opened read-only")
+					: reclaim_locked(pool, st);
 	pool_end(pool);
 	return rc;
 }
@@ -573,7 +591,8 @@ DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev
 	c = pool_core_of(*poolp);
 	/* drop dead holders' references and finish idle releases; after a
 	 * reboot the runtime state is void and every release is idle */
-	if (!c->rdonly && (c->nzap || ref_exists(c->sb.uuid, runtime_dir()))) {
+	if (!c->rdonly && !(flags & DAXMAP_POOL_NORECLAIM) &&
+	    (c->nzap || ref_exists(c->sb.uuid, runtime_dir()))) {
 		if ((rc = pool_begin(*poolp, true)) == 0) {
 			rc = reclaim_locked(*poolp, NULL);
 			pool_end(*poolp);

@@ -28,11 +28,16 @@ const char *make_file(uint64_t size)
 int count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
-	int n = 0, c;
+	unsigned long lo;
+	char line[512];
+	int n = 0;
 
 	cr_assert_not_null(f);
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
+	while (fgets(line, sizeof(line), f))
+		/* ASan's allocator maps its regions in [0x6000..., 0x6400...)
+		 * as the heap grows: not the library's */
+		if (sscanf(line, "%lx", &lo) != 1 || lo < 0x600000000000UL || lo >= 0x640000000000UL)
+			n++;
 	fclose(f);
 	return n;
 }

@@ -3,10 +3,15 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <daxmap.h>
 
 #include "helpers.h"
 
@@ -124,7 +129,8 @@ Test(daxmapctl, help_everywhere)
 {
 	static const char *const cmds[] = { "--help", "help", "list --help", "info --help", "info -h",
 					    "format --help", "create --help", "resize --help", "remove --help",
-					    "regions --help", "check --help" };
+					    "regions --help", "check --help", "refs --help",
+					    "holders --help", "reclaim --help" };
 	char *out;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -276,4 +282,473 @@ Test(daxmapctl, check_finds_and_repairs)
 	json_object_put(j);
 	cr_assert_eq(ctl(&out, "check /dev/null"), 1);
 	free(out);
+}
+
+/* ---- refs, holders, reclaim ---------------------------------------- */
+
+/* The whole device file, to prove a failed command changed nothing. */
+static char *slurp(const char *p, size_t *len)
+{
+	FILE *f = fopen(p, "rb");
+	char *buf;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	*len = (size_t)ftell(f);
+	rewind(f);
+	buf = malloc(*len ? *len : 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, *len, f), *len);
+	fclose(f);
+	return buf;
+}
+
+/* A pool on a new 64 MiB emulated device with region wal (3 extents,
+ * extent numbers 1-3) and, if other, region other (1 extent). */
+static const char *make_pool(bool other)
+{
+	const char *p = make_file(64 * MiB);
+
+	json_object_put(ctl_json("format %s%s", p, ""));
+	json_object_put(ctl_json("create %s wal%s", p, " 5M"));
+	if (other)
+		json_object_put(ctl_json("create %s other%s", p, " 1M"));
+	return p;
+}
+
+/* Element i of a JSON array (which must have it), or member key of it. */
+static struct json_object *jat(struct json_object *arr, size_t i, const char *key)
+{
+	struct json_object *e, *v;
+
+	cr_assert(json_object_is_type(arr, json_type_array));
+	cr_assert_lt(i, json_object_array_length(arr), "no element %zu", i);
+	e = json_object_array_get_idx(arr, i);
+	if (!key)
+		return e;
+	cr_assert(json_object_object_get_ex(e, key, &v), "no %s", key);
+	return v;
+}
+
+static const char *jstr(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	return json_object_get_string(v);
+}
+
+static bool jbool(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	cr_assert(json_object_is_type(v, json_type_boolean), "%s is not a boolean", key);
+	return json_object_get_boolean(v);
+}
+
+/* Element i of the output of refs must be extent index of region, in
+ * state, with refcount, pins and nholders holders. */
+static void expect_refs(struct json_object *refs, size_t i, const char *region, int64_t index,
+			const char *state, int64_t refcount, int64_t pins, size_t nholders)
+{
+	struct json_object *e = jat(refs, i, NULL), *h;
+
+	cr_assert_str_eq(jstr(e, "region"), region);
+	cr_assert_eq(jint(e, "index"), index);
+	cr_assert_str_eq(jstr(e, "state"), state, "extent %zu", i);
+	cr_assert_eq(jint(e, "refcount"), refcount, "extent %zu: refcount %lld", i,
+		     (long long)jint(e, "refcount"));
+	cr_assert_eq(jint(e, "pins"), pins, "extent %zu", i);
+	cr_assert(json_object_object_get_ex(e, "holders", &h));
+	cr_assert_eq(json_object_array_length(h), nholders, "extent %zu", i);
+}
+
+/* Fork a child that opens the pool itself, maps region name and writes a
+ * byte to *ready; it exits (unmapping) when a byte arrives on *go or at
+ * EOF, and never returns. */
+static pid_t child_mapping(const char *p, const char *name, int *ready, int *go)
+{
+	int r[2], g[2];
+	pid_t c;
+	char b;
+
+	cr_assert_eq(pipe(r), 0);
+	cr_assert_eq(pipe(g), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct daxmap_dev *dev;
+		struct daxmap_pool *pool;
+		struct daxmap_map *map;
+
+		close(r[0]);
+		close(g[1]);
+		if (daxmap_dev_open(&dev, p, 0, 0) < 0 || daxmap_pool_open(&pool, dev, 0) < 0 ||
+		    daxmap_region_map(&map, pool, name, 0) < 0)
+			_exit(1);
+		if (write(r[1], "r", 1) != 1)
+			_exit(1);
+		(void)!read(g[0], &b, 1);
+		daxmap_map_delete(&map);
+		daxmap_pool_close(pool);
+		daxmap_dev_close(dev);
+		_exit(0);
+	}
+	close(r[1]);
+	close(g[0]);
+	cr_assert_eq(read(r[0], &b, 1), 1, "the child could not map '%s'", name);
+	*ready = r[0];
+	*go = g[1];
+	return c;
+}
+
+Test(daxmapctl, refs_show_own_mapping_and_pin)
+{
+	const char *p = make_pool(true);
+	struct daxmap_dev *dev;
+	struct daxmap_pool *pool;
+	struct daxmap_map *map;
+	struct daxmap_pin *pin;
+	struct json_object *j, *h, *r;
+
+	j = ctl_json("refs %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 4);
+	for (size_t i = 0; i < 3; i++)
+		expect_refs(j, i, "wal", (int64_t)i, "live", 0, 0, 0);
+	expect_refs(j, 3, "other", 0, "live", 0, 0, 0);
+	cr_assert_eq(jint(jat(j, 0, NULL), "extent"), 1);
+	cr_assert_eq(jint(jat(j, 0, NULL), "offset"), (int64_t)(2 * MiB));
+	json_object_put(j);
+
+	cr_assert_eq(daxmap_dev_open(&dev, p, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&map, pool, "wal", 0), 0, "%s", daxmap_errormsg());
+	j = ctl_json("refs %s %s", p, "wal");
+	cr_assert_eq(json_object_array_length(j), 3, "only wal's extents");
+	for (size_t i = 0; i < 3; i++) {
+		expect_refs(j, i, "wal", (int64_t)i, "live", 1, 0, 1);
+		h = jat(jat(j, i, "holders"), 0, NULL);
+		cr_assert_eq(jint(h, "pid"), getpid());
+		cr_assert_str_eq(jstr(h, "kind"), "map");
+		cr_assert(jbool(h, "alive"));
+		cr_assert(!json_object_object_get_ex(h, "backend", NULL), "backend is for pins");
+	}
+	json_object_put(j);
+
+	/* a pin of the second extent: DAXMAP_PIN_BIAS on top of the mapping */
+	cr_assert_eq(daxmap_pin_external(&pin, map, 2 * MiB, 2 * MiB, NULL, NULL), 0, "%s",
+		     daxmap_errormsg());
+	j = ctl_json("refs -u %s%s", p, "");
+	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
+	expect_refs(j, 1, "wal", 1, "live", DAXMAP_PIN_BIAS + 1, 1, 2);
+	expect_refs(j, 2, "wal", 2, "live", 1, 0, 1);
+	expect_refs(j, 3, "other", 0, "live", 0, 0, 0);
+	cr_assert_str_eq(json_object_get_string(jat(j, 1, "offset")), "4.00 MiB (4.19 MB)");
+	for (size_t k = 0; k < 2; k++) {
+		h = jat(jat(j, 1, "holders"), k, NULL);
+		cr_assert_eq(jint(h, "pid"), getpid());
+		if (strcmp(jstr(h, "kind"), "pin") == 0) {
+			cr_assert_str_eq(jstr(h, "backend"), "external");
+			cr_assert(!jbool(h, "revocable"));
+		} else {
+			cr_assert_str_eq(jstr(h, "kind"), "map");
+		}
+	}
+	json_object_put(j);
+
+	/* one process, two references: the mapping and the pin */
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	h = jat(j, 0, NULL);
+	cr_assert_eq(jint(h, "pid"), getpid());
+	cr_assert_gt(jint(h, "start_time"), 0);
+	cr_assert(jbool(h, "alive"));
+	cr_assert(json_object_object_get_ex(h, "references", &r));
+	cr_assert_eq(json_object_array_length(r), 2);
+	for (size_t k = 0; k < 2; k++) {
+		struct json_object *e = jat(r, k, NULL);
+		bool is_pin = strcmp(jstr(e, "kind"), "pin") == 0;
+
+		cr_assert_str_eq(jstr(e, "region"), "wal");
+		cr_assert_eq(jint(e, "index"), is_pin ? 1 : 0);
+		cr_assert_eq(jint(e, "extent"), is_pin ? 2 : 1);
+		cr_assert_eq(jint(e, "extents"), is_pin ? 1 : 3);
+		cr_assert(json_object_object_get_ex(e, "id", NULL));
+		if (is_pin)
+			cr_assert_str_eq(jstr(e, "backend"), "external");
+	}
+	json_object_put(j);
+
+	cr_assert_eq(daxmap_unpin(&pin), 0);
+	cr_assert_eq(daxmap_map_delete(&map), 0);
+	j = ctl_json("refs %s%s", p, "");
+	for (size_t i = 0; i < 3; i++)
+		expect_refs(j, i, "wal", (int64_t)i, "live", 0, 0, 0);
+	json_object_put(j);
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 0);
+	json_object_put(j);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* The JSON of reclaim: four counts. */
+static struct json_object *reclaim_json(const char *p)
+{
+	static const char *const keys[] = { "holders_dropped", "releases_finished",
+					    "extents_freed", "extents_waiting" };
+	struct json_object *j = ctl_json("reclaim %s%s", p, ""), *v;
+
+	cr_assert_eq(json_object_object_length(j), 4);
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert(json_object_object_get_ex(j, keys[i], &v), "no %s", keys[i]);
+		cr_assert(json_object_is_type(v, json_type_int), "%s", keys[i]);
+	}
+	return j;
+}
+
+Test(daxmapctl, reclaim_drops_a_killed_holder)
+{
+	const char *p = make_pool(false);
+	struct json_object *j;
+	int ready, go, st;
+	pid_t c = child_mapping(p, "wal", &ready, &go);
+
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c);
+	cr_assert(jbool(jat(j, 0, NULL), "alive"));
+	json_object_put(j);
+	cr_assert_eq(kill(c, SIGKILL), 0);
+	cr_assert_eq(waitpid(c, &st, 0), c);
+
+	json_object_put(reclaim_json(p));
+	j = ctl_json("refs %s%s", p, "");
+	for (size_t i = 0; i < 3; i++)
+		expect_refs(j, i, "wal", (int64_t)i, "live", 0, 0, 0);
+	json_object_put(j);
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 0);
+	json_object_put(j);
+	/* nothing left to do */
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "holders_dropped"), 0);
+	cr_assert_eq(jint(j, "extents_waiting"), 0);
+	json_object_put(j);
+	close(ready);
+	close(go);
+}
+
+/* A listing keeps dead holders' references visible; reclaim drops them. */
+Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
+{
+	const char *p = make_pool(false);
+	struct json_object *j, *h;
+	int ready, go, st;
+	pid_t c = child_mapping(p, "wal", &ready, &go);
+
+	cr_assert_eq(kill(c, SIGKILL), 0);
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	h = jat(j, 0, NULL);
+	cr_assert_eq(jint(h, "pid"), c);
+	cr_assert(!jbool(h, "alive"), "a killed holder is dead");
+	json_object_put(j);
+	j = ctl_json("refs %s%s", p, "");
+	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
+	cr_assert(!jbool(jat(jat(j, 0, "holders"), 0, NULL), "alive"));
+	json_object_put(j);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "holders_dropped"), 1);
+	cr_assert_eq(jint(j, "releases_finished"), 0);
+	json_object_put(j);
+	close(ready);
+	close(go);
+}
+
+/* A child maps wal; remove --timeout 0 fails naming it and leaves wal's
+ * extents releasing. Returns the child. */
+static pid_t remove_while_mapped(const char *p, int *ready, int *go)
+{
+	struct json_object *j, *h;
+	char *err, cmd[512], pid[32];
+	pid_t c = child_mapping(p, "wal", ready, go);
+
+	snprintf(cmd, sizeof(cmd), "remove --timeout 0 %s wal", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	snprintf(pid, sizeof(pid), "%d", (int)c);
+	cr_assert(strstr(err, "daxmapctl remove: ") && strstr(err, pid), "%s", err);
+	free(err);
+	/* gone by name, its extents ZAP while mapped */
+	j = ctl_json("regions %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	json_object_put(j);
+	j = ctl_json("refs %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 4);
+	for (size_t i = 0; i < 3; i++) {
+		expect_refs(j, i, "wal", (int64_t)i, "releasing", 1, 0, 1);
+		h = jat(jat(j, i, "holders"), 0, NULL);
+		cr_assert_eq(jint(h, "pid"), c);
+		cr_assert(jbool(h, "alive"));
+	}
+	expect_refs(j, 3, "other", 0, "live", 0, 0, 0);
+	json_object_put(j);
+	return c;
+}
+
+Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
+{
+	const char *p = make_pool(true);
+	struct json_object *j;
+	int ready, go, st;
+	pid_t c = remove_while_mapped(p, &ready, &go);
+
+	/* a region being removed is still found by refs */
+	j = ctl_json("refs %s %s", p, "wal");
+	cr_assert_eq(json_object_array_length(j), 3);
+	json_object_put(j);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "releases_finished"), 0);
+	cr_assert_eq(jint(j, "extents_freed"), 0);
+	cr_assert_eq(jint(j, "extents_waiting"), 3);
+	json_object_put(j);
+
+	cr_assert_eq(write(go, "g", 1), 1);
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "extents_waiting"), 0);
+	json_object_put(j);
+	j = ctl_json("refs %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	expect_refs(j, 0, "other", 0, "live", 0, 0, 0);
+	json_object_put(j);
+	j = ctl_json("info %s%s", p, "");
+	cr_assert_eq(jint(j, "pool.extents.free"), 30);
+	cr_assert_eq(jint(j, "pool.extents.releasing"), 0);
+	json_object_put(j);
+	close(ready);
+	close(go);
+}
+
+/* daxmapctl reclaim opens without reclaiming, so it reports what it did. */
+Test(daxmapctl, reclaim_reports_a_finished_removal)
+{
+	const char *p = make_pool(true);
+	struct json_object *j;
+	int ready, go, st;
+	pid_t c = remove_while_mapped(p, &ready, &go);
+
+	cr_assert_eq(write(go, "g", 1), 1);
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "holders_dropped"), 0);
+	cr_assert_eq(jint(j, "releases_finished"), 1);
+	cr_assert_eq(jint(j, "extents_freed"), 3);
+	cr_assert_eq(jint(j, "extents_waiting"), 0);
+	json_object_put(j);
+	close(ready);
+	close(go);
+}
+
+Test(daxmapctl, resize_shrink_waits_for_a_mapping)
+{
+	const char *p = make_pool(false);
+	struct daxmap_dev *dev;
+	struct daxmap_pool *pool;
+	struct daxmap_map *map;
+	struct json_object *j;
+	char *err, cmd[512];
+
+	cr_assert_eq(daxmap_dev_open(&dev, p, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&map, pool, "wal", 0), 0, "%s", daxmap_errormsg());
+	snprintf(cmd, sizeof(cmd), "resize --timeout 0.1 %s wal 2M", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "daxmapctl resize: "), "%s", err);
+	free(err);
+	j = ctl_json("refs %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 3);
+	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
+	expect_refs(j, 1, "wal", 1, "releasing", 1, 0, 1);
+	expect_refs(j, 2, "wal", 2, "releasing", 1, 0, 1);
+	json_object_put(j);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "extents_waiting"), 2);
+	json_object_put(j);
+
+	cr_assert_eq(daxmap_map_delete(&map), 0);
+	j = reclaim_json(p);
+	cr_assert_eq(jint(j, "extents_waiting"), 0);
+	json_object_put(j);
+	j = ctl_json("refs %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 1);
+	expect_refs(j, 0, "wal", 0, "live", 0, 0, 0);
+	json_object_put(j);
+	j = ctl_json("regions %s%s", p, "");
+	cr_assert_eq(jint(jat(j, 0, NULL), "extents"), 1);
+	json_object_put(j);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(daxmapctl, refs_holders_reclaim_bad_input)
+{
+	static const struct {
+		const char *args; /* %s: the pool */
+		int status;
+		const char *msg;
+	} cases[] = {
+		{ "refs", 2, "expected 1 to 2 arguments, got 0" },
+		{ "refs %s wal extra", 2, "expected 1 to 2 arguments, got 3" },
+		{ "refs --bogus %s", 2, "usage: daxmapctl refs" },
+		{ "refs --timeout 1 %s", 2, "option '--timeout' does not apply" },
+		{ "refs --align banana %s", 2, "invalid size 'banana'" },
+		{ "refs %s nosuch", 1, "daxmapctl refs: no region named 'nosuch'" },
+		{ "holders", 2, "expected 1 argument(s), got 0" },
+		{ "holders %s wal", 2, "expected 1 argument(s), got 2" },
+		{ "holders --force %s", 2, "option '--force' does not apply" },
+		{ "holders -x %s", 2, "usage: daxmapctl holders" },
+		{ "reclaim", 2, "expected 1 argument(s), got 0" },
+		{ "reclaim %s wal", 2, "expected 1 argument(s), got 2" },
+		{ "reclaim -u %s", 2, "option '-u' does not apply" },
+		{ "reclaim --repair %s", 2, "option '--repair' does not apply" },
+		{ "refs /nonexistent", 1, "/nonexistent: no such device or file" },
+		{ "holders /nonexistent", 1, "/nonexistent: no such device or file" },
+		{ "reclaim /nonexistent", 1, "/nonexistent: no such device or file" },
+		{ "refs --align 4M %s", 1, "daxmapctl refs: " },
+	};
+	const char *p = make_pool(false);
+	char *before, *after, *err, args[512], pool[256], raw[256];
+	size_t n0, n1;
+
+	snprintf(pool, sizeof(pool), "%s", p);
+	before = slurp(pool, &n0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(args, sizeof(args), cases[i].args, pool);
+		cr_assert_eq(ctl_err(&err, args), cases[i].status, "daxmapctl %s: %s", args, err);
+		cr_assert(strstr(err, cases[i].msg), "daxmapctl %s: %s", args, err);
+		free(err);
+	}
+	after = slurp(pool, &n1);
+	cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "a failed command changed the pool");
+	free(before);
+	free(after);
+
+	/* not a pool: an error, and the file stays untouched (all zeros) */
+	snprintf(raw, sizeof(raw), "%s", make_file(64 * MiB));
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const cmds[] = { "refs", "holders", "reclaim" };
+
+		snprintf(args, sizeof(args), "%s %s", cmds[i], raw);
+		cr_assert_eq(ctl_err(&err, args), 1, "%s", args);
+		cr_assert(strstr(err, "not a libdaxmap pool"), "%s: %s", args, err);
+		free(err);
+	}
+	before = slurp(raw, &n0);
+	for (size_t i = 0; i < n0; i++)
+		cr_assert_eq(before[i], 0, "byte %zu of a non-pool was written", i);
+	free(before);
 }

@@ -21,6 +21,9 @@ static const struct command commands[] = {
 	{ "remove", cmd_remove, "remove a region" },
 	{ "regions", cmd_regions, "list the regions of a pool" },
 	{ "check", cmd_check, "check (and repair) a pool's metadata" },
+	{ "refs", cmd_refs, "show the references on each extent of a pool" },
+	{ "holders", cmd_holders, "show the processes holding references on a pool" },
+	{ "reclaim", cmd_reclaim, "drop dead holders' references, finish releases" },
 };
 
 static void usage(FILE *f)

@@ -34,9 +34,38 @@ int parse_timeout(const char *s, int *ms);
 void cmd_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct daxmap_dev;
 struct daxmap_pool;
 /* Pool usage as JSON (info, format), or NULL. */
 struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o);
+
+/* Options the pool commands share; each command allows a subset. */
+enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16,
+       OPT_TIMEOUT = 32 };
+
+struct popts {
+	uint64_t align, extent_size;
+	bool force, repair;
+	int timeout_ms;  /* --timeout; 0 by default: never wait */
+	struct out_opts out;
+	char **args; /* positional */
+	int nargs;
+};
+
+struct pcmd {
+	const char *name;
+	unsigned allowed;
+	int nargs;    /* positional arguments required */
+	int optional; /* and how many more may follow */
+	const char *usage;
+};
+
+/* -1: go on; otherwise the exit status to return now (0 after --help). */
+int parse_args(int argc, char **argv, const struct pcmd *c, struct popts *o);
+/* Open device (and pool, if pool is not NULL) at o->args[0]; prints the
+ * error and returns EXIT_ERR on failure. */
+int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
+	      struct daxmap_dev **dev, struct daxmap_pool **pool);
 
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -46,5 +75,8 @@ int cmd_resize(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_regions(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_refs(int argc, char **argv);
+int cmd_holders(int argc, char **argv);
+int cmd_reclaim(int argc, char **argv);
 
 #endif

@@ -5,7 +5,6 @@
  * prints JSON.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,98 +12,6 @@
 #include <daxmap.h>
 
 #include "daxmapctl.h"
-
-/* Options the pool commands share; each command allows a subset. */
-enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16,
-       OPT_TIMEOUT = 32 };
-
-struct popts {
-	uint64_t align, extent_size;
-	bool force, repair;
-	int timeout_ms;  /* --timeout; 0 by default: never wait */
-	struct out_opts out;
-	char **args; /* positional */
-	int nargs;
-};
-
-struct pcmd {
-	const char *name;
-	unsigned allowed;
-	int nargs;
-	const char *usage;
-};
-
-/* -1: go on; otherwise the exit status to return now (0 after --help). */
-static int parse(int argc, char **argv, const struct pcmd *c, struct popts *o)
-{
-	static const struct option lo[] = {
-		{ "align", required_argument, NULL, 'a' },
-		{ "human", no_argument, NULL, 'u' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "repair", no_argument, NULL, 'r' },
-		{ "extent-size", required_argument, NULL, 'e' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "a:ufre:t:h", lo, NULL)) != -1) {
-		unsigned need = ch == 'a' ? OPT_ALIGN : ch == 'u' ? OPT_HUMAN :
-				ch == 'f' ? OPT_FORCE : ch == 'r' ? OPT_REPAIR :
-				ch == 'e' ? OPT_EXTENT : ch == 't' ? OPT_TIMEOUT : 0;
-
-		if (ch == 'h') {
-			fputs(c->usage, stdout);
-			return EXIT_OK;
-		}
-		if (!need || !(c->allowed & need)) {
-			if (need)
-				cmd_error(c->name, "option '%s' does not apply", argv[optind - 1]);
-			fputs(c->usage, stderr);
-			return EXIT_USAGE;
-		}
-		if ((ch == 'a' && (parse_size(optarg, &o->align) < 0 || !o->align)) ||
-		    (ch == 'e' && (parse_size(optarg, &o->extent_size) < 0 || !o->extent_size))) {
-			cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", optarg);
-			return EXIT_USAGE;
-		}
-		if (ch == 't' && parse_timeout(optarg, &o->timeout_ms) < 0) {
-			cmd_error(c->name, "invalid timeout '%s' (seconds, like 0, 2.5 or 30; 'forever')",
-				  optarg);
-			return EXIT_USAGE;
-		}
-		o->out.human |= ch == 'u';
-		o->force |= ch == 'f';
-		o->repair |= ch == 'r';
-	}
-	if (argc - optind != c->nargs) {
-		cmd_error(c->name, "expected %d argument(s), got %d", c->nargs, argc - optind);
-		fputs(c->usage, stderr);
-		return EXIT_USAGE;
-	}
-	o->args = argv + optind;
-	o->nargs = c->nargs;
-	return -1;
-}
-
-/* Open device and pool; prints the error and returns EXIT_ERR on failure. */
-static int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
-		     struct daxmap_dev **dev, struct daxmap_pool **pool)
-{
-	if (daxmap_dev_open(dev, o->args[0], o->align, rdonly ? DAXMAP_DEV_RDONLY : 0) < 0) {
-		cmd_error(c->name, "%s", daxmap_errormsg());
-		return EXIT_ERR;
-	}
-	if (pool && daxmap_pool_open(pool, *dev, rdonly ? DAXMAP_POOL_RDONLY : 0) < 0) {
-		cmd_error(c->name, "%s: %s", o->args[0], daxmap_errormsg());
-		daxmap_dev_close(*dev);
-		return EXIT_ERR;
-	}
-	return EXIT_OK;
-}
 
 static int parse_size_arg(const struct pcmd *c, const char *s, uint64_t *v)
 {
@@ -187,7 +94,7 @@ struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o
 }
 
 static const struct pcmd c_format = {
-	"format", OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, 1,
+	"format", OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, 1, 0,
 	"usage: daxmapctl format [-u] [--extent-size SIZE] [--force] [--align SIZE] PATH\n\n"
 	"Make the device an empty pool. The extent size is the device alignment\n"
 	"or a multiple of it (default: the alignment). An existing pool is only\n"
@@ -203,7 +110,7 @@ int cmd_format(int argc, char **argv)
 	struct daxmap_pool *pool;
 	struct daxmap_dev *dev;
 	struct popts o;
-	int rc = parse(argc, argv, &c_format, &o);
+	int rc = parse_args(argc, argv, &c_format, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -222,14 +129,14 @@ int cmd_format(int argc, char **argv)
 }
 
 static const struct pcmd c_create = {
-	"create", OPT_ALIGN | OPT_HUMAN, 3,
+	"create", OPT_ALIGN | OPT_HUMAN, 3, 0,
 	"usage: daxmapctl create [-u] [--align SIZE] PATH NAME SIZE\n\n"
 	"Create region NAME of at least SIZE bytes, rounded up to whole extents,\n"
 	"and print it. Names: 1 to 63 printable ASCII characters, no space or '/'.\n",
 };
 
 static const struct pcmd c_resize = {
-	"resize", OPT_ALIGN | OPT_HUMAN | OPT_TIMEOUT, 3,
+	"resize", OPT_ALIGN | OPT_HUMAN | OPT_TIMEOUT, 3, 0,
 	"usage: daxmapctl resize [-u] [--timeout SECS] [--align SIZE] PATH NAME SIZE\n\n"
 	"Grow or shrink region NAME to SIZE bytes, rounded up to whole extents,\n"
 	"and print it. Shrinking releases the extents at the end like remove\n"
@@ -246,7 +153,7 @@ static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool cr
 	struct json_object *j;
 	struct popts o;
 	uint64_t size;
-	int rc = parse(argc, argv, c, &o);
+	int rc = parse_args(argc, argv, c, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -279,7 +186,7 @@ int cmd_resize(int argc, char **argv)
 }
 
 static const struct pcmd c_remove = {
-	"remove", OPT_ALIGN | OPT_TIMEOUT, 2,
+	"remove", OPT_ALIGN | OPT_TIMEOUT, 2, 0,
 	"usage: daxmapctl remove [--timeout SECS] [--align SIZE] PATH NAME\n\n"
 	"Remove region NAME. Its extents are marked ZAP at once (no new mapping\n"
 	"or pin), revocable pins are revoked, and they are freed when no mapping\n"
@@ -295,7 +202,7 @@ int cmd_remove(int argc, char **argv)
 	struct daxmap_pool *pool;
 	struct daxmap_dev *dev;
 	struct popts o;
-	int rc = parse(argc, argv, &c_remove, &o);
+	int rc = parse_args(argc, argv, &c_remove, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -312,7 +219,7 @@ int cmd_remove(int argc, char **argv)
 }
 
 static const struct pcmd c_regions = {
-	"regions", OPT_ALIGN | OPT_HUMAN, 1,
+	"regions", OPT_ALIGN | OPT_HUMAN, 1, 0,
 	"usage: daxmapctl regions [-u] [--align SIZE] PATH\n\n"
 	"Print a JSON array of the regions of the pool on PATH.\n",
 };
@@ -322,10 +229,9 @@ int cmd_regions(int argc, char **argv)
 	struct daxmap_region_info *ri;
 	struct daxmap_pool *pool;
 	struct daxmap_dev *dev;
-	struct json_object *arr;
 	struct popts o;
 	size_t n;
-	int rc = parse(argc, argv, &c_regions, &o);
+	int rc = parse_args(argc, argv, &c_regions, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -335,7 +241,8 @@ int cmd_regions(int argc, char **argv)
 		cmd_error("regions", "%s", daxmap_errormsg());
 		rc = EXIT_ERR;
 	} else {
-		arr = json_object_new_array();
+		struct json_object *arr = json_object_new_array();
+
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(arr, region_json(&ri[i], &o.out));
 		daxmap_region_list_free(ri);
@@ -347,7 +254,7 @@ int cmd_regions(int argc, char **argv)
 }
 
 static const struct pcmd c_check = {
-	"check", OPT_ALIGN | OPT_REPAIR, 1,
+	"check", OPT_ALIGN | OPT_REPAIR, 1, 0,
 	"usage: daxmapctl check [--repair] [--align SIZE] PATH\n\n"
 	"Check the pool metadata on PATH and print the findings as JSON. Nothing\n"
 	"is written without --repair, which restores a damaged primary superblock\n"
@@ -365,7 +272,7 @@ int cmd_check(int argc, char **argv)
 	struct json_object *j, *findings;
 	struct daxmap_dev *dev;
 	struct popts o;
-	int rc = parse(argc, argv, &c_check, &o), problems;
+	int rc = parse_args(argc, argv, &c_check, &o), problems;
 
 	if (rc >= 0)
 		return rc;

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* util.c -- JSON output, size parsing and error reporting for daxmapctl */
+/* util.c -- JSON output, option parsing, pool opening and error reporting
+ * for daxmapctl */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <daxmap.h>
 
 #include "daxmapctl.h"
 
@@ -117,4 +121,83 @@ void cmd_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int parse_args(int argc, char **argv, const struct pcmd *c, struct popts *o)
+{
+	static const struct option lo[] = {
+		{ "align", required_argument, NULL, 'a' },
+		{ "human", no_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "repair", no_argument, NULL, 'r' },
+		{ "extent-size", required_argument, NULL, 'e' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, n, li = -1;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "a:ufre:t:h", lo, &li)) != -1) {
+		unsigned need = ch == 'a' ? OPT_ALIGN : ch == 'u' ? OPT_HUMAN :
+				ch == 'f' ? OPT_FORCE : ch == 'r' ? OPT_REPAIR :
+				ch == 'e' ? OPT_EXTENT : ch == 't' ? OPT_TIMEOUT : 0;
+
+		if (ch == 'h') {
+			fputs(c->usage, stdout);
+			return EXIT_OK;
+		}
+		if (!need || !(c->allowed & need)) {
+			/* by name: argv[optind - 1] may be the option's value */
+			if (need && li >= 0)
+				cmd_error(c->name, "option '--%s' does not apply", lo[li].name);
+			else if (need)
+				cmd_error(c->name, "option '-%c' does not apply", ch);
+			fputs(c->usage, stderr);
+			return EXIT_USAGE;
+		}
+		if ((ch == 'a' && (parse_size(optarg, &o->align) < 0 || !o->align)) ||
+		    (ch == 'e' && (parse_size(optarg, &o->extent_size) < 0 || !o->extent_size))) {
+			cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", optarg);
+			return EXIT_USAGE;
+		}
+		if (ch == 't' && parse_timeout(optarg, &o->timeout_ms) < 0) {
+			cmd_error(c->name, "invalid timeout '%s' (seconds, like 0, 2.5 or 30; 'forever')",
+				  optarg);
+			return EXIT_USAGE;
+		}
+		o->out.human |= ch == 'u';
+		o->force |= ch == 'f';
+		o->repair |= ch == 'r';
+		li = -1;
+	}
+	n = argc - optind;
+	if (n < c->nargs || n > c->nargs + c->optional) {
+		if (c->optional)
+			cmd_error(c->name, "expected %d to %d arguments, got %d", c->nargs,
+				  c->nargs + c->optional, n);
+		else
+			cmd_error(c->name, "expected %d argument(s), got %d", c->nargs, n);
+		fputs(c->usage, stderr);
+		return EXIT_USAGE;
+	}
+	o->args = argv + optind;
+	o->nargs = n;
+	return -1;
+}
+
+int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
+	      struct daxmap_dev **dev, struct daxmap_pool **pool)
+{
+	if (daxmap_dev_open(dev, o->args[0], o->align, rdonly ? DAXMAP_DEV_RDONLY : 0) < 0) {
+		cmd_error(c->name, "%s", daxmap_errormsg());
+		return EXIT_ERR;
+	}
+	if (pool && daxmap_pool_open(pool, *dev, rdonly ? DAXMAP_POOL_RDONLY : 0) < 0) {
+		cmd_error(c->name, "%s: %s", o->args[0], daxmap_errormsg());
+		daxmap_dev_close(*dev);
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
 }

@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_release.c -- zap, wait, reclaim (SPEC §4) through the public API on
+ * emulated devices, with real processes holding the references.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include <daxmap.h>
+
+#include "helpers.h"
+#include "lib/pool.h"
+#include "lib/ref.h"
+
+static struct daxmap_dev *new_dev(uint64_t size)
+{
+	struct daxmap_dev *dev;
+
+	cr_assert_eq(daxmap_dev_open(&dev, make_file(size), 0, 0), 0, "%s", daxmap_errormsg());
+	return dev;
+}
+
+static struct daxmap_pool *new_pool(struct daxmap_dev *dev)
+{
+	struct daxmap_pool *pool;
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	return pool;
+}
+
+static uint64_t dev_hash(const struct daxmap_dev *dev)
+{
+	size_t len = daxmap_dev_size(dev);
+	char *buf = malloc(len);
+	int fd = open(daxmap_dev_path(dev), O_RDONLY);
+	uint64_t h;
+
+	cr_assert(buf && fd >= 0);
+	cr_assert_eq(pread(fd, buf, len, 0), (ssize_t)len);
+	close(fd);
+	h = XXH64(buf, len, 0);
+	free(buf);
+	return h;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Permissions of the mapping holding addr in /proc/self/maps ("rw-s"). */
+static void perms_of(const void *addr, char out[5])
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	unsigned long lo, hi;
+	char line[512], p[5];
+
+	cr_assert_not_null(f);
+	strcpy(out, "none");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 &&
+		    (unsigned long)addr >= lo && (unsigned long)addr < hi) {
+			memcpy(out, p, 5);
+			break;
+		}
+	fclose(f);
+}
+
+/* Every extent of the pool unreferenced? */
+static void assert_counts_zero(struct daxmap_pool *pool)
+{
+	struct daxmap_extent_refs *r;
+	size_t n;
+
+	cr_assert_eq(daxmap_pool_refs(pool, NULL, &r, &n), 0, "%s", daxmap_errormsg());
+	for (size_t i = 0; i < n; i++)
+		cr_assert(r[i].refcount == 0 && r[i].pins == 0,
+			  "extent %llu of '%s': refcount %u pins %u",
+			  (unsigned long long)r[i].extent, r[i].region, r[i].refcount, r[i].pins);
+	free(r);
+}
+
+/* ---- a holder in another process ---------------------------------------- */
+
+enum { HOLD_MAP = 1, HOLD_PIN = 2, HOLD_REVOCABLE = 4 };
+
+struct holder {
+	pid_t pid;
+	int cmd, reply;    /* pipes: to the child, from it */
+};
+
+static int child_reply = -1;
+
+static void child_revoke(struct daxmap_pin *pin, void *arg)
+{
+	struct daxmap_pin **slot = arg;
+
+	(void)pin;
+	daxmap_unpin(slot);
+	if (write(child_reply, "v", 1) != 1)
+		_exit(3);
+}
+
+/*
+ * Fork a process that opens the pool on path itself, maps region (and pins
+ * its first extent), writes 'r', then on 'u' unpins, unmaps and writes 'd'.
+ */
+static struct holder spawn(const char *path, const char *region, unsigned what)
+{
+	struct holder h;
+	int c2p[2], p2c[2];
+	char b;
+
+	cr_assert_eq(pipe(c2p), 0);
+	cr_assert_eq(pipe(p2c), 0);
+	h.pid = fork();
+	cr_assert_geq(h.pid, 0);
+	if (h.pid == 0) {
+		static struct daxmap_pin *pin;
+		struct daxmap_dev *d;
+		struct daxmap_pool *q;
+		struct daxmap_map *m;
+
+		/* the test's end of the pipes: EOF when it goes */
+		close(c2p[0]);
+		close(p2c[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		child_reply = c2p[1];
+		if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0) ||
+		    daxmap_region_map(&m, q, region, 0)) {
+			fprintf(stderr, "holder: %s\n", daxmap_errormsg());
+			_exit(1);
+		}
+		memset(daxmap_map_addr(m), 0x5a, 4096);
+		if ((what & HOLD_PIN) &&
+		    daxmap_pin_external(&pin, m, 0, 4096,
+					(what & HOLD_REVOCABLE) ? child_revoke : NULL, &pin))
+			_exit(2);
+		if (write(c2p[1], "r", 1) != 1)
+			_exit(3);
+		while (read(p2c[0], &b, 1) == 1) {
+			if (b == 'u') {
+				daxmap_unpin(&pin);
+				daxmap_map_delete(&m);
+				if (write(c2p[1], "d", 1) != 1)
+					_exit(3);
+			}
+		}
+		_exit(0);
+	}
+	close(c2p[1]);
+	close(p2c[0]);
+	h.cmd = p2c[1];
+	h.reply = c2p[0];
+	if (read(h.reply, &b, 1) != 1) {
+		int st = 0;
+
+		waitpid(h.pid, &st, 0);
+		cr_assert_fail("the holder did not start: status %#x", st);
+	}
+	cr_assert_eq(b, 'r');
+	return h;
+}
+
+static char expect(struct holder *h)
+{
+	char b = 0;
+
+	cr_assert_eq(read(h->reply, &b, 1), 1);
+	return b;
+}
+
+static void drop(struct holder *h)
+{
+	cr_assert_eq(write(h->cmd, "u", 1), 1);
+	cr_assert_eq(expect(h), 'd');
+}
+
+static void finish(struct holder *h)
+{
+	int st;
+
+	close(h->cmd);
+	cr_assert_eq(waitpid(h->pid, &st, 0), h->pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder status %d", st);
+	close(h->reply);
+}
+
+static void kill_holder(struct holder *h)
+{
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, NULL, 0);
+	close(h->cmd);
+	close(h->reply);
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+Test(release, remove_waits_for_another_process_then_reclaim_finishes)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_reclaim_stat rs;
+	struct daxmap_extent_refs *er;
+	struct daxmap_region_info *ri;
+	struct daxmap_pool_stat st;
+	struct daxmap_map *m = NULL;
+	struct holder h;
+	char pid[32];
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP);
+	cr_assert_eq(daxmap_region_remove(pool, "r", 100), -EBUSY);
+	snprintf(pid, sizeof(pid), "pid %d mapping", (int)h.pid);
+	cr_assert(strstr(daxmap_errormsg(), pid) && strstr(daxmap_errormsg(), "stay in ZAP"),
+		  "%s", daxmap_errormsg());
+	/* ZAP: gone by name, no new mapping, counted as releasing */
+	cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+	cr_assert_eq(n, 0);
+	free(ri);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), -ESTALE);
+	cr_assert(strstr(daxmap_errormsg(), "being removed"), "%s", daxmap_errormsg());
+	cr_assert_null(m);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_releasing, 2);
+	cr_assert_eq(daxmap_pool_refs(pool, "r", &er, &n), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(n, 2);
+	cr_assert(er[0].releasing && er[0].refcount == 1 && er[0].pins == 0);
+	free(er);
+	cr_assert_eq(daxmap_pool_reclaim(pool, &rs), 0);
+	cr_assert_eq(rs.extents_waiting, 2);
+	cr_assert_eq(rs.releases_finished, 0);
+	drop(&h);
+	cr_assert_eq(daxmap_pool_reclaim(pool, &rs), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(rs.releases_finished, 1);
+	cr_assert_eq(rs.extents_freed, 2);
+	cr_assert_eq(rs.extents_waiting, 0);
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 0);
+	cr_assert_eq(st.extents_releasing, 0);
+	finish(&h);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, remove_returns_once_the_last_reference_is_dropped)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct holder h;
+	int64_t t0, t;
+	pid_t timer;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP | HOLD_PIN);
+	t0 = now_ms();
+	timer = fork();
+	if (timer == 0) {
+		usleep(300000);
+		_exit(write(h.cmd, "u", 1) != 1);
+	}
+	cr_assert_eq(daxmap_region_remove(pool, "r", DAXMAP_WAIT_FOREVER), 0, "%s",
+		     daxmap_errormsg());
+	t = now_ms() - t0;
+	/* the holder answers 'd' after it dropped both: it must be there */
+	cr_assert_eq(expect(&h), 'd');
+	cr_assert_geq(t, 250, "remove returned after %lld ms, before the holder let go",
+		      (long long)t);
+	waitpid(timer, NULL, 0);
+	assert_counts_zero(pool);
+	finish(&h);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, shrink_keeps_the_tail_in_zap_until_it_is_idle)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_region_info *ri;
+	struct daxmap_map *m;
+	uint64_t actual = 0;
+	struct holder h;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 6 * MiB, NULL), 0);
+	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP);
+	cr_assert_eq(daxmap_region_resize(pool, "r", 2 * MiB, &actual, 0), -EBUSY);
+	cr_assert_eq(actual, 0, "actual is set on success only");
+	cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ri[0].extents, 1);
+	cr_assert_eq(ri[0].releasing, 2);
+	free(ri);
+	/* a new mapping covers what stays, not what is being released */
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_map_len(m), 2 * MiB);
+	/* growing waits for the pending shrink */
+	cr_assert_eq(daxmap_region_resize(pool, "r", 8 * MiB, NULL, 0), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "still releasing 2 extent(s)"), "%s", daxmap_errormsg());
+	drop(&h);
+	cr_assert_eq(daxmap_region_resize(pool, "r", 8 * MiB, &actual, 0), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert_eq(actual, 8 * MiB);
+	daxmap_map_delete(&m);
+	assert_counts_zero(pool);
+	finish(&h);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, own_mappings_become_prot_none)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *whole, *part;
+	char p[5];
+	char *a;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 6 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&part, pool, "a", 0), 0);
+	cr_assert_eq(daxmap_region_map(&whole, pool, "b", 0), 0);
+	a = daxmap_map_addr(part);
+	memset(a, 0x11, 6 * MiB);
+	/* shrinking a to one extent zaps the tail of the mapping only */
+	cr_assert_eq(daxmap_region_resize(pool, "a", 2 * MiB, NULL, 0), 0, "%s",
+		     daxmap_errormsg());
+	perms_of(a, p);
+	cr_assert_str_eq(p, "rw-s");
+	cr_assert_eq(a[2 * MiB - 1], 0x11, "the part that stays keeps its data");
+	perms_of(a + 2 * MiB, p);
+	cr_assert_str_eq(p, "---p", "the released tail is not PROT_NONE");
+	perms_of(a + 6 * MiB - 1, p);
+	cr_assert_str_eq(p, "---p");
+	cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0, "%s", daxmap_errormsg());
+	perms_of(daxmap_map_addr(whole), p);
+	cr_assert_str_eq(p, "---p");
+	/* deleting a zapped mapping is still fine, and frees the range */
+	cr_assert_eq(daxmap_map_delete(&whole), 0);
+	cr_assert_eq(daxmap_map_delete(&part), 0);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+static int revoked;
+
+static void revoke_own(struct daxmap_pin *pin, void *arg)
+{
+	struct daxmap_pin **slot = arg;
+
+	cr_assert_eq(*slot, pin);
+	__atomic_add_fetch(&revoked, 1, __ATOMIC_SEQ_CST);
+	daxmap_unpin(slot);
+}
+
+Test(release, a_revocable_pin_is_revoked_here_and_in_another_process)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_extent_refs *er;
+	struct daxmap_pin *pin = NULL;
+	struct daxmap_map *m;
+	struct holder h;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 2 * MiB, 100, revoke_own, &pin), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert_eq(daxmap_pin_backend(pin), DAXMAP_PIN_EXTERNAL);
+	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP | HOLD_PIN | HOLD_REVOCABLE);
+	cr_assert_eq(daxmap_pool_refs(pool, "r", &er, &n), 0);
+	cr_assert_eq(n, 2);
+	/* two mappings; the child pinned extent 0, this process extent 1 */
+	cr_assert_eq(er[0].refcount, 2 + DAXMAP_PIN_BIAS);
+	cr_assert_eq(er[1].refcount, 2 + DAXMAP_PIN_BIAS);
+	cr_assert_eq(er[0].pins, 1);
+	free(er);
+	/* the child's mapping is not revocable: let it go once revoked */
+	{
+		pid_t w = fork();
+
+		if (w == 0) {
+			char b;
+
+			if (read(h.reply, &b, 1) != 1 || b != 'v' || write(h.cmd, "u", 1) != 1)
+				_exit(1);
+			_exit(0);
+		}
+		cr_assert_eq(daxmap_region_remove(pool, "r", 10000), 0, "%s", daxmap_errormsg());
+		cr_assert_eq(waitpid(w, &(int){ 0 }, 0), w);
+	}
+	cr_assert_eq(__atomic_load_n(&revoked, __ATOMIC_SEQ_CST), 1, "revoked %d times", revoked);
+	cr_assert_null(pin, "the callback unpinned");
+	cr_assert_eq(expect(&h), 'd');
+	finish(&h);
+	daxmap_map_delete(&m);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, a_pin_that_is_not_revocable_holds_the_release)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pin *pin, *late = NULL;
+	struct daxmap_reclaim_stat rs;
+	struct daxmap_map *m;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 4 * MiB, NULL, NULL), 0);
+	cr_assert_eq(daxmap_region_remove(pool, "r", 50), -EBUSY);
+	cr_assert(strstr(daxmap_errormsg(), "pin (external) of extents"), "%s", daxmap_errormsg());
+	/* the mapping was zapped; no new pin through it */
+	cr_assert_eq(daxmap_pin_external(&late, m, 0, 4096, NULL, NULL), -ESTALE);
+	cr_assert_null(late);
+	cr_assert_eq(daxmap_unpin(&pin), 0);
+	cr_assert_null(pin);
+	cr_assert_eq(daxmap_pool_reclaim(pool, &rs), 0);
+	cr_assert_eq(rs.releases_finished, 1);
+	cr_assert_eq(rs.extents_freed, 2);
+	daxmap_map_delete(&m);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, pins_refuse_bad_arguments)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pin *pin = (struct daxmap_pin *)0x1;
+	struct daxmap_map *m, *plain;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_map_new(&plain, dev, 60 * MiB, 2 * MiB, 0), 0);
+	cr_assert_eq(daxmap_pin_external(NULL, m, 0, 1, NULL, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pin_external(&pin, NULL, 0, 1, NULL, NULL), -EINVAL);
+	cr_assert_null(pin);
+	cr_assert_eq(daxmap_pin_external(&pin, plain, 0, 1, NULL, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "not a region mapping"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 0, NULL, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 2 * MiB, 1, NULL, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 1, 2 * MiB, NULL, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "not inside"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_unpin(NULL), 0);
+	cr_assert_eq(daxmap_unpin(&(struct daxmap_pin *){ NULL }), 0);
+	cr_assert_str_eq(daxmap_pin_backend_name(DAXMAP_PIN_RDMA), "rdma");
+	cr_assert_str_eq(daxmap_pin_backend_name((enum daxmap_pin_backend)99), "unknown");
+	daxmap_map_delete(&plain);
+	daxmap_map_delete(&m);
+	assert_counts_zero(pool); /* no refused call left a reference */
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, reclaim_refs_holders_refuse_bad_arguments)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev), *ro;
+	struct daxmap_extent_refs *er;
+	struct daxmap_holding *hs;
+	size_t n;
+	uint64_t h;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_pool_reclaim(NULL, NULL), -EINVAL);
+	cr_assert_eq(daxmap_pool_refs(pool, NULL, NULL, &n), -EINVAL);
+	cr_assert_eq(daxmap_pool_refs(pool, "missing", &er, &n), -ENOENT);
+	cr_assert_eq(daxmap_pool_holders(pool, NULL, &n), -EINVAL);
+	cr_assert_eq(daxmap_pool_holders(NULL, &hs, &n), -EINVAL);
+	cr_assert_eq(daxmap_pool_holders(pool, &hs, &n), 0);
+	cr_assert_eq(n, 0);
+	free(hs);
+	cr_assert_eq(daxmap_region_remove(pool, "r", DAXMAP_WAIT_FOREVER), 0, "nothing to wait for");
+	daxmap_pool_close(pool);
+	/* read-only: nothing is released, nothing written */
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0);
+	cr_assert_eq(daxmap_region_create(pool, "s", 2 * MiB, NULL), 0);
+	daxmap_pool_close(pool);
+	h = dev_hash(dev);
+	cr_assert_eq(daxmap_pool_open(&ro, dev, DAXMAP_POOL_RDONLY), 0);
+	cr_assert_eq(daxmap_region_remove(ro, "s", 0), -EROFS);
+	cr_assert_eq(daxmap_region_resize(ro, "s", 0, NULL, 0), -EROFS);
+	cr_assert_eq(daxmap_pool_reclaim(ro, NULL), -EROFS);
+	cr_assert_eq(daxmap_pool_refs(ro, "s", &er, &n), 0);
+	cr_assert_eq(n, 1);
+	free(er);
+	daxmap_pool_close(ro);
+	cr_assert_eq(dev_hash(dev), h, "a read-only pool was written");
+	daxmap_dev_close(dev);
+}
+
+Test(release, the_dax_zap_check_refuses_to_free_what_was_never_zapped)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	uint64_t h, slot, gen;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	h = dev_hash(dev);
+	cr_assert_eq(pool_begin(pool, true), 0);
+	slot = (uint64_t)pool_find(pool_core_of(pool), "r");
+	gen = pool_core_of(pool)->rv[slot].gen;
+	cr_assert_eq(pool_region_finish(pool_core_of(pool), slot, gen), -EUCLEAN);
+	cr_assert(strstr(daxmap_errormsg(), "DAX_ZAP"), "%s", daxmap_errormsg());
+	cr_assert_eq(pool_region_finish(pool_core_of(pool), slot, gen + 1), -ESTALE);
+	pool_end(pool);
+	cr_assert_eq(dev_hash(dev), h, "the refused free wrote");
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 2);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* The runtime state file of the pool (DAXMAP_RUNTIME_DIR is set by meson). */
+static void remove_runtime_state(void)
+{
+	char cmd[512];
+	const char *dir = getenv("DAXMAP_RUNTIME_DIR");
+
+	cr_assert(dir && *dir, "the tests run with DAXMAP_RUNTIME_DIR");
+	snprintf(cmd, sizeof(cmd), "rm -f %s/daxmap-*.rt", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(release, zap_survives_close_and_open_finishes_it_once_idle)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	struct holder h;
+
+	cr_assert_eq(daxmap_region_create(pool, "gone", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "cut", 6 * MiB, NULL), 0);
+	h = spawn(daxmap_dev_path(dev), "gone", HOLD_MAP);
+	cr_assert_eq(daxmap_region_remove(pool, "gone", 0), -EBUSY);
+	daxmap_pool_close(pool);
+	/* open while the holder lives: the release stays pending */
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_releasing, 2);
+	daxmap_pool_close(pool);
+	kill_holder(&h);
+	/* open drops the dead holder's references and finishes */
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_releasing, 0);
+	cr_assert_eq(st.extents_used, 3);
+	/* a reboot voids the runtime state: pending releases are idle then */
+	h = spawn(daxmap_dev_path(dev), "cut", HOLD_MAP);
+	cr_assert_eq(daxmap_region_resize(pool, "cut", 2 * MiB, NULL, 0), -EBUSY);
+	daxmap_pool_close(pool);
+	kill_holder(&h);
+	remove_runtime_state();
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_releasing, 0);
+	cr_assert_eq(st.extents_used, 1);
+	cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), 0);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, a_stale_zap_mark_refuses_pins_until_mapped_or_reclaimed)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pin *pin;
+	struct daxmap_map *m;
+	struct ref_rt *rt;
+	struct ref_run run;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	/* a releaser that died between its runtime mark and the persistent
+	 * one leaves a mark on a live region */
+	cr_assert_eq(pool_begin(pool, false), 0);
+	run = (struct ref_run){ pool_core_of(pool)->rv[pool_find(pool_core_of(pool), "r")].ext[0], 1 };
+	cr_assert_eq(ref_attach(&rt, pool_core_of(pool)->sb.uuid, pool_core_of(pool)->sb.nextents,
+				getenv("DAXMAP_RUNTIME_DIR")), 0);
+	pool_end(pool);
+	cr_assert_eq(ref_zap(rt, &run, 1, true), 0);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 1, NULL, NULL), -ESTALE);
+	cr_assert(strstr(daxmap_errormsg(), "being released (ZAP)"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0);
+	cr_assert(!ref_zapped(rt, &run, 1, false), "reclaim did not clear the stale mark");
+	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 1, NULL, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_unpin(&pin);
+	/* mapping the region clears it too */
+	cr_assert_eq(ref_zap(rt, &run, 1, true), 0);
+	daxmap_map_delete(&m);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 1, NULL, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_unpin(&pin);
+	daxmap_map_delete(&m);
+	ref_detach(rt);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* ---- many holders at once ------------------------------------------------- */
+
+#define NPROC 4
+#define NTHREAD 4
+#define ROUNDS 150
+
+struct worker {
+	struct daxmap_pool *pool;
+	unsigned seed;
+	int failed;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		struct daxmap_map *m;
+		struct daxmap_pin *pin = NULL;
+
+		if (daxmap_region_map(&m, w->pool, "shared", 0)) {
+			w->failed++;
+			continue;
+		}
+		if (rand_r(&w->seed) % 2 &&
+		    daxmap_pin_external(&pin, m, (uint64_t)(rand_r(&w->seed) % 3) * 2 * MiB, 4096,
+					NULL, NULL))
+			w->failed++;
+		((volatile char *)daxmap_map_addr(m))[i] = (char)i;
+		daxmap_unpin(&pin);
+		daxmap_map_delete(&m);
+	}
+	return NULL;
+}
+
+Test(release, n_processes_by_m_threads_leave_exact_counts, .timeout = 120)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	const char *path = daxmap_dev_path(dev);
+	pid_t kids[NPROC];
+
+	cr_assert_eq(daxmap_region_create(pool, "shared", 6 * MiB, NULL), 0);
+	for (int p = 0; p < NPROC; p++) {
+		kids[p] = fork();
+		cr_assert_geq(kids[p], 0);
+		if (kids[p] == 0) {
+			struct worker w[NTHREAD];
+			pthread_t t[NTHREAD];
+			struct daxmap_dev *d;
+			struct daxmap_pool *q;
+			int bad = 0;
+
+			if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0))
+				_exit(1);
+			for (int i = 0; i < NTHREAD; i++) {
+				/* one pool handle per thread: a handle is not shared */
+				struct daxmap_dev *dt;
+
+				if (daxmap_dev_open(&dt, path, 0, 0) || daxmap_pool_open(&w[i].pool, dt, 0))
+					_exit(1);
+				w[i].seed = (unsigned)(p * 100 + i);
+				w[i].failed = 0;
+				pthread_create(&t[i], NULL, work, &w[i]);
+			}
+			for (int i = 0; i < NTHREAD; i++) {
+				pthread_join(t[i], NULL);
+				bad += w[i].failed;
+			}
+			_exit(bad ? 2 : 0);
+		}
+	}
+	for (int p = 0; p < NPROC; p++) {
+		int st;
+
+		cr_assert_eq(waitpid(kids[p], &st, 0), kids[p]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker process: status %d", st);
+	}
+	/* every process exited without closing anything: exact zeros once the
+	 * dead holders are reclaimed (closing drops them the same way) */
+	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0);
+	assert_counts_zero(pool);
+	cr_assert_eq(daxmap_region_remove(pool, "shared", 0), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(release, kill_9_in_a_map_pin_unmap_loop_never_loses_or_invents_a_count, .timeout = 120)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	const char *path = daxmap_dev_path(dev);
+	unsigned seed = 7;
+	int kills = 0;
+
+	cr_assert_eq(daxmap_region_create(pool, "hot", 6 * MiB, NULL), 0);
+	for (int k = 0; k < 60; k++) {
+		struct daxmap_holding *hs;
+		size_t n;
+		pid_t c = fork();
+
+		cr_assert_geq(c, 0);
+		if (c == 0) {
+			struct daxmap_dev *d;
+			struct daxmap_pool *q;
+
+			if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0))
+				_exit(1);
+			for (unsigned i = 0;; i++) {
+				struct daxmap_map *m;
+				struct daxmap_pin *pin = NULL, *pin2 = NULL;
+
+				if (daxmap_region_map(&m, q, "hot", 0))
+					_exit(2);
+				daxmap_pin_external(&pin, m, (i % 3) * 2 * MiB, 8192, NULL, NULL);
+				daxmap_pin_external(&pin2, m, 0, 6 * MiB, child_revoke, &pin2);
+				daxmap_unpin(&pin);
+				if (i & 1)
+					daxmap_unpin(&pin2);
+				daxmap_map_delete(&m);
+				daxmap_unpin(&pin2);
+			}
+		}
+		usleep((useconds_t)(rand_r(&seed) % 20000));
+		cr_assert_eq(kill(c, SIGKILL), 0);
+		{
+			int st;
+
+			cr_assert_eq(waitpid(c, &st, 0), c);
+			cr_assert(WIFSIGNALED(st), "the looping child exited by itself: %d", st);
+		}
+		kills++;
+		cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
+		assert_counts_zero(pool);
+		cr_assert_eq(daxmap_pool_holders(pool, &hs, &n), 0);
+		cr_assert_eq(n, 0, "a reference outlived its killed holder");
+		free(hs);
+	}
+	cr_assert_eq(daxmap_region_remove(pool, "hot", 0), 0, "%s", daxmap_errormsg());
+	printf("release: %d processes killed with SIGKILL in a map/pin/unpin/unmap loop, counts exact after each\n",
+	       kills);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
