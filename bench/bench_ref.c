@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench_ref.c -- the cost of references (SPEC §4, §7). Prints JSON; every
+ * figure sits next to its anchor, measured in the same run:
+ *
+ * - map+unmap of a region (daxmap_region_map(): one reference per extent
+ *   taken and dropped) next to a plain mmap+munmap of the same device
+ *   range, and next to daxmap_map_new()+daxmap_map_delete() of the same
+ *   range (the library's mapping path without references);
+ * - reference get+put latency through the internal ref layer (ref_get(),
+ *   ref_put(): the public API has no bare get/put) and through the public
+ *   daxmap_pin_external()+daxmap_unpin() on a region mapping, with one
+ *   thread, and two threads at once on the same extent and on different
+ *   extents; anchors: an atomic increment+decrement of a shared word (the
+ *   kernel's folio_get()/folio_put()), a process-shared robust mutex
+ *   lock+unlock (what every ref layer call takes), and a FUTEX_WAKE
+ *   syscall with no waiter (what every ref_put() makes).
+ *
+ * Each figure is the median over --rounds rounds of --map-ops or --ref-ops
+ * operations; the variants of a section run interleaved within each round,
+ * so drift hits all alike.
+ *
+ *   bench_ref [--align SIZE] [--extents K] [--map-ops N] [--ref-ops N]
+ *             [--rounds R] PATH
+ *
+ * PATH: a devdax device, a file on a DAX filesystem, or a regular file
+ * (an emulated device). It is formatted as a pool (its contents are lost).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <daxmap.h>
+
+#include "lib/pool.h"
+#include "lib/ref.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+#define REGION "bench-ref"
+#define BATCH 64 /* gets, then as many puts, for the per-op figures */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_ref: %s: %s\n", what, daxmap_errormsg());
+	exit(1);
+}
+
+static int parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'K': x <<= 10; break;
+	case 'M': x <<= 20; break;
+	case 'G': x <<= 30; break;
+	case '\0': break;
+	default: return -1;
+	}
+	*v = x;
+	return x ? 0 : -1;
+}
+
+static struct json_object *jd(double v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.1f", v);
+	return json_object_new_double_s(v, buf);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ------------------------------------------------ map + unmap of a region */
+
+struct map_ctx {
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	const struct daxmap_range *ranges;
+	size_t nranges;
+	int fd;          /* the device, for the plain mmap anchor */
+	int mmap_flags;
+	uint64_t len;
+	int n;
+};
+
+static double region_map_unmap(const struct map_ctx *c)
+{
+	double t0 = now_ns();
+
+	for (int i = 0; i < c->n; i++) {
+		struct daxmap_map *m;
+
+		if (daxmap_region_map(&m, c->pool, REGION, 0) < 0)
+			die("daxmap_region_map");
+		if (daxmap_map_delete(&m) < 0)
+			die("daxmap_map_delete");
+	}
+	return (now_ns() - t0) / c->n;
+}
+
+/* The same device ranges through the mapping layer, no references. */
+static double map_new_delete(const struct map_ctx *c)
+{
+	double t0 = now_ns();
+
+	for (int i = 0; i < c->n; i++) {
+		struct daxmap_map *m;
+		int rc = c->nranges == 1 ?
+			daxmap_map_new(&m, c->dev, c->ranges[0].offset, c->ranges[0].len, 0) :
+			daxmap_map_new_ranges(&m, c->dev, c->ranges, c->nranges, 0);
+
+		if (rc < 0)
+			die("daxmap_map_new");
+		if (daxmap_map_delete(&m) < 0)
+			die("daxmap_map_delete");
+	}
+	return (now_ns() - t0) / c->n;
+}
+
+static double plain_mmap_munmap(const struct map_ctx *c)
+{
+	double t0 = now_ns();
+
+	for (int i = 0; i < c->n; i++) {
+		void *p = mmap(NULL, c->len, PROT_READ | PROT_WRITE, c->mmap_flags, c->fd,
+			       (off_t)c->ranges[0].offset);
+
+		if (p == MAP_FAILED) {
+			perror("bench_ref: mmap");
+			exit(1);
+		}
+		munmap(p, c->len);
+	}
+	return (now_ns() - t0) / c->n;
+}
+
+/* MAP_SHARED_VALIDATE|MAP_SYNC where the device takes it, as the library
+ * maps; else MAP_SHARED (a page-cache file). */
+static int probe_mmap_flags(int fd, uint64_t off, uint64_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC,
+		       fd, (off_t)off);
+
+	if (p != MAP_FAILED) {
+		munmap(p, len);
+		return MAP_SHARED_VALIDATE | MAP_SYNC;
+	}
+	return MAP_SHARED;
+}
+
+static struct json_object *bench_map_unmap(struct map_ctx *c, int rounds)
+{
+	struct json_object *j = json_object_new_object();
+	double *a = calloc((size_t)rounds, sizeof(double));
+	double *b = calloc((size_t)rounds, sizeof(double));
+	double *p = calloc((size_t)rounds, sizeof(double));
+
+	if (!a || !b || !p)
+		die("out of memory");
+	/* warm: the runtime state attached, page tables and caches hot */
+	region_map_unmap(&(struct map_ctx){ .pool = c->pool, .n = 8 });
+	for (int r = 0; r < rounds; r++) {
+		a[r] = region_map_unmap(c);
+		b[r] = map_new_delete(c);
+		p[r] = plain_mmap_munmap(c);
+	}
+	double ra = median(a, rounds), rb = median(b, rounds), rp = median(p, rounds);
+
+	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)c->len));
+	json_object_object_add(j, "device_ranges", json_object_new_int64((int64_t)c->nranges));
+	json_object_object_add(j, "ops_per_round", json_object_new_int(c->n));
+	json_object_object_add(j, "rounds", json_object_new_int(rounds));
+	json_object_object_add(j, "region_map_unmap_ns", jd(ra));
+	json_object_object_add(j, "anchor_daxmap_map_new_delete_ns", jd(rb));
+	json_object_object_add(j, "anchor_plain_mmap_munmap_ns", jd(rp));
+	json_object_object_add(j, "anchor_mmap_flags", json_object_new_string(
+		c->mmap_flags == MAP_SHARED ? "MAP_SHARED" : "MAP_SHARED_VALIDATE|MAP_SYNC"));
+	json_object_object_add(j, "region_vs_plain_mmap", jd(ra / rp));
+	/* pool lock and table re-read, reference get+put, MADV_DONTFORK */
+	json_object_object_add(j, "region_layer_ns", jd(ra - rb));
+	free(a);
+	free(b);
+	free(p);
+	return j;
+}
+
+/* ------------------------------------------- reference get + put latency */
+
+enum op {
+	OP_REF,     /* ref_get(REF_MAP) + ref_put() on one extent */
+	OP_PIN,     /* daxmap_pin_external() + daxmap_unpin() of one extent */
+	OP_ATOMIC,  /* anchor: atomic inc + dec of a shared word */
+	OP_MUTEX,   /* anchor: robust process-shared mutex lock + unlock */
+};
+
+/* Anchor state, in shared memory like the ref layer's. */
+struct shared {
+	pthread_mutex_t lock;
+	char pad0[64];
+	uint32_t word[2][16]; /* two words on separate cache lines */
+	uint32_t futex;
+};
+
+struct worker {
+	enum op op;
+	int n;
+	struct ref_rt *rt;
+	uint64_t extent;         /* OP_REF */
+	struct daxmap_map *map;  /* OP_PIN */
+	uint64_t offset, len;    /* OP_PIN */
+	uint32_t *word;          /* OP_ATOMIC */
+	struct shared *sh;
+	pthread_barrier_t *bar;
+	double t0, t1;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct ref_run run = { w->extent, 1 };
+
+	if (w->bar)
+		pthread_barrier_wait(w->bar);
+	w->t0 = now_ns();
+	switch (w->op) {
+	case OP_REF:
+		for (int i = 0; i < w->n; i++) {
+			uint64_t id;
+
+			if (ref_get(w->rt, REF_MAP, 0, 0, &run, 1, &id) < 0)
+				die("ref_get");
+			if (ref_put(w->rt, id) < 0)
+				die("ref_put");
+		}
+		break;
+	case OP_PIN:
+		for (int i = 0; i < w->n; i++) {
+			struct daxmap_pin *p;
+
+			if (daxmap_pin_external(&p, w->map, w->offset, w->len, NULL, NULL) < 0)
+				die("daxmap_pin_external");
+			if (daxmap_unpin(&p) < 0)
+				die("daxmap_unpin");
+		}
+		break;
+	case OP_ATOMIC:
+		for (int i = 0; i < w->n; i++) {
+			__atomic_fetch_add(w->word, 1, __ATOMIC_ACQ_REL);
+			__atomic_fetch_sub(w->word, 1, __ATOMIC_ACQ_REL);
+		}
+		break;
+	case OP_MUTEX:
+		for (int i = 0; i < w->n; i++) {
+			pthread_mutex_lock(&w->sh->lock);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			pthread_mutex_unlock(&w->sh->lock);
+		}
+		break;
+	}
+	w->t1 = now_ns();
+	return NULL;
+}
+
+/* Run w[0..nthreads) at once; per-thread ns per pair (their mean) and the
+ * total pairs per second over the wall time of the slowest. */
+static void run_threads(struct worker *w, int nthreads, double *ns, double *rate)
+{
+	pthread_barrier_t bar;
+	pthread_t t[2];
+	double first, last, sum = 0;
+
+	if (nthreads == 1) {
+		w[0].bar = NULL;
+		work(&w[0]);
+	} else {
+		pthread_barrier_init(&bar, NULL, (unsigned)nthreads);
+		for (int i = 0; i < nthreads; i++) {
+			w[i].bar = &bar;
+			if (pthread_create(&t[i], NULL, work, &w[i]) != 0) {
+				perror("bench_ref: pthread_create");
+				exit(1);
+			}
+		}
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&bar);
+	}
+	first = w[0].t0;
+	last = w[0].t1;
+	for (int i = 0; i < nthreads; i++) {
+		sum += (w[i].t1 - w[i].t0) / w[i].n;
+		first = w[i].t0 < first ? w[i].t0 : first;
+		last = w[i].t1 > last ? w[i].t1 : last;
+	}
+	*ns = sum / nthreads;
+	*rate = (double)w[0].n * nthreads / ((last - first) * 1e-9);
+}
+
+struct ref_ctx {
+	struct ref_rt *rt;
+	struct daxmap_map *map;   /* a mapping of the region, for pins */
+	uint64_t ext[2];          /* pool extent numbers of region indexes 0, 1 */
+	uint64_t es;
+	struct shared *sh;
+	int n, rounds;
+	int pin_ok;               /* 0: pins refused on this device */
+};
+
+/* ns per get and per put of one extent, BATCH gets then BATCH puts. */
+static void ref_per_op(const struct ref_ctx *c, double *get, double *put)
+{
+	struct ref_run run = { c->ext[0], 1 };
+	uint64_t id[BATCH];
+	double tg = 0, tp = 0, t0;
+	int loops = c->n / BATCH > 0 ? c->n / BATCH : 1;
+
+	for (int l = 0; l < loops; l++) {
+		t0 = now_ns();
+		for (int i = 0; i < BATCH; i++)
+			if (ref_get(c->rt, REF_MAP, 0, 0, &run, 1, &id[i]) < 0)
+				die("ref_get");
+		tg += now_ns() - t0;
+		t0 = now_ns();
+		for (int i = 0; i < BATCH; i++)
+			if (ref_put(c->rt, id[i]) < 0)
+				die("ref_put");
+		tp += now_ns() - t0;
+	}
+	*get = tg / ((double)loops * BATCH);
+	*put = tp / ((double)loops * BATCH);
+}
+
+static double futex_wake_ns(const struct ref_ctx *c)
+{
+	double t0 = now_ns();
+
+	/* not FUTEX_PRIVATE, as the ref layer's wake_all() */
+	for (int i = 0; i < c->n; i++)
+		syscall(SYS_futex, &c->sh->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	return (now_ns() - t0) / c->n;
+}
+
+/*
+ * One scenario: nthreads threads (1 or 2); different: on extents 0 and 1
+ * (and separate anchor words) instead of both on extent 0. The ops run
+ * interleaved, each round; medians of the rounds.
+ */
+static struct json_object *ref_scenario(const struct ref_ctx *c, int nthreads, int different)
+{
+	static const struct {
+		enum op op;
+		const char *name;
+	} ops[] = {
+		{ OP_REF, "ref_get_put" },
+		{ OP_PIN, "pin_external_unpin" },
+		{ OP_ATOMIC, "anchor_atomic_inc_dec" },
+		{ OP_MUTEX, "anchor_robust_mutex_lock_unlock" },
+	};
+	enum { NOPS = sizeof(ops) / sizeof(ops[0]) };
+	struct json_object *j = json_object_new_object();
+	double *ns[NOPS], *rate[NOPS];
+
+	for (int o = 0; o < NOPS; o++) {
+		ns[o] = calloc((size_t)c->rounds, sizeof(double));
+		rate[o] = calloc((size_t)c->rounds, sizeof(double));
+		if (!ns[o] || !rate[o])
+			die("out of memory");
+	}
+	for (int r = 0; r < c->rounds; r++)
+		for (int o = 0; o < NOPS; o++) {
+			struct worker w[2];
+
+			/* the anchors are 100 times cheaper: 10 times the ops, so
+			 * two threads overlap for long enough (under TCG too) */
+			int anchor_scale = ops[o].op == OP_ATOMIC || ops[o].op == OP_MUTEX ? 10 : 1;
+
+			if (ops[o].op == OP_PIN && !c->pin_ok)
+				continue;
+			for (int t = 0; t < nthreads; t++) {
+				int k = different ? t : 0;
+
+				w[t] = (struct worker){
+					.op = ops[o].op, .n = c->n * anchor_scale, .rt = c->rt,
+					.extent = c->ext[k], .map = c->map,
+					.offset = (uint64_t)k * c->es, .len = c->es,
+					.word = c->sh->word[k], .sh = c->sh,
+				};
+			}
+			run_threads(w, nthreads, &ns[o][r], &rate[o][r]);
+		}
+	json_object_object_add(j, "threads", json_object_new_int(nthreads));
+	if (nthreads > 1)
+		json_object_object_add(j, "extents", json_object_new_string(
+			different ? "different (index 0 and 1 of the region)" : "same (index 0)"));
+	for (int o = 0; o < NOPS; o++) {
+		char key[96];
+
+		if (ops[o].op == OP_PIN && !c->pin_ok)
+			continue;
+		snprintf(key, sizeof(key), "%s_ns_per_pair", ops[o].name);
+		json_object_object_add(j, key, jd(median(ns[o], c->rounds)));
+		if (nthreads > 1) {
+			snprintf(key, sizeof(key), "%s_pairs_per_sec_total", ops[o].name);
+			json_object_object_add(j, key, jd(median(rate[o], c->rounds)));
+		}
+		free(ns[o]);
+		free(rate[o]);
+	}
+	if (nthreads == 1) {
+		double *g = calloc((size_t)c->rounds, sizeof(double));
+		double *p = calloc((size_t)c->rounds, sizeof(double));
+		double *f = calloc((size_t)c->rounds, sizeof(double));
+
+		if (!g || !p || !f)
+			die("out of memory");
+		for (int r = 0; r < c->rounds; r++) {
+			ref_per_op(c, &g[r], &p[r]);
+			f[r] = futex_wake_ns(c);
+		}
+		json_object_object_add(j, "ref_get_ns", jd(median(g, c->rounds)));
+		json_object_object_add(j, "ref_put_ns", jd(median(p, c->rounds)));
+		json_object_object_add(j, "anchor_futex_wake_syscall_ns", jd(median(f, c->rounds)));
+		free(g);
+		free(p);
+		free(f);
+	}
+	return j;
+}
+
+static struct json_object *bench_refs(struct ref_ctx *c)
+{
+	struct json_object *j = json_object_new_object();
+	struct daxmap_pin *pin;
+
+	/* pins may be refused on this kind of device (SPEC §4): say so */
+	if (daxmap_pin_external(&pin, c->map, 0, c->es, NULL, NULL) < 0) {
+		json_object_object_add(j, "pin_external_refused",
+				       json_object_new_string(daxmap_errormsg()));
+		c->pin_ok = 0;
+	} else {
+		daxmap_unpin(&pin);
+		c->pin_ok = 1;
+	}
+	json_object_object_add(j, "ops_per_round", json_object_new_int(c->n));
+	json_object_object_add(j, "rounds", json_object_new_int(c->rounds));
+	json_object_object_add(j, "notes", json_object_new_string(
+		"ref_get_put: internal ref_get(REF_MAP)+ref_put() of one extent; "
+		"the atomic and mutex anchors run 10 times ops_per_round; "
+		"pin_external_unpin: public API, one extent of a region mapping, not revocable; "
+		"ns_per_pair with 2 threads: each thread's own time per pair, mean of the two; "
+		"the robust mutex anchor is one lock for both threads in every scenario, "
+		"as the ref layer has one lock per pool; threads of a process share its holder slot"));
+	json_object_object_add(j, "uncontended", ref_scenario(c, 1, 0));
+	json_object_object_add(j, "two_threads_same_extent", ref_scenario(c, 2, 0));
+	json_object_object_add(j, "two_threads_different_extents", ref_scenario(c, 2, 1));
+	return j;
+}
+
+/* ------------------------------------------------------------------ main */
+
+/*
+ * Every run formats a new pool (a new uuid), so its runtime state file
+ * would be left behind in /dev/shm (4 MiB each) once nothing uses it: the
+ * bench removes it, named as the ref layer names it (lib/ref.c rt_path()).
+ */
+static void unlink_runtime_state(const uint8_t uuid[16], const char *dir)
+{
+	char path[PATH_MAX], hex[33];
+
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	snprintf(path, sizeof(path), "%s/daxmap-%s.rt", dir ? dir : "/dev/shm", hex);
+	unlink(path);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_ref [--align SIZE] [--extents K] [--map-ops N] [--ref-ops N] [--rounds R] PATH\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "align", required_argument, NULL, 'a' },
+		{ "extents", required_argument, NULL, 'k' },
+		{ "map-ops", required_argument, NULL, 'm' },
+		{ "ref-ops", required_argument, NULL, 'n' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t align = 0, k = 4;
+	int map_ops = 2000, ref_ops = 100000, rounds = 5, c;
+	struct daxmap_pool_stat st;
+	struct daxmap_extent_refs *refs;
+	struct daxmap_range *ranges;
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	struct json_object *out;
+	struct map_ctx mc;
+	struct ref_ctx rc;
+	size_t nranges, nrefs;
+	uint8_t uuid[16];
+	const char *dir;
+
+	while ((c = getopt_long(argc, argv, "a:k:m:n:r:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a': if (parse_size(optarg, &align)) usage(); break;
+		case 'k': k = strtoull(optarg, NULL, 0); break;
+		case 'm': map_ops = atoi(optarg); break;
+		case 'n': ref_ops = atoi(optarg); break;
+		case 'r': rounds = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (optind != argc - 1 || k < 2 || map_ops <= 0 || ref_ops <= 0 || rounds <= 0)
+		usage();
+	if (daxmap_dev_open(&dev, argv[optind], align, 0) < 0)
+		die(argv[optind]);
+	/* an emulated device would flush with msync: measure the pmem path */
+	if (daxmap_dev_kind(dev) == DAXMAP_KIND_FILE)
+		setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
+	if (daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE) < 0 ||
+	    daxmap_pool_open(&pool, dev, 0) < 0)
+		die("pool");
+	daxmap_pool_stat(pool, &st);
+	if (daxmap_region_create(pool, REGION, k * st.extent_size, NULL) < 0)
+		die("create");
+	if (daxmap_region_ranges(pool, REGION, &ranges, &nranges) < 0 ||
+	    daxmap_pool_refs(pool, REGION, &refs, &nrefs) < 0 || nrefs < 2)
+		die("region");
+
+	out = json_object_new_object();
+	json_object_object_add(out, "path", json_object_new_string(argv[optind]));
+	json_object_object_add(out, "kind", json_object_new_string(
+		daxmap_kind_name(daxmap_dev_kind(dev))));
+	json_object_object_add(out, "extent_size", json_object_new_int64((int64_t)st.extent_size));
+	json_object_object_add(out, "region_extents", json_object_new_int64((int64_t)k));
+	json_object_object_add(out, "cpus_online", json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
+
+	/* 1. map + unmap */
+	mc = (struct map_ctx){ .pool = pool, .dev = dev, .ranges = ranges, .nranges = nranges,
+			       .len = k * st.extent_size, .n = map_ops };
+	mc.fd = open(argv[optind], O_RDWR | O_CLOEXEC);
+	if (mc.fd < 0) {
+		perror(argv[optind]);
+		return 1;
+	}
+	mc.mmap_flags = probe_mmap_flags(mc.fd, ranges[0].offset, mc.len);
+	json_object_object_add(out, "map_unmap", bench_map_unmap(&mc, rounds));
+	close(mc.fd);
+
+	/* 2. get + put: the ref layer's attachment is the pool's own (one per
+	 * pool per process), found the way the library finds it */
+	rc = (struct ref_ctx){ .es = st.extent_size, .n = ref_ops, .rounds = rounds,
+			       .ext = { refs[0].extent, refs[1].extent } };
+	dir = getenv("DAXMAP_RUNTIME_DIR");
+	if (dir && !*dir)
+		dir = NULL;
+	memcpy(uuid, pool_core_of(pool)->sb.uuid, sizeof(uuid));
+	if (daxmap_region_map(&rc.map, pool, REGION, 0) < 0 ||
+	    ref_attach(&rc.rt, uuid, pool_core_of(pool)->sb.nextents, dir) < 0)
+		die("attach");
+	rc.sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rc.sh == MAP_FAILED) {
+		perror("bench_ref: mmap");
+		return 1;
+	}
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+		pthread_mutex_init(&rc.sh->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
+	json_object_object_add(out, "get_put", bench_refs(&rc));
+	pthread_mutex_destroy(&rc.sh->lock);
+	munmap(rc.sh, sizeof(struct shared));
+	ref_detach(rc.rt);
+	daxmap_map_delete(&rc.map);
+
+	free(refs);
+	free(ranges);
+	if (daxmap_region_remove(pool, REGION, 0) < 0)
+		die("remove");
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	unlink_runtime_state(uuid, dir);
+	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
+	json_object_put(out);
+	return 0;
+}
