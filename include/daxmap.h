@@ -379,6 +379,25 @@ int daxmap_unpin(struct daxmap_pin **pinp);
 /* Which backend made the pin. */
 enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin);
 
+/*
+ * Long-term pins (FOLL_LONGTERM: RDMA, VFIO, io_uring) follow the kernel's
+ * rules for the memory behind dev, decided before the kernel is asked:
+ * fsdax and page-cache files are refused, devdax allowed, io_uring before
+ * Linux 6.5 refuses devdax too. 0 if backend may pin dev's memory here,
+ * else -EOPNOTSUPP with the rule in daxmap_errormsg(). Every pin backend
+ * applies the same check first.
+ */
+int daxmap_pin_check(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
+/* The rule that decides it, allowed or not, as a sentence. */
+const char *daxmap_pin_rule(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
+
+/* ---- pin backend: RDMA (rdma-core) ---- */
+
+/* ---- pin backend: VFIO ---- */
+
+/* ---- pin backend: io_uring (liburing) ---- */
+
+
 #ifdef __cplusplus
 }
 #endif

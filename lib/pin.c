@@ -19,6 +19,7 @@
 
 #include "daxmap.h"
 #include "error.h"
+#include "map.h"
 #include "pin.h"
 #include "ref.h"
 #include "ref_region.h"
@@ -167,6 +168,10 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	int rc;
 
 	pthread_once(&pins_once, pins_init);
+	/* the kernel's long-term pin rules, before the kernel is asked */
+	if (backend != DAXMAP_PIN_EXTERNAL && map &&
+	    (rc = daxmap_pin_check(map->dev, backend)))
+		return rc;
 	if (!(p = calloc(1, sizeof(*p))))
 		return daxmap_err(ENOMEM, "out of memory");
 	if ((rc = region_map_runs(map, off, len, &p->rt, &p->runs, &p->nruns))) {
