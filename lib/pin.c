@@ -187,21 +187,30 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 		free_pin(p);
 		return rc;
 	}
+	/* the caller's pointer first: a revoke callback may run (and unpin
+	 * through it) as soon as the revoker can see the pin */
+	*pinp = p;
 	if (revoke) {
+		struct ref_rt *rt = NULL;
+
 		pthread_mutex_lock(&pins_lock);
 		rc = add_revocable(p);
+		/* marked between ref_get() and now: the revoker's scan may
+		 * have missed it (p is only safe to touch under the lock) */
+		if (rc == 0 && ref_zapped(p->rt, p->runs, p->nruns, false))
+			rt = ref_share(p->rt);
 		pthread_mutex_unlock(&pins_lock);
 		if (rc) {
+			*pinp = NULL;
 			ref_put(p->rt, p->id);
 			free_pin(p);
 			return rc;
 		}
-		/* marked between ref_get() and now: the revoker's scan may
-		 * have missed it */
-		if (ref_zapped(p->rt, p->runs, p->nruns, false))
-			ref_zap_kick(p->rt);
+		if (rt) {
+			ref_zap_kick(rt);
+			ref_detach(rt);
+		}
 	}
-	*pinp = p;
 	return 0;
 }
 

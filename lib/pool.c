@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct daxmap_pool {
 	size_t nbad;
 	void *upper;             /* an upper layer's state, released on close */
 	void (*upper_close)(void *upper);
+	pthread_mutex_t lock;    /* one thread of this handle at a time */
 };
 
 static void map_flush(void *ctx, const void *addr, size_t len)
@@ -200,10 +202,15 @@ int pool_begin(struct daxmap_pool *p, bool excl)
 
 	if (!p)
 		return daxmap_err(EINVAL, "a pool is required");
-	if ((rc = pool_lock(p->dev, excl)))
+	/* the OFD lock is per open file description: it keeps other
+	 * processes out, the mutex this handle's other threads */
+	pthread_mutex_lock(&p->lock);
+	if ((rc = pool_lock(p->dev, excl))) {
+		pthread_mutex_unlock(&p->lock);
 		return rc;
+	}
 	if ((rc = refresh(p))) {
-		pool_unlock(p->dev);
+		pool_end(p);
 		return rc;
 	}
 	/* a block that went bad since format is never handed out */
@@ -231,6 +238,7 @@ int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return daxmap_err(ENOMEM, "out of memory");
+	pthread_mutex_init(&p->lock, NULL);
 	p->dev = dev;
 	if ((rc = pool_lock(dev, !rdonly)))
 		goto err_free;
@@ -280,6 +288,7 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 	pool_core_close(&pool->core);
 	daxmap_map_delete(&pool->meta);
 	free(pool->bad);
+	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
 
@@ -309,7 +318,7 @@ DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 	st->version_major = c->sb.major;
 	st->version_minor = c->sb.minor;
 	st->from_backup = c->from_backup;
-	pool_unlock(pool->dev);
+	pool_end(pool);
 	return 0;
 }
 
@@ -326,13 +335,13 @@ DAXMAP_EXPORT int daxmap_pool_bad_extents(struct daxmap_pool *pool,
 		return rc;
 	v = malloc((pool->core.nbad ? pool->core.nbad : 1) * sizeof(*v));
 	if (!v) {
-		pool_unlock(pool->dev);
+		pool_end(pool);
 		return daxmap_err(ENOMEM, "out of memory");
 	}
 	for (uint64_t x = 0; x < pool->core.sb.nextents; x++)
 		if (pool->core.kind[x] == EK_BAD)
 			v[n++] = x;
-	pool_unlock(pool->dev);
+	pool_end(pool);
 	*extents = v;
 	*count = n;
 	return 0;
@@ -346,7 +355,7 @@ DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *nam
 	if (rc)
 		return rc;
 	rc = pool_region_create(&pool->core, name, size, actual);
-	pool_unlock(pool->dev);
+	pool_end(pool);
 	return rc;
 }
 
@@ -364,7 +373,7 @@ DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
 		return rc;
 	v = calloc(pool->core.sb.region_slots, sizeof(*v));
 	if (!v) {
-		pool_unlock(pool->dev);
+		pool_end(pool);
 		return daxmap_err(ENOMEM, "out of memory");
 	}
 	for (uint64_t s = 0; s < pool->core.sb.region_slots; s++) {
@@ -379,7 +388,7 @@ DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
 		v[n].ctime = r->ctime;
 		n++;
 	}
-	pool_unlock(pool->dev);
+	pool_end(pool);
 	*infos = v;
 	*count = n;
 	return 0;
@@ -536,6 +545,7 @@ uint64_t pool_flushes(const struct daxmap_pool *pool)
 void pool_end(struct daxmap_pool *pool)
 {
 	pool_unlock(pool->dev);
+	pthread_mutex_unlock(&pool->lock);
 }
 
 struct pool_core *pool_core_of(struct daxmap_pool *pool)

@@ -766,3 +766,53 @@ Test(release, kill_9_in_a_map_pin_unmap_loop_never_loses_or_invents_a_count, .ti
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
+
+struct sharer {
+	struct daxmap_pool *pool;
+	int id, failed;
+};
+
+static void *share_work(void *arg)
+{
+	struct sharer *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "t%d", w->id);
+	for (int i = 0; i < 50; i++) {
+		struct daxmap_map *m;
+
+		if (daxmap_region_create(w->pool, name, 2 * MiB, NULL) ||
+		    daxmap_region_map(&m, w->pool, name, 0)) {
+			w->failed++;
+			continue;
+		}
+		((volatile char *)daxmap_map_addr(m))[0] = 1;
+		daxmap_map_delete(&m);
+		w->failed += daxmap_region_remove(w->pool, name, 0) != 0;
+	}
+	return NULL;
+}
+
+Test(release, threads_may_share_a_pool_handle)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_pool_stat st;
+	struct sharer w[4];
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct sharer){ pool, i, 0 };
+		cr_assert_eq(pthread_create(&t[i], NULL, share_work, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(w[i].failed, 0, "thread %d: %d failures", i, w[i].failed);
+	}
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.extents_used, 0);
+	cr_assert_eq(st.regions, 0);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
