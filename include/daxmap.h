@@ -393,9 +393,165 @@ const char *daxmap_pin_rule(const struct daxmap_dev *dev, enum daxmap_pin_backen
 
 /* ---- pin backend: RDMA (rdma-core) ---- */
 
+/*
+ * Built with rdma-core (meson -Drdma=enabled, libibverbs-dev); without it
+ * every function of this section returns -EOPNOTSUPP ("built without
+ * rdma-core"). The verbs types are only named here: include
+ * <infiniband/verbs.h> to use them.
+ */
+struct ibv_pd;
+struct ibv_mr;
+
+/*
+ * Register bytes [offset, offset + len) of a region mapping with pd
+ * (ibv_reg_mr(), access: IBV_ACCESS_* flags) and pin the extents under it
+ * (DAXMAP_PIN_BIAS each, backend "rdma") until daxmap_unpin(), which
+ * deregisters the MR (ibv_dereg_mr()) before it drops the references. The
+ * long-term pin rules come first (daxmap_pin_check()): fsdax and page-cache
+ * pools are refused with -EOPNOTSUPP naming the rule, before the kernel is
+ * asked. When the kernel refuses anyway, its -errno is returned and
+ * daxmap_errormsg() gives the likely reason (-ENOMEM: RLIMIT_MEMLOCK and its
+ * value; -EFAULT/-EOPNOTSUPP: FOLL_LONGTERM refused; ...). revoke, arg: as
+ * for daxmap_pin_external() (revoke may be NULL). -ESTALE: the extents are
+ * being released. A fork()ed child's daxmap_unpin() of an inherited pin
+ * never deregisters its parent's MR.
+ */
+int daxmap_pin_rdma(struct daxmap_pin **pinp, struct daxmap_map *map,
+		    uint64_t offset, uint64_t len, struct ibv_pd *pd, int access,
+		    daxmap_revoke_fn revoke, void *arg);
+/* The MR of a daxmap_pin_rdma() pin (lkey, rkey); NULL for other pins. */
+struct ibv_mr *daxmap_pin_mr(const struct daxmap_pin *pin);
+
+/*
+ * The registration cache: getting an MR for a range that an MR of the
+ * cache already covers reuses it. One cache per protection domain and
+ * access flags; thread-safe. A hit takes no lock: a hash lookup and one
+ * atomic on the entry. A miss registers the range rounded out to
+ * DAXMAP_MR_CACHE_CHUNK boundaries (within the mapping) as one revocable
+ * "rdma" pin. A release of the extents (daxmap_region_remove() or a shrink,
+ * in any process) revokes the entries on them: idle ones are deregistered
+ * at once, so the cache never holds up a release; one in use is not handed
+ * out again, is deregistered at its last put, and the cache's revoke
+ * callback (if not NULL) is called once for it from a library thread, so
+ * the application stops using it and puts it (it may come before the get
+ * that returned the entry has returned). The release waits for that put.
+ */
+#define DAXMAP_MR_CACHE_CHUNK (2ULL << 20)
+
+struct daxmap_mr_cache;
+/* A cached MR, held from daxmap_mr_cache_get() to daxmap_mr_cache_put(). */
+struct daxmap_mr_entry;
+
+typedef void (*daxmap_mr_revoke_fn)(struct daxmap_mr_entry *entry, void *arg);
+
+/*
+ * A cache of MRs of pd with access (IBV_ACCESS_* flags). max_entries: MRs
+ * kept at once (0: 256); past it, or when the process holds as many
+ * references as a pool allows (1024 runs of extents), an idle one is
+ * evicted.
+ */
+int daxmap_mr_cache_new(struct daxmap_mr_cache **cachep, struct ibv_pd *pd,
+			int access, unsigned max_entries,
+			daxmap_mr_revoke_fn revoke, void *arg);
+/*
+ * Deregister every MR and free the cache; *cachep becomes NULL. -EBUSY,
+ * nothing done, while an entry is held. NULL or *cachep == NULL: no-op. In
+ * a fork()ed child it frees the copy and deregisters nothing.
+ */
+int daxmap_mr_cache_delete(struct daxmap_mr_cache **cachep);
+/*
+ * An MR covering bytes [offset, offset + len) of a region mapping, held
+ * until daxmap_mr_cache_put(). A miss follows daxmap_pin_rdma()'s rules and
+ * errors; also -ENOSPC (max_entries all held) and -ECHILD (the cache was
+ * inherited through fork(): MRs belong to the parent's verbs context).
+ */
+int daxmap_mr_cache_get(struct daxmap_mr_cache *cache, struct daxmap_map *map,
+			uint64_t offset, uint64_t len,
+			struct daxmap_mr_entry **entryp);
+/* The entry's MR: lkey, rkey; it covers the range asked for. */
+struct ibv_mr *daxmap_mr_entry_mr(const struct daxmap_mr_entry *entry);
+/* Give a get back. NULL: no-op. */
+void daxmap_mr_cache_put(struct daxmap_mr_entry *entry);
+/*
+ * Drop the cache's MRs on map (NULL: every MR): idle ones now, held ones at
+ * their last put. Call it before daxmap_map_delete(map): an MR pins its
+ * pages until deregistered (a new mapping never hits an old mapping's MRs).
+ * Returns how many MRs were dropped or marked.
+ */
+int daxmap_mr_cache_flush(struct daxmap_mr_cache *cache,
+			  const struct daxmap_map *map);
+
+struct daxmap_mr_cache_stat {
+	uint64_t entries;    /* MRs registered now */
+	uint64_t held;       /* of which held by a get */
+	uint64_t misses;     /* gets that registered an MR */
+	uint64_t slow_hits;  /* gets that found an MR past the lock-free path */
+	uint64_t revoked;    /* MRs revoked by releases */
+	uint64_t evicted;    /* idle MRs dropped for room */
+};
+int daxmap_mr_cache_stat(struct daxmap_mr_cache *cache,
+			 struct daxmap_mr_cache_stat *st);
+
 /* ---- pin backend: VFIO ---- */
 
+/*
+ * Map bytes [offset, offset + len) of a region mapping into a VFIO
+ * container at I/O virtual address iova, readable and writable by the
+ * devices of the container (VFIO_IOMMU_MAP_DMA), and pin the extents under
+ * it (DAXMAP_PIN_BIAS each, backend DAXMAP_PIN_VFIO). container_fd is an
+ * open /dev/vfio/vfio with a group attached and a type1 IOMMU set
+ * (VFIO_SET_IOMMU); the pin keeps its own duplicate of it. iova, len and
+ * the address must be multiples of the IOMMU page size, and the range must
+ * lie in a usable IOVA range of the container. daxmap_unpin() unmaps the
+ * IOVA (VFIO_IOMMU_UNMAP_DMA), then drops the references. revoke, arg: as
+ * for daxmap_pin_external() (revoke may be NULL). Errors: -EOPNOTSUPP (the
+ * pin rules), -EBADF/-ENOTTY (not a VFIO container), -EINVAL (no IOMMU
+ * set, alignment, IOVA range), -EEXIST (the IOVA overlaps a mapping),
+ * -ENOMEM (RLIMIT_MEMLOCK), -ESTALE; daxmap_errormsg() gives the numbers.
+ * Device-dax pages are not charged to RLIMIT_MEMLOCK by type1, and on
+ * Linux 6.1 type1 never drops its page pins of them (doc/pins.md).
+ */
+int daxmap_pin_vfio(struct daxmap_pin **pinp, struct daxmap_map *map,
+		    uint64_t offset, uint64_t len, int container_fd,
+		    uint64_t iova, daxmap_revoke_fn revoke, void *arg);
+
 /* ---- pin backend: io_uring (liburing) ---- */
+
+struct io_uring; /* liburing's ring: include <liburing.h> to use it */
+
+/*
+ * Register bytes [offset, offset + len) of a region mapping as fixed buffer
+ * index of ring, and pin the extents under it for io_uring (DAXMAP_PIN_BIAS
+ * each, backend "io_uring") until daxmap_unpin(), which empties the slot
+ * again. I/O then uses io_uring_prep_read_fixed()/write_fixed() with
+ * buf_index = index and addresses inside daxmap_map_addr(map) + offset.
+ *
+ * The ring must have a sparse fixed-buffer table with room for index:
+ * io_uring_register_buffers_sparse(ring, n) (liburing 2.2, Linux 5.19)
+ * before the first pin; the slot is filled with
+ * io_uring_register_buffers_update_tag(). A slot another libdaxmap pin of
+ * this process holds is refused (-EBUSY); one the application filled
+ * itself is replaced, as the kernel does.
+ *
+ * io_uring allows 1 GiB per buffer: a longer len is refused (-EINVAL);
+ * register a longer range as several buffers, one index each. The pin
+ * rules (daxmap_pin_check()) come before the kernel is asked: io_uring
+ * refuses devdax before Linux 6.5, fsdax and page-cache files always
+ * (-EOPNOTSUPP, naming the rule). When the kernel refuses anyway, its
+ * -errno is returned and daxmap_errormsg() gives the likely reason
+ * (RLIMIT_MEMLOCK and its value for -ENOMEM, no buffer table for -ENXIO,
+ * an index outside it for -EINVAL...). -ESTALE: the extents are being
+ * released. A library built without liburing returns -EOPNOTSUPP.
+ *
+ * revoke (may be NULL) is called when a release wants the extents: stop
+ * the I/O on the buffer and daxmap_unpin(). I/O already submitted keeps the
+ * kernel's own pin until it completes: reap it before unpinning, and unpin
+ * before io_uring_queue_exit(). A fork()ed child sharing the ring never
+ * empties its parent's slots.
+ */
+int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_map *map,
+			uint64_t offset, uint64_t len, struct io_uring *ring,
+			unsigned index, daxmap_revoke_fn revoke, void *arg);
 
 
 #ifdef __cplusplus

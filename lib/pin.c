@@ -38,8 +38,11 @@ struct daxmap_pin {
 	void *arg;
 	bool revoked;   /* the callback was called (once) */
 	bool in_cb;     /* ... and is running: freeing waits for it */
+	bool ready;     /* the backend's kernel pin is in place (pin_ready()) */
+	bool early;     /* revoked before it was: pin_ready() says -ESTALE */
 	bool released;  /* pin_release() ran */
 	void *backend_data;
+	const struct pin_backend_ops *ops; /* the backend's undo (pin_set_backend) */
 };
 
 /* One per pool runtime state this process holds revocable pins on. */
@@ -70,6 +73,8 @@ static void pins_init(void)
 
 static void free_pin(struct daxmap_pin *p)
 {
+	if (p->ops && p->ops->free)
+		p->ops->free(p->backend_data);
 	ref_detach(p->rt);
 	free(p->runs);
 	free(p);
@@ -106,12 +111,20 @@ static void *revoker_main(void *arg)
 			free(rv);
 			return NULL;
 		}
-		for (struct daxmap_pin *p = revocable; p && k < 16; p = p->next)
-			if (p->rt == rv->rt && !p->revoked &&
-			    ref_zapped(p->rt, p->runs, p->nruns, false)) {
-				p->revoked = p->in_cb = true;
-				todo[k++] = p;
+		for (struct daxmap_pin *p = revocable; p && k < 16; p = p->next) {
+			if (p->rt != rv->rt || p->revoked ||
+			    !ref_zapped(p->rt, p->runs, p->nruns, false))
+				continue;
+			p->revoked = true;
+			/* a backend still pinning: its caller has no pin yet
+			 * to give up; pin_ready() fails the call instead */
+			if (!p->ready) {
+				p->early = true;
+				continue;
 			}
+			p->in_cb = true;
+			todo[k++] = p;
+		}
 		pthread_mutex_unlock(&pins_lock);
 		for (size_t i = 0; i < k; i++) {
 			bool gone;
@@ -181,6 +194,8 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	p->backend = backend;
 	p->revoke = revoke;
 	p->arg = arg;
+	/* an external pin is in place already; a backend's after pin_ready() */
+	p->ready = backend == DAXMAP_PIN_EXTERNAL;
 	/* DAXMAP_PIN_BIAS per extent, and the exact pin count */
 	if ((rc = ref_get(p->rt, REF_PIN, backend, revoke ? REF_REVOCABLE : 0, p->runs,
 			  p->nruns, &p->id))) {
@@ -217,7 +232,7 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 int pin_release(struct daxmap_pin *p)
 {
 	bool later = false;
-	int rc;
+	int rc, urc = 0;
 
 	if (p->revoke) {
 		struct daxmap_pin **pp;
@@ -234,15 +249,53 @@ int pin_release(struct daxmap_pin *p)
 		later = p->in_cb; /* the revoker frees it after the callback */
 		pthread_mutex_unlock(&pins_lock);
 	}
+	/* the device lets go first (its kernel pin), then the extents may be
+	 * freed: the references go even if the undo failed (its error is
+	 * returned), since a pin cannot be dropped twice */
+	if (p->ops && p->ops->unpin)
+		urc = p->ops->unpin(p, p->backend_data);
 	rc = ref_put(p->rt, p->id);
 	if (!later)
 		free_pin(p);
-	return rc;
+	return urc ? urc : rc;
+}
+
+int pin_ready(struct daxmap_pin *pin)
+{
+	bool early;
+
+	pthread_mutex_lock(&pins_lock);
+	early = pin->early;
+	pin->ready = !early;
+	pthread_mutex_unlock(&pins_lock);
+	return early ? daxmap_err(ESTALE,
+				  "the extents began to be released (a region remove or shrink) while being pinned")
+		     : 0;
 }
 
 void **pin_backend_data(struct daxmap_pin *pin)
 {
 	return &pin->backend_data;
+}
+
+void pin_set_backend(struct daxmap_pin *pin, const struct pin_backend_ops *ops, void *data)
+{
+	pin->ops = ops;
+	pin->backend_data = data;
+}
+
+bool pin_zapped(struct daxmap_pin *pin, uint32_t *seen)
+{
+	/* ref_zap() stores the marks, then bumps the sequence: a sequence
+	 * read before a clean scan can only make the next call scan again */
+	uint32_t seq = ref_zap_seq(pin->rt);
+
+	if (seq == __atomic_load_n(seen, __ATOMIC_RELAXED))
+		return false;
+	if (ref_zapped(pin->rt, pin->runs, pin->nruns, false))
+		return true;
+	__atomic_store_n(seen, seq, __ATOMIC_RELAXED);
+	return false;
 }
 
 DAXMAP_EXPORT int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_map *map,

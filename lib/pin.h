@@ -6,6 +6,7 @@
 #ifndef DAXMAP_PIN_H
 #define DAXMAP_PIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daxmap.h"
@@ -19,10 +20,40 @@
 int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	     uint64_t len, enum daxmap_pin_backend backend,
 	     daxmap_revoke_fn revoke, void *arg);
+/*
+ * A backend's kernel pin is in place: from now on a release calls the
+ * caller's revoke callback. Until then a release is only noted, and this
+ * returns -ESTALE: the backend undoes its pin (pin_release()) and fails,
+ * as if it had come after the release. External pins are ready at once.
+ */
+int pin_ready(struct daxmap_pin *pin);
 /* Drop the pin's references and free it (maybe later, if its revoke
  * callback is running). */
 int pin_release(struct daxmap_pin *pin);
 /* A slot for the backend's state (an ibv_mr, an IOVA). */
 void **pin_backend_data(struct daxmap_pin *pin);
+
+/*
+ * What a backend does when its pin goes. unpin undoes the kernel's pin
+ * (deregisters the buffer): pin_release() calls it once, before the
+ * references are dropped, and returns its error (the references go
+ * anyway). free, if not NULL, frees data when the pin itself is freed:
+ * after a revoke callback still running on the pin has returned, so data
+ * may be used by the backend's own revoke callback. Either may be NULL.
+ */
+struct pin_backend_ops {
+	int (*unpin)(struct daxmap_pin *pin, void *data);
+	void (*free)(void *data);
+};
+/* Attach ops and data (the backend data slot) to a pin, before anything
+ * else can release it. */
+void pin_set_backend(struct daxmap_pin *pin, const struct pin_backend_ops *ops, void *data);
+
+/*
+ * Has a release marked any extent of the pin ZAP? Lock-free, for hot paths
+ * (the RDMA registration cache): *seen caches the pool's zap sequence of
+ * the last clean check, so while no release started it is one load.
+ */
+bool pin_zapped(struct daxmap_pin *pin, uint32_t *seen);
 
 #endif

@@ -47,11 +47,14 @@ struct rmap {
 	uint64_t n;          /* region indices [0, n) are mapped */
 	uint64_t *ext;       /* device extent of each index */
 	uint8_t *zapped;     /* per index: replaced by PROT_NONE */
+	uint64_t serial;     /* unique in the process: tells mappings apart
+			      * even at a reused address (region_map_serial) */
 };
 
 static pthread_mutex_t rmaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rmap *rmaps;
 static pthread_once_t rmaps_once = PTHREAD_ONCE_INIT;
+static uint64_t rmap_serial;
 
 /*
  * A fork()ed child has none of these mappings (MADV_DONTFORK), but it has
@@ -219,6 +222,7 @@ DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool
 	}
 	m->es = pool_core_of(pool)->sb.extent_size;
 	m->n = v->keep;
+	m->serial = __atomic_add_fetch(&rmap_serial, 1, __ATOMIC_RELAXED);
 	memcpy(m->ext, v->ext, v->keep * sizeof(*m->ext));
 	if ((rc = ext_runs(v->ext, 0, v->keep, &runs, &nruns)))
 		goto out;
@@ -299,6 +303,12 @@ int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
 	if (rc == 0 && (rc = ext_runs(m->ext, first, last + 1, runs, n)) == 0)
 		*rt = ref_share(m->rt);
 	return rc;
+}
+
+uint64_t region_map_serial(const struct daxmap_map *map)
+{
+	return map && map->on_delete == drop_rmap
+		? ((const struct rmap *)map->on_delete_arg)->serial : 0;
 }
 
 enum daxmap_dev_kind region_map_kind(const struct daxmap_map *map)

@@ -17,6 +17,9 @@
  */
 int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
 		    struct ref_rt **rt, struct ref_run **runs, size_t *n);
+/* A number no other region mapping of this process has (0: not a region
+ * mapping): caches key on it, since a mapping's address may be reused. */
+uint64_t region_map_serial(const struct daxmap_map *map);
 /* The kind of device behind a mapping (the pin rules depend on it). */
 enum daxmap_dev_kind region_map_kind(const struct daxmap_map *map);
 

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -68,4 +69,36 @@ int read_sysfs_int(const char *path, int *out)
 	}
 	fclose(f);
 	return ret;
+}
+
+int proc_status(const char *key, char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	size_t klen = strlen(key);
+	char line[256];
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (rc && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			char *v = line + klen + 1;
+
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(buf, len, "%s", v);
+			rc = 0;
+		}
+	fclose(f);
+	return rc;
+}
+
+int has_cap_ipc_lock(void)
+{
+	unsigned long long caps;
+	char v[64];
+
+	if (proc_status("CapEff", v, sizeof(v)) || sscanf(v, "%llx", &caps) != 1)
+		return -1;
+	return (int)((caps >> 14) & 1); /* linux/capability.h CAP_IPC_LOCK */
 }

@@ -30,6 +30,13 @@ const char *fmt_size(char *buf, size_t len, uint64_t v);
 int read_sysfs_u64(const char *path, uint64_t *out);
 int read_sysfs_int(const char *path, int *out);
 
+/* The value of "key:" in /proc/self/status, trimmed ("2048 kB"); -ENOENT
+ * when absent. The pin backends report VmLck/VmPin with a refusal. */
+int proc_status(const char *key, char *buf, size_t len);
+/* 1 when this process has CAP_IPC_LOCK (no RLIMIT_MEMLOCK), 0 when not,
+ * -1 when it cannot tell. */
+int has_cap_ipc_lock(void);
+
 #endif
 
 /* libpmem2 returns -errno or its own codes below -100000 (PMEM2_E_*). */

@@ -752,3 +752,116 @@ Test(daxmapctl, refs_holders_reclaim_bad_input)
 		cr_assert_eq(before[i], 0, "byte %zu of a non-pool was written", i);
 	free(before);
 }
+
+/* ---- pin-check ---------------------------------------------------------- */
+
+/* The backends array of a pin-check output: backend, allowed, rule. */
+static void assert_backend(struct json_object *j, size_t i, const char *backend, int allowed,
+			   const char *rule_has)
+{
+	struct json_object *arr, *b, *v;
+
+	cr_assert(json_object_object_get_ex(j, "backends", &arr));
+	cr_assert(json_object_is_type(arr, json_type_array));
+	cr_assert_eq(json_object_array_length(arr), 4);
+	b = json_object_array_get_idx(arr, i);
+	cr_assert(json_object_object_get_ex(b, "backend", &v));
+	cr_assert_str_eq(json_object_get_string(v), backend);
+	cr_assert(json_object_object_get_ex(b, "allowed", &v));
+	cr_assert(json_object_is_type(v, json_type_boolean));
+	cr_assert_eq(json_object_get_boolean(v), allowed, "%s", backend);
+	cr_assert(json_object_object_get_ex(b, "rule", &v));
+	cr_assert(strstr(json_object_get_string(v), rule_has), "%s: %s", backend,
+		  json_object_get_string(v));
+}
+
+Test(daxmapctl, pin_check_emulated_file)
+{
+	const char *p = make_file(64 * MiB);
+	struct json_object *j, *v;
+	char *out;
+
+	/* emulated: page-cache memory, whatever the kernel */
+	setenv("DAXMAP_KERNEL_VERSION", "6.1", 1);
+	cr_assert_eq(ctl(&out, "pin-check %s", p), 0);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "not JSON: %s", out);
+	cr_assert(json_object_object_get_ex(j, "path", &v));
+	cr_assert_str_eq(json_object_get_string(v), p);
+	cr_assert(json_object_object_get_ex(j, "kind", &v));
+	cr_assert_str_eq(json_object_get_string(v), "file");
+	cr_assert(json_object_object_get_ex(j, "kernel", &v));
+	cr_assert_str_eq(json_object_get_string(v), "6.1");
+	cr_assert(json_object_object_get_ex(j, "kernel_release", &v));
+	cr_assert_gt(strlen(json_object_get_string(v)), 0);
+	assert_backend(j, 0, "rdma", 0, "page-cache");
+	assert_backend(j, 1, "vfio", 0, "page-cache");
+	assert_backend(j, 2, "io_uring", 0, "page-cache");
+	assert_backend(j, 3, "external", 1, "the library only counts them");
+	json_object_put(j);
+	free(out);
+
+	/* the version the rules see follows DAXMAP_KERNEL_VERSION; --align */
+	setenv("DAXMAP_KERNEL_VERSION", "6.12", 1);
+	cr_assert_eq(ctl(&out, "pin-check --align 4M %s", p), 0);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "not JSON: %s", out);
+	cr_assert(json_object_object_get_ex(j, "kernel", &v));
+	cr_assert_str_eq(json_object_get_string(v), "6.12");
+	assert_backend(j, 2, "io_uring", 0, "page-cache");
+	json_object_put(j);
+	free(out);
+	unsetenv("DAXMAP_KERNEL_VERSION");
+
+	/* no pool needed, nothing written */
+	{
+		size_t n;
+		char *data = slurp(p, &n);
+
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(data[i], 0, "byte %zu written", i);
+		free(data);
+	}
+}
+
+Test(daxmapctl, pin_check_bad_input)
+{
+	static const struct {
+		const char *args; /* %s: a valid emulated device */
+		int status;
+		const char *msg;
+	} cases[] = {
+		{ "pin-check", 2, "expected 1 argument(s), got 0" },
+		{ "pin-check %s %s", 2, "expected 1 argument(s), got 2" },
+		{ "pin-check --bogus %s", 2, "usage: daxmapctl pin-check" },
+		{ "pin-check -u %s", 2, "option '-u' does not apply" },
+		{ "pin-check --timeout 1 %s", 2, "option '--timeout' does not apply" },
+		{ "pin-check --align banana %s", 2, "invalid size 'banana'" },
+		{ "pin-check --align 0 %s", 2, "invalid size '0'" },
+		{ "pin-check /nonexistent", 1, "daxmapctl pin-check: /nonexistent: no such device or file" },
+		{ "pin-check /dev/null", 1, "not a device-DAX device" },
+		{ "pin-check /tmp", 1, "it is a directory" },
+		{ "pin-check --align 3M %s", 1, "not a power of two" },
+		{ "pin-check --align 64M %s", 1, "daxmapctl pin-check: " },
+	};
+	char path[256], args[1024], *err, *out;
+
+	snprintf(path, sizeof(path), "%s", make_file(6 * MiB));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(args, sizeof(args), cases[i].args, path, path);
+		cr_assert_eq(ctl_err(&err, args), cases[i].status, "daxmapctl %s: %s", args, err);
+		cr_assert(strstr(err, cases[i].msg), "daxmapctl %s: %s", args, err);
+		free(err);
+	}
+	/* a file whose size is not a multiple of the alignment */
+	snprintf(args, sizeof(args), "pin-check %s", make_file(3 * MiB));
+	cr_assert_eq(ctl_err(&err, args), 1);
+	cr_assert(strstr(err, "not a multiple of the alignment 2 MiB"), "%s", err);
+	free(err);
+	cr_assert_eq(ctl(&out, "pin-check --help"), 0);
+	cr_assert(strstr(out, "usage: daxmapctl pin-check [--align SIZE] PATH"), "%s", out);
+	free(out);
+	cr_assert_eq(ctl(&out, "--help"), 0);
+	cr_assert(strstr(out, "pin-check"), "%s", out);
+	free(out);
+}

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "refs", cmd_refs, "show the references on each extent of a pool" },
 	{ "holders", cmd_holders, "show the processes holding references on a pool" },
 	{ "reclaim", cmd_reclaim, "drop dead holders' references, finish releases" },
+	{ "pin-check", cmd_pin_check, "which long-term pins this kernel allows on a device" },
 };
 
 static void usage(FILE *f)

@@ -78,5 +78,6 @@ int cmd_check(int argc, char **argv);
 int cmd_refs(int argc, char **argv);
 int cmd_holders(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
+int cmd_pin_check(int argc, char **argv);
 
 #endif
