@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +19,30 @@
 #include "pin_rules.h"
 #include "util.h"
 
+static unsigned k_major, k_minor;
+static bool k_known;
+static pthread_once_t k_once = PTHREAD_ONCE_INIT;
+
+/* The running kernel does not change: read it once (uname() was most of
+ * the library's own cost of a pin). */
+static void read_kernel(void)
+{
+	struct utsname u;
+
+	k_known = uname(&u) == 0 && sscanf(u.release, "%u.%u", &k_major, &k_minor) == 2;
+}
+
 int kernel_version(unsigned *major, unsigned *minor)
 {
 	const char *force = getenv("DAXMAP_KERNEL_VERSION"); /* tests */
-	struct utsname u;
 
 	if (force && sscanf(force, "%u.%u", major, minor) == 2)
 		return 0;
-	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", major, minor) != 2)
+	pthread_once(&k_once, read_kernel);
+	if (!k_known)
 		return daxmap_err(ENOSYS, "cannot read the kernel version");
+	*major = k_major;
+	*minor = k_minor;
 	return 0;
 }
 
