@@ -24,6 +24,13 @@ struct region_view {
 	uint64_t *ext;        /* device extent number of each index */
 };
 
+/* Is a release (remove or shrink) of this region pending? A ZAP record
+ * is, even with no extent left to free. */
+static inline bool rv_releasing(const struct region_view *v)
+{
+	return v->state == RS_ZAP || v->keep < v->n;
+}
+
 /* What extent i is, as scanned. */
 enum ext_kind { EK_FREE = 0, EK_USED, EK_BAD, EK_META, EK_ORPHAN };
 

@@ -290,12 +290,14 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 			       v->name, v->n);
 			v->n = 0;
 		}
+		if (v->keep > v->n)
+			v->keep = v->n;
 		v->ext = malloc((v->n ? v->n : 1) * sizeof(uint64_t));
 		if (!v->ext)
 			return daxmap_err(ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < v->n; i++)
 			v->ext[i] = UINT64_MAX;
-		pc->nzap += v->keep < v->n || v->state == RS_ZAP;
+		pc->nzap += rv_releasing(v);
 	}
 	/* names are unique among live regions: sort them, compare neighbours */
 	{
@@ -648,7 +650,7 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
 	 * be freed. Anything else reaching here is a library bug: refuse it
 	 * loudly, free nothing.
 	 */
-	if (v->keep >= v->n)
+	if (!rv_releasing(v))
 		return daxmap_err(EUCLEAN,
 				  "region '%s': asked to free extents that were never marked ZAP (DAX_ZAP check); nothing freed",
 				  v->name);

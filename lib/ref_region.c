@@ -358,7 +358,7 @@ static int finish_locked(struct daxmap_pool *pool, struct ref_rt *rt, uint64_t s
 	size_t n;
 	int rc;
 
-	if (v->state == RS_FREE || v->gen != gen || v->keep >= v->n)
+	if (v->state == RS_FREE || v->gen != gen || !rv_releasing(v))
 		return 0;
 	count = v->n - v->keep;
 	if ((rc = ext_runs(v->ext, v->keep, v->n, &runs, &n)))
@@ -422,7 +422,7 @@ static int release(struct daxmap_pool *pool, const char *name, uint64_t keep,
 		goto out_locked;
 	}
 	/* an earlier release of this region: finish it if it can be */
-	if (c->rv[s].keep < c->rv[s].n &&
+	if (rv_releasing(&c->rv[s]) &&
 	    (rc = finish_locked(pool, rt, (uint64_t)s, c->rv[s].gen, NULL)) != 0 &&
 	    !(rc == -EBUSY && keep == 0))
 		goto out_locked;
@@ -498,7 +498,7 @@ DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *nam
 	if (size == 0 || s < 0 || keep >= c->rv[s].keep) {
 		struct ref_rt *rt;
 
-		if (s >= 0 && size && c->rv[s].keep < c->rv[s].n && attach(pool, &rt) == 0) {
+		if (s >= 0 && size && rv_releasing(&c->rv[s]) && attach(pool, &rt) == 0) {
 			/* a pending shrink blocks growing until finished */
 			finish_locked(pool, rt, (uint64_t)s, c->rv[s].gen, NULL);
 			ref_detach(rt);
@@ -560,7 +560,7 @@ static int reclaim_locked(struct daxmap_pool *pool, struct daxmap_reclaim_stat *
 			const struct region_view *v = &c->rv[s];
 			uint64_t left = v->n - v->keep, freed = 0;
 
-			if (!left)
+			if (!rv_releasing(v))
 				continue;
 			rc = finish_locked(pool, rt, s, v->gen, &freed);
 			if (rc == -EBUSY) {

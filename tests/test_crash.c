@@ -140,7 +140,7 @@ static char *state_of(char *base, int *rc_out)
 	/* releases left in ZAP are finished by reclaim once idle: after a
 	 * crash nothing references them */
 	for (uint64_t s = 0; s < pc.sb.region_slots; s++)
-		if (pc.rv[s].keep < pc.rv[s].n)
+		if (rv_releasing(&pc.rv[s]))
 			cr_assert_eq(pool_region_finish(&pc, s, pc.rv[s].gen), 0, "%s",
 				     daxmap_errormsg());
 	cr_assert_eq(pc.nzap, 0);

@@ -132,6 +132,16 @@ static void rm(struct img *im, const char *name)
 		fail("remove %s: %s", name, daxmap_errormsg());
 }
 
+/* The first step of a release only (keep 0: remove), as a process that
+ * waits for references leaves it. */
+static void zap(struct img *im, const char *name, uint64_t keep)
+{
+	uint64_t slot, gen;
+
+	if (pool_region_zap(&im->pc, name, keep, &slot, &gen))
+		fail("zap %s: %s", name, daxmap_errormsg());
+}
+
 /* Write a record by hand, with a valid name sum (or not). */
 static void put_rec(struct img *im, uint64_t s, unsigned state, uint64_t gen,
 		    uint64_t n, const char *name, size_t name_len, bool good_sum)
@@ -293,6 +303,16 @@ int main(int argc, char **argv)
 	emit("regions-rdonly", &im, 256, FZ_F_RDONLY,
 	     OPS({ R, LIVE(1), 0, 30 }, { D, LIVE(2), 0, 0 }, { O, 0, 0, 0 }));
 	emit("regions-bigdev", &im, 300, 0, OPS({ C, SYN(9), 0, 40 }));
+	/* releases waiting for references: a shrink (zap word) and a remove */
+	done(&im);
+	some_regions(&im, 256);
+	zap(&im, "db-wal", 3);
+	zap(&im, "x.y_z-0", 0);
+	emit("releases-pending", &im, 256, 0,
+	     OPS({ R, LIVE(0), 0, 30 }, { C, SYN(9), 0, 2 }, { O, 0, 0, 0 }, { D, LIVE(1), 0, 0 }));
+	emit("releases-pending-rdonly", &im, 256, FZ_F_RDONLY, OPS({ S, 0, 0, 0 }));
+	done(&im);
+	some_regions(&im, 256);
 	/* 5: damaged primary superblock, the backup is good */
 	sbp(&im)->minor ^= 1;
 	emit("sb-primary-corrupt", &im, 256, 0, OPS({ C, SYN(9), 0, 2 }));
