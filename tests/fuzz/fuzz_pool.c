@@ -163,13 +163,14 @@ static void check_counts(const struct pool_core *pc)
 		    (uintmax_t)(sb->nextents - sb->meta_extents));
 	if (pc->problems)
 		return;
-	/* clean: every live region's extents are data extents it owns */
+	/* clean: every live region's extents are data extents it owns (those
+	 * being released, [keep, n), may be cleared already) */
 	for (uint64_t s = 0; s < sb->region_slots; s++) {
 		const struct region_view *v = &pc->rv[s];
 
 		if (v->state != RS_LIVE)
 			continue;
-		for (uint64_t i = 0; i < v->n; i++)
+		for (uint64_t i = 0; i < v->keep; i++)
 			if (v->ext[i] < sb->meta_extents || v->ext[i] >= sb->nextents ||
 			    pc->kind[v->ext[i]] != EK_USED)
 				die("slot %ju index %ju maps to extent %ju", (uintmax_t)s,
