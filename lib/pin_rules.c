@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,8 @@
 #include "util.h"
 
 static unsigned k_major, k_minor;
-static bool k_known;
+static int k_err;             /* uname()'s errno, EINVAL: unparsable */
+static char k_release[65];
 static pthread_once_t k_once = PTHREAD_ONCE_INIT;
 
 /* The running kernel does not change: read it once (uname() was most of
@@ -29,7 +29,13 @@ static void read_kernel(void)
 {
 	struct utsname u;
 
-	k_known = uname(&u) == 0 && sscanf(u.release, "%u.%u", &k_major, &k_minor) == 2;
+	if (uname(&u) != 0) {
+		k_err = errno;
+		return;
+	}
+	snprintf(k_release, sizeof(k_release), "%s", u.release);
+	if (sscanf(u.release, "%u.%u", &k_major, &k_minor) != 2)
+		k_err = EINVAL;
 }
 
 int kernel_version(unsigned *major, unsigned *minor)
@@ -39,8 +45,11 @@ int kernel_version(unsigned *major, unsigned *minor)
 	if (force && sscanf(force, "%u.%u", major, minor) == 2)
 		return 0;
 	pthread_once(&k_once, read_kernel);
-	if (!k_known)
-		return daxmap_err(ENOSYS, "cannot read the kernel version");
+	if (k_err == EINVAL)
+		return daxmap_err(EINVAL, "kernel release '%s' does not start with MAJOR.MINOR; set DAXMAP_KERNEL_VERSION",
+				  k_release);
+	if (k_err)
+		return daxmap_err(k_err, "uname: %s", strerror(k_err));
 	*major = k_major;
 	*minor = k_minor;
 	return 0;
