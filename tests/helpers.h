@@ -19,4 +19,13 @@ int run_capture(const char *cmd, char **out);
 /* Drop root, so permission checks apply (tests run as root in CI). */
 void drop_root(void);
 
+/* pool_helpers.c (the testpool library): an emulated device of size bytes
+ * on a new sparse file, a fresh pool on it, and a hash of the whole device
+ * ("writes nothing" is checked with it). */
+struct daxmap_dev;
+struct daxmap_pool;
+struct daxmap_dev *new_dev(uint64_t size);
+struct daxmap_pool *new_pool(struct daxmap_dev *dev);
+uint64_t dev_hash(const struct daxmap_dev *dev);
+
 #endif
