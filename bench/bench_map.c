@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -23,20 +22,11 @@
 
 #include <daxmap.h>
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
+#include "bench_util.h"
 
-static double now(void)
-{
-	struct timespec ts;
+#define USAGE "usage: bench_map [--align SIZE] [--len SIZE] [--copy SIZE] [--rounds N] PATH\n"
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+const char bench_name[] = "bench_map";
 
 static long minflt(void)
 {
@@ -44,28 +34,6 @@ static long minflt(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_minflt;
-}
-
-static int parse_size(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long x = strtoull(s, &end, 0);
-
-	switch (*end) {
-	case 'K': x <<= 10; break;
-	case 'M': x <<= 20; break;
-	case 'G': x <<= 30; break;
-	case '\0': break;
-	default: return -1;
-	}
-	*v = x;
-	return x ? 0 : -1;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_map: %s: %s\n", what, daxmap_errormsg());
-	exit(1);
 }
 
 /* GB/s of copying `copy` bytes `rounds` times with fn. */
@@ -100,14 +68,6 @@ static void copy_plain(void *ctx, void *dst, const void *src, size_t len)
 	__asm__ __volatile__("" ::: "memory");
 }
 
-static struct json_object *jd(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.3f", v);
-	return json_object_new_double_s(v, buf);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -121,36 +81,25 @@ int main(int argc, char **argv)
 	int rounds = 8, c;
 	struct daxmap_dev *dev;
 	struct daxmap_map *map;
-	struct json_object *out = json_object_new_object(), *j;
+	struct json_object *out, *j;
 
 	while ((c = getopt_long(argc, argv, "a:l:c:r:", lo, NULL)) != -1) {
 		if ((c == 'a' && parse_size(optarg, &align)) ||
 		    (c == 'l' && parse_size(optarg, &len)) ||
 		    (c == 'c' && parse_size(optarg, &copy)) ||
-		    (c == 'r' && (rounds = atoi(optarg)) <= 0) || c == '?') {
-			fprintf(stderr, "usage: bench_map [--align SIZE] [--len SIZE] [--copy SIZE] [--rounds N] PATH\n");
-			return 2;
-		}
+		    (c == 'r' && (rounds = atoi(optarg)) <= 0) || c == '?')
+			usage(USAGE);
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: bench_map [--align SIZE] [--len SIZE] [--copy SIZE] [--rounds N] PATH\n");
-		return 2;
-	}
-	if (daxmap_dev_open(&dev, argv[optind], align, 0) < 0)
-		die(argv[optind]);
-	/* an emulated device would be persisted with msync: compare the
-	 * cache-line paths instead, as on real pmem */
-	if (daxmap_dev_kind(dev) == DAXMAP_KIND_FILE)
-		setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
+	if (optind != argc - 1)
+		usage(USAGE);
+	dev = bench_dev_open(argv[optind], align);
 	if (!len)
 		len = daxmap_dev_size(dev) < (2ULL << 30) ? daxmap_dev_size(dev) : (2ULL << 30);
 	len -= len % daxmap_dev_align(dev);
 	if (copy > len)
 		copy = len;
 
-	json_object_object_add(out, "path", json_object_new_string(argv[optind]));
-	json_object_object_add(out, "kind", json_object_new_string(
-		daxmap_kind_name(daxmap_dev_kind(dev))));
+	out = bench_out_new(argv[optind], dev);
 	json_object_object_add(out, "align", json_object_new_int64((int64_t)daxmap_dev_align(dev)));
 
 	/* 1. faults and time to touch every 4 KiB of a fresh mapping */
@@ -173,8 +122,8 @@ int main(int argc, char **argv)
 		json_object_object_add(j, "faults", json_object_new_int64(faults));
 		json_object_object_add(j, "faults_expected_at_page_size",
 				       json_object_new_int64((int64_t)(len / daxmap_map_pagesize(map))));
-		json_object_object_add(j, "faults_per_gib", jd((double)faults * (1 << 30) / (double)len));
-		json_object_object_add(j, "seconds", jd(t));
+		json_object_object_add(j, "faults_per_gib", jd((double)faults * (1 << 30) / (double)len, 3));
+		json_object_object_add(j, "seconds", jd(t, 3));
 		json_object_object_add(out, "touch", j);
 	}
 
@@ -228,10 +177,10 @@ int main(int argc, char **argv)
 		json_object_object_add(j, "granularity", json_object_new_string(
 			daxmap_map_granularity(map) == DAXMAP_GRANULARITY_PAGE ? "page" :
 			daxmap_map_granularity(map) == DAXMAP_GRANULARITY_CACHE_LINE ? "cache_line" : "byte"));
-		json_object_object_add(j, "daxmap_memcpy_gbps", jd(bw_dm));
-		json_object_object_add(j, "pmem2_memcpy_gbps", jd(bw_p2));
-		json_object_object_add(j, "plain_memcpy_gbps", jd(bw_plain));
-		json_object_object_add(j, "daxmap_vs_pmem2", jd(bw_dm / bw_p2));
+		json_object_object_add(j, "daxmap_memcpy_gbps", jd(bw_dm, 3));
+		json_object_object_add(j, "pmem2_memcpy_gbps", jd(bw_p2, 3));
+		json_object_object_add(j, "plain_memcpy_gbps", jd(bw_plain, 3));
+		json_object_object_add(j, "daxmap_vs_pmem2", jd(bw_dm / bw_p2, 3));
 		json_object_object_add(out, "memcpy_persist", j);
 		pmem2_map_delete(&pmap);
 		pmem2_source_delete(&psrc);
@@ -241,7 +190,6 @@ int main(int argc, char **argv)
 	}
 	daxmap_map_delete(&map);
 	daxmap_dev_close(dev);
-	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
-	json_object_put(out);
+	bench_print(out);
 	return 0;
 }

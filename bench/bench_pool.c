@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -23,27 +22,12 @@
 
 #include "lib/pool.h"
 
-static double now(void)
-{
-	struct timespec ts;
+#include "bench_util.h"
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#define USAGE "usage: bench_pool [--align BYTES] [--ops N] [--extents K] [--fsdax-dir DIR] PATH\n"
+#define USAGE_1M "       bench_pool --open-1m FILE\n"
 
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_pool: %s: %s\n", what, daxmap_errormsg());
-	exit(1);
-}
-
-static struct json_object *jd(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.3f", v);
-	return json_object_new_double_s(v, buf);
-}
+const char bench_name[] = "bench_pool";
 
 /* create+remove of regions of k extents, n times */
 static struct json_object *regions(struct daxmap_pool *pool, uint64_t es, int n, uint64_t k)
@@ -64,12 +48,12 @@ static struct json_object *regions(struct daxmap_pool *pool, uint64_t es, int n,
 	t = now() - t0;
 	json_object_object_add(j, "extents_per_region", json_object_new_int64((int64_t)k));
 	json_object_object_add(j, "ops", json_object_new_int(n));
-	json_object_object_add(j, "create_remove_per_sec", jd(n / t));
-	json_object_object_add(j, "fences_per_create", jd((double)dc / n));
+	json_object_object_add(j, "create_remove_per_sec", jd(n / t, 3));
+	json_object_object_add(j, "fences_per_create", jd((double)dc / n, 3));
 	json_object_object_add(j, "fences_per_remove",
-			       jd((double)(pool_drains(pool) - d0 - dc) / n));
+			       jd((double)(pool_drains(pool) - d0 - dc) / n, 3));
 	json_object_object_add(j, "flushes_per_create_remove",
-			       jd((double)(pool_flushes(pool) - f0) / n));
+			       jd((double)(pool_flushes(pool) - f0) / n, 3));
 	return j;
 }
 
@@ -95,7 +79,7 @@ static struct json_object *fsdax_files(const char *dir, uint64_t size, int n)
 	t = now() - t0;
 	json_object_object_add(j, "dir", json_object_new_string(dir));
 	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)size));
-	json_object_object_add(j, "create_fallocate_unlink_per_sec", jd(n / t));
+	json_object_object_add(j, "create_fallocate_unlink_per_sec", jd(n / t, 3));
 	return j;
 }
 
@@ -114,9 +98,9 @@ static int open_1m(const char *path)
 		return 1;
 	}
 	close(fd);
+	/* on any file, not only an emulated device as bench_dev_open() does */
 	setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
-	if (daxmap_dev_open(&dev, path, es, 0) < 0)
-		die(path);
+	dev = bench_dev_open(path, es);
 	t0 = now();
 	if (daxmap_pool_format(dev, es, DAXMAP_FORMAT_FORCE) < 0)
 		die("format");
@@ -147,14 +131,13 @@ static int open_1m(const char *path)
 	json_object_object_add(j, "extents", json_object_new_int64((int64_t)st.extents_total));
 	json_object_object_add(j, "extents_used", json_object_new_int64((int64_t)st.extents_used));
 	json_object_object_add(j, "regions", json_object_new_int((int)st.regions));
-	json_object_object_add(j, "format_seconds", jd(tfmt));
-	json_object_object_add(j, "open_seconds", jd(topen));
-	json_object_object_add(j, "open_ns_per_extent", jd(topen * 1e9 / (double)st.extents_total));
+	json_object_object_add(j, "format_seconds", jd(tfmt, 3));
+	json_object_object_add(j, "open_seconds", jd(topen, 3));
+	json_object_object_add(j, "open_ns_per_extent", jd(topen * 1e9 / (double)st.extents_total, 3));
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 	unlink(path);
-	printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
-	json_object_put(j);
+	bench_print(j);
 	return 0;
 }
 
@@ -183,31 +166,16 @@ int main(int argc, char **argv)
 		case 'k': k = strtoull(optarg, NULL, 0); break;
 		case 'd': dir = optarg; break;
 		case 'o': return open_1m(optarg);
-		default:
-			fprintf(stderr, "usage: bench_pool [--align BYTES] [--ops N] [--extents K] [--fsdax-dir DIR] PATH\n"
-					"       bench_pool --open-1m FILE\n");
-			return 2;
+		default: usage(USAGE USAGE_1M);
 		}
 	}
-	if (optind != argc - 1 || n <= 0 || k == 0) {
-		fprintf(stderr, "usage: bench_pool [--align BYTES] [--ops N] [--extents K] [--fsdax-dir DIR] PATH\n");
-		return 2;
-	}
-	if (daxmap_dev_open(&dev, argv[optind], align, 0) < 0)
-		die(argv[optind]);
-	/* an emulated device would flush with msync: measure the pmem path */
-	if (daxmap_dev_kind(dev) == DAXMAP_KIND_FILE)
-		setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
-	if (daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE) < 0 ||
-	    daxmap_pool_open(&pool, dev, 0) < 0)
-		die("pool");
-	daxmap_pool_stat(pool, &st);
+	if (optind != argc - 1 || n <= 0 || k == 0)
+		usage(USAGE);
+	dev = bench_dev_open(argv[optind], align);
+	pool = bench_pool_new(dev, &st);
 	if (k > st.extents_free)
 		k = st.extents_free;
-	out = json_object_new_object();
-	json_object_object_add(out, "path", json_object_new_string(argv[optind]));
-	json_object_object_add(out, "kind", json_object_new_string(
-		daxmap_kind_name(daxmap_dev_kind(dev))));
+	out = bench_out_new(argv[optind], dev);
 	json_object_object_add(out, "extent_size", json_object_new_int64((int64_t)st.extent_size));
 	arr = json_object_new_array();
 	/* fences must not grow with the region: 1 extent and k extents */
@@ -219,7 +187,6 @@ int main(int argc, char **argv)
 				       fsdax_files(dir, st.extent_size, n));
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
-	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
-	json_object_put(out);
+	bench_print(out);
 	return 0;
 }

@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
@@ -49,55 +48,16 @@
 #include "lib/dev.h"
 #include "lib/pin_rdma.h"
 
+#include "bench_util.h"
+
 #define REGION "bench-rdma"
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 #define UCX_MODELLED_HIT_NS 50.0 /* SPEC §3: UCX's registration cache model */
 #define MiB (1ULL << 20)
+#define USAGE "usage: bench_rdma [--device NAME] [--fake-verbs] [--hit-ops N] " \
+	"[--pin-ops N] [--rounds R] PATH\n"
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* This thread's CPU time: the hit loops run millions of iterations, and on
- * a shared machine wall time would count the time spent descheduled. */
-static double cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_rdma: %s: %s\n", what, daxmap_errormsg());
-	exit(1);
-}
-
-static struct json_object *jd(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.1f", v);
-	return json_object_new_double_s(v, buf);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+const char bench_name[] = "bench_rdma";
 
 /* ---- fake verbs ----------------------------------------------------------- */
 
@@ -243,14 +203,11 @@ static struct json_object *bench_hits(struct ctx *c)
 		{ "2 threads, different MRs", 2, { 0, 2 * MiB } },
 	};
 	struct json_object *arr = json_object_new_array();
-	double *a = calloc((size_t)c->rounds, sizeof(double));
-	double *f = calloc((size_t)c->rounds, sizeof(double));
-	double *ov = calloc((size_t)c->rounds, sizeof(double));
+	double *a = calloc_doubles(c->rounds), *f = calloc_doubles(c->rounds);
+	double *ov = calloc_doubles(c->rounds);
 	struct daxmap_mr_entry *e;
 	double dummy;
 
-	if (!a || !f || !ov)
-		die("out of memory");
 	/* the two MRs, registered once */
 	for (uint64_t off = 0; off < 4 * MiB; off += 2 * MiB) {
 		if (daxmap_mr_cache_get(c->cache, c->map, off, 1, &e) != 0)
@@ -268,10 +225,10 @@ static struct json_object *bench_hits(struct ctx *c)
 					   c->hit_ops, &dummy);
 		}
 		json_object_object_add(j, "threads", json_object_new_string(cases[k].name));
-		json_object_object_add(j, "cache_hit_get_put_ns", jd(median(a, c->rounds)));
-		json_object_object_add(j, "anchor_ucx_modelled_lookup_ns", jd(UCX_MODELLED_HIT_NS));
-		json_object_object_add(j, "anchor_atomic_inc_dec_ns", jd(median(f, c->rounds)));
-		json_object_object_add(j, "threads_overlap", jd(median(ov, c->rounds)));
+		json_object_object_add(j, "cache_hit_get_put_ns", jd(median(a, c->rounds), 1));
+		json_object_object_add(j, "anchor_ucx_modelled_lookup_ns", jd(UCX_MODELLED_HIT_NS, 1));
+		json_object_object_add(j, "anchor_atomic_inc_dec_ns", jd(median(f, c->rounds), 1));
+		json_object_object_add(j, "threads_overlap", jd(median(ov, c->rounds), 1));
 		json_object_array_add(arr, j);
 	}
 	free(a);
@@ -314,10 +271,8 @@ static double pin_loop(struct ctx *c, enum variant v, uint64_t len, int n)
 			daxmap_mr_cache_put(e);
 			break;
 		case V_RAW_VERBS:
-			if (!(mr = ibv_reg_mr(c->pd, c->addr + off, len, ACCESS))) {
-				perror("bench_rdma: ibv_reg_mr");
-				exit(1);
-			}
+			if (!(mr = ibv_reg_mr(c->pd, c->addr + off, len, ACCESS)))
+				die_errno("ibv_reg_mr");
 			ibv_dereg_mr(mr);
 			break;
 		case V_PIN_EXTERNAL:
@@ -339,8 +294,7 @@ static struct json_object *bench_pins(struct ctx *c)
 	double *m[NV];
 
 	for (int v = 0; v < NV; v++)
-		if (!(m[v] = calloc((size_t)c->rounds, sizeof(double))))
-			die("out of memory");
+		m[v] = calloc_doubles(c->rounds);
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		struct json_object *j = json_object_new_object();
 
@@ -355,7 +309,7 @@ static struct json_object *bench_pins(struct ctx *c)
 		json_object_object_add(j, "bytes", json_object_new_int64((int64_t)sizes[s]));
 		for (int v = 0; v < NV; v++)
 			if (!(v == V_RAW_VERBS && c->fake))
-				json_object_object_add(j, vname[v], jd(median(m[v], c->rounds)));
+				json_object_object_add(j, vname[v], jd(median(m[v], c->rounds), 1));
 		json_object_array_add(arr, j);
 	}
 	for (int v = 0; v < NV; v++)
@@ -364,13 +318,6 @@ static struct json_object *bench_pins(struct ctx *c)
 }
 
 /* ---- main ----------------------------------------------------------------- */
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: bench_rdma [--device NAME] [--fake-verbs] [--hit-ops N] "
-			"[--pin-ops N] [--rounds R] PATH\n");
-	exit(2);
-}
 
 static struct ibv_context *open_device(const char *want, const char **name)
 {
@@ -422,11 +369,11 @@ int main(int argc, char **argv)
 		case 'h': c.hit_ops = atoi(optarg); break;
 		case 'p': c.pin_ops = atoi(optarg); break;
 		case 'r': c.rounds = atoi(optarg); break;
-		default: usage();
+		default: usage(USAGE);
 		}
 	}
 	if (optind != argc - 1 || c.hit_ops <= 0 || c.pin_ops <= 0 || c.rounds <= 0)
-		usage();
+		usage(USAGE);
 	if (want && !*want)
 		want = NULL;
 	if (c.fake) {
@@ -434,19 +381,11 @@ int main(int argc, char **argv)
 		c.pd = (struct ibv_pd *)0x1000; /* never dereferenced */
 	} else {
 		ctx = open_device(want, &devname);
-		if (!(c.pd = ibv_alloc_pd(ctx))) {
-			perror("bench_rdma: ibv_alloc_pd");
-			return 1;
-		}
+		if (!(c.pd = ibv_alloc_pd(ctx)))
+			die_errno("ibv_alloc_pd");
 	}
-	if (daxmap_dev_open(&dev, argv[optind], 0, 0) < 0)
-		die(argv[optind]);
-	if (daxmap_dev_kind(dev) == DAXMAP_KIND_FILE)
-		setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
-	if (daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE) < 0 ||
-	    daxmap_pool_open(&pool, dev, 0) < 0)
-		die("pool");
-	daxmap_pool_stat(pool, &st);
+	dev = bench_dev_open(argv[optind], 0);
+	pool = bench_pool_new(dev, &st);
 	if (daxmap_region_create(pool, REGION, 8 * MiB, NULL) < 0 ||
 	    daxmap_region_map(&c.map, pool, REGION, 0) < 0)
 		die("region");
@@ -477,7 +416,6 @@ int main(int argc, char **argv)
 		ibv_dealloc_pd(c.pd);
 		ibv_close_device(ctx);
 	}
-	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
-	json_object_put(out);
+	bench_print(out);
 	return 0;
 }

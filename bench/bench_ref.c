@@ -38,7 +38,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -48,66 +47,13 @@
 #include "lib/pool.h"
 #include "lib/ref.h"
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
+#include "bench_util.h"
 
 #define REGION "bench-ref"
 #define BATCH 64 /* gets, then as many puts, for the per-op figures */
+#define USAGE "usage: bench_ref [--align SIZE] [--extents K] [--map-ops N] [--ref-ops N] [--rounds R] PATH\n"
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_ref: %s: %s\n", what, daxmap_errormsg());
-	exit(1);
-}
-
-static int parse_size(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long x = strtoull(s, &end, 0);
-
-	switch (*end) {
-	case 'K': x <<= 10; break;
-	case 'M': x <<= 20; break;
-	case 'G': x <<= 30; break;
-	case '\0': break;
-	default: return -1;
-	}
-	*v = x;
-	return x ? 0 : -1;
-}
-
-static struct json_object *jd(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.1f", v);
-	return json_object_new_double_s(v, buf);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+const char bench_name[] = "bench_ref";
 
 /* ------------------------------------------------ map + unmap of a region */
 
@@ -164,10 +110,8 @@ static double plain_mmap_munmap(const struct map_ctx *c)
 		void *p = mmap(NULL, c->len, PROT_READ | PROT_WRITE, c->mmap_flags, c->fd,
 			       (off_t)c->ranges[0].offset);
 
-		if (p == MAP_FAILED) {
-			perror("bench_ref: mmap");
-			exit(1);
-		}
+		if (p == MAP_FAILED)
+			die_errno("mmap");
 		munmap(p, c->len);
 	}
 	return (now_ns() - t0) / c->n;
@@ -190,12 +134,9 @@ static int probe_mmap_flags(int fd, uint64_t off, uint64_t len)
 static struct json_object *bench_map_unmap(struct map_ctx *c, int rounds)
 {
 	struct json_object *j = json_object_new_object();
-	double *a = calloc((size_t)rounds, sizeof(double));
-	double *b = calloc((size_t)rounds, sizeof(double));
-	double *p = calloc((size_t)rounds, sizeof(double));
+	double *a = calloc_doubles(rounds), *b = calloc_doubles(rounds);
+	double *p = calloc_doubles(rounds);
 
-	if (!a || !b || !p)
-		die("out of memory");
 	/* warm: the runtime state attached, page tables and caches hot */
 	region_map_unmap(&(struct map_ctx){ .pool = c->pool, .n = 8 });
 	for (int r = 0; r < rounds; r++) {
@@ -209,14 +150,14 @@ static struct json_object *bench_map_unmap(struct map_ctx *c, int rounds)
 	json_object_object_add(j, "device_ranges", json_object_new_int64((int64_t)c->nranges));
 	json_object_object_add(j, "ops_per_round", json_object_new_int(c->n));
 	json_object_object_add(j, "rounds", json_object_new_int(rounds));
-	json_object_object_add(j, "region_map_unmap_ns", jd(ra));
-	json_object_object_add(j, "anchor_daxmap_map_new_delete_ns", jd(rb));
-	json_object_object_add(j, "anchor_plain_mmap_munmap_ns", jd(rp));
+	json_object_object_add(j, "region_map_unmap_ns", jd(ra, 1));
+	json_object_object_add(j, "anchor_daxmap_map_new_delete_ns", jd(rb, 1));
+	json_object_object_add(j, "anchor_plain_mmap_munmap_ns", jd(rp, 1));
 	json_object_object_add(j, "anchor_mmap_flags", json_object_new_string(
 		c->mmap_flags == MAP_SHARED ? "MAP_SHARED" : "MAP_SHARED_VALIDATE|MAP_SYNC"));
-	json_object_object_add(j, "region_vs_plain_mmap", jd(ra / rp));
+	json_object_object_add(j, "region_vs_plain_mmap", jd(ra / rp, 1));
 	/* pool lock and table re-read, reference get+put, MADV_DONTFORK */
-	json_object_object_add(j, "region_layer_ns", jd(ra - rb));
+	json_object_object_add(j, "region_layer_ns", jd(ra - rb, 1));
 	free(a);
 	free(b);
 	free(p);
@@ -315,10 +256,8 @@ static void run_threads(struct worker *w, int nthreads, double *ns, double *rate
 		pthread_barrier_init(&bar, NULL, (unsigned)nthreads);
 		for (int i = 0; i < nthreads; i++) {
 			w[i].bar = &bar;
-			if (pthread_create(&t[i], NULL, work, &w[i]) != 0) {
-				perror("bench_ref: pthread_create");
-				exit(1);
-			}
+			if ((errno = pthread_create(&t[i], NULL, work, &w[i])) != 0)
+				die_errno("pthread_create"); /* it returns the error */
 		}
 		for (int i = 0; i < nthreads; i++)
 			pthread_join(t[i], NULL);
@@ -400,10 +339,8 @@ static struct json_object *ref_scenario(const struct ref_ctx *c, int nthreads, i
 	double *ns[NOPS], *rate[NOPS];
 
 	for (int o = 0; o < NOPS; o++) {
-		ns[o] = calloc((size_t)c->rounds, sizeof(double));
-		rate[o] = calloc((size_t)c->rounds, sizeof(double));
-		if (!ns[o] || !rate[o])
-			die("out of memory");
+		ns[o] = calloc_doubles(c->rounds);
+		rate[o] = calloc_doubles(c->rounds);
 	}
 	for (int r = 0; r < c->rounds; r++)
 		for (int o = 0; o < NOPS; o++) {
@@ -437,28 +374,25 @@ static struct json_object *ref_scenario(const struct ref_ctx *c, int nthreads, i
 		if (ops[o].op == OP_PIN && !c->pin_ok)
 			continue;
 		snprintf(key, sizeof(key), "%s_ns_per_pair", ops[o].name);
-		json_object_object_add(j, key, jd(median(ns[o], c->rounds)));
+		json_object_object_add(j, key, jd(median(ns[o], c->rounds), 1));
 		if (nthreads > 1) {
 			snprintf(key, sizeof(key), "%s_pairs_per_sec_total", ops[o].name);
-			json_object_object_add(j, key, jd(median(rate[o], c->rounds)));
+			json_object_object_add(j, key, jd(median(rate[o], c->rounds), 1));
 		}
 		free(ns[o]);
 		free(rate[o]);
 	}
 	if (nthreads == 1) {
-		double *g = calloc((size_t)c->rounds, sizeof(double));
-		double *p = calloc((size_t)c->rounds, sizeof(double));
-		double *f = calloc((size_t)c->rounds, sizeof(double));
+		double *g = calloc_doubles(c->rounds), *p = calloc_doubles(c->rounds);
+		double *f = calloc_doubles(c->rounds);
 
-		if (!g || !p || !f)
-			die("out of memory");
 		for (int r = 0; r < c->rounds; r++) {
 			ref_per_op(c, &g[r], &p[r]);
 			f[r] = futex_wake_ns(c);
 		}
-		json_object_object_add(j, "ref_get_ns", jd(median(g, c->rounds)));
-		json_object_object_add(j, "ref_put_ns", jd(median(p, c->rounds)));
-		json_object_object_add(j, "anchor_futex_wake_syscall_ns", jd(median(f, c->rounds)));
+		json_object_object_add(j, "ref_get_ns", jd(median(g, c->rounds), 1));
+		json_object_object_add(j, "ref_put_ns", jd(median(p, c->rounds), 1));
+		json_object_object_add(j, "anchor_futex_wake_syscall_ns", jd(median(f, c->rounds), 1));
 		free(g);
 		free(p);
 		free(f);
@@ -512,12 +446,6 @@ static void unlink_runtime_state(const uint8_t uuid[16], const char *dir)
 	unlink(path);
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: bench_ref [--align SIZE] [--extents K] [--map-ops N] [--ref-ops N] [--rounds R] PATH\n");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -544,35 +472,25 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "a:k:m:n:r:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'a': if (parse_size(optarg, &align)) usage(); break;
+		case 'a': if (parse_size(optarg, &align)) usage(USAGE); break;
 		case 'k': k = strtoull(optarg, NULL, 0); break;
 		case 'm': map_ops = atoi(optarg); break;
 		case 'n': ref_ops = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
-		default: usage();
+		default: usage(USAGE);
 		}
 	}
 	if (optind != argc - 1 || k < 2 || map_ops <= 0 || ref_ops <= 0 || rounds <= 0)
-		usage();
-	if (daxmap_dev_open(&dev, argv[optind], align, 0) < 0)
-		die(argv[optind]);
-	/* an emulated device would flush with msync: measure the pmem path */
-	if (daxmap_dev_kind(dev) == DAXMAP_KIND_FILE)
-		setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
-	if (daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE) < 0 ||
-	    daxmap_pool_open(&pool, dev, 0) < 0)
-		die("pool");
-	daxmap_pool_stat(pool, &st);
+		usage(USAGE);
+	dev = bench_dev_open(argv[optind], align);
+	pool = bench_pool_new(dev, &st);
 	if (daxmap_region_create(pool, REGION, k * st.extent_size, NULL) < 0)
 		die("create");
 	if (daxmap_region_ranges(pool, REGION, &ranges, &nranges) < 0 ||
 	    daxmap_pool_refs(pool, REGION, &refs, &nrefs) < 0 || nrefs < 2)
 		die("region");
 
-	out = json_object_new_object();
-	json_object_object_add(out, "path", json_object_new_string(argv[optind]));
-	json_object_object_add(out, "kind", json_object_new_string(
-		daxmap_kind_name(daxmap_dev_kind(dev))));
+	out = bench_out_new(argv[optind], dev);
 	json_object_object_add(out, "extent_size", json_object_new_int64((int64_t)st.extent_size));
 	json_object_object_add(out, "region_extents", json_object_new_int64((int64_t)k));
 	json_object_object_add(out, "cpus_online", json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
@@ -602,10 +520,8 @@ int main(int argc, char **argv)
 		die("attach");
 	rc.sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rc.sh == MAP_FAILED) {
-		perror("bench_ref: mmap");
-		return 1;
-	}
+	if (rc.sh == MAP_FAILED)
+		die_errno("mmap");
 	{
 		pthread_mutexattr_t a;
 
@@ -628,7 +544,6 @@ int main(int argc, char **argv)
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 	unlink_runtime_state(uuid, dir);
-	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
-	json_object_put(out);
+	bench_print(out);
 	return 0;
 }
