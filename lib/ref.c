@@ -555,7 +555,9 @@ int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
 	 * either it sees this reference or this sees its mark */
 	for (size_t i = 0; i < nruns; i++)
 		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
-			if (rt->cnt[x].zap) {
+			if (rt->cnt[x].zap && (flags & REF_LIVE)) {
+				__atomic_store_n(&rt->cnt[x].zap, 0, __ATOMIC_RELEASE);
+			} else if (rt->cnt[x].zap) {
 				rt_unlock(rt);
 				return daxmap_err(ESTALE,
 						  "extent %" PRIu64 " is being released (ZAP): no new mapping or pin",
@@ -679,15 +681,20 @@ int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run)
 int ref_zap(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool on)
 {
 	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
+	bool set = false;
 
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < nruns; i++)
 		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
-						 x < rt->hdr->nextents; x++)
+						 x < rt->hdr->nextents; x++) {
+			set |= on && !rt->cnt[x].zap;
 			__atomic_store_n(&rt->cnt[x].zap, on, __ATOMIC_RELEASE);
+		}
 	rt_unlock(rt);
-	if (on) {
+	/* only a new mark wakes the revokers: marks already set (a finish
+	 * re-marking) woke them when they were set */
+	if (set) {
 		__atomic_add_fetch(&rt->hdr->zap_seq, 1, __ATOMIC_RELEASE);
 		syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}

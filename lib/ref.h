@@ -21,6 +21,10 @@ enum ref_kind { REF_NONE = 0, REF_MAP = 1, REF_PIN = 2 };
 
 /* ref_get() flags */
 #define REF_REVOCABLE 1U /* a pin whose holder gives it up when asked */
+/* The caller holds the pool lock and the pool says the extents are live: a
+ * ZAP mark on them was left by a releaser that died after freeing them and
+ * is cleared (in the same locked section) instead of refusing. */
+#define REF_LIVE 2U
 
 /* A run of extents [first, first + count). */
 struct ref_run {
@@ -49,7 +53,7 @@ bool ref_stale(const struct ref_rt *rt);
 /*
  * Take a reference of kind on runs; *id names it for ref_put(). backend
  * says which pin backend holds a pin (0 for a mapping). Extents marked ZAP
- * (ref_zap()) are refused with -ESTALE.
+ * (ref_zap()) are refused with -ESTALE, unless flags has REF_LIVE.
  */
 int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
 	    unsigned flags, const struct ref_run *runs, size_t nruns,

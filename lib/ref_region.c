@@ -229,13 +229,12 @@ DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool
 	if ((rc = attach(pool, &m->rt)))
 		goto out;
 	/*
-	 * The pool says these extents are live (its lock is held shared: no
-	 * release can start): a ZAP mark left on them by a releaser that died
-	 * after freeing them is stale.
+	 * A mapping holds one reference per extent it covers. The pool says
+	 * these extents are live (its lock is held shared: no release can
+	 * start), so a ZAP mark left on them by a releaser that died after
+	 * freeing them is stale: REF_LIVE clears it in the same section.
 	 */
-	if ((rc = ref_zap(m->rt, runs, nruns, false)) ||
-	    /* a mapping holds one reference per extent it covers */
-	    (rc = ref_get(m->rt, REF_MAP, 0, 0, runs, nruns, &m->id))) {
+	if ((rc = ref_get(m->rt, REF_MAP, 0, REF_LIVE, runs, nruns, &m->id))) {
 		ref_detach(m->rt);
 		goto out;
 	}

@@ -100,6 +100,62 @@ Test(ref, bad_input)
 	ref_detach(rt);
 }
 
+static bool zap_of(struct ref_rt *rt, uint64_t x)
+{
+	uint32_t r, p;
+	bool z;
+
+	ref_count(rt, x, &r, &p, &z);
+	return z;
+}
+
+/* A ZAP mark refuses new references; REF_LIVE (the pool says the extents
+ * are live) clears a stale one instead, and is not kept as a flag. */
+Test(ref, a_zap_mark_refuses_unless_the_caller_knows_the_extents_live)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run z = { 4, 2 }, wider = { 3, 4 };
+	struct ref_holding h;
+	uint64_t id;
+
+	cr_assert_eq(ref_zap(rt, &z, 1, true), 0);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &wider, 1, &id), -ESTALE);
+	cr_assert(strstr(daxmap_errormsg(), "extent 4 is being released (ZAP)"), "%s",
+		  daxmap_errormsg());
+	for (uint64_t x = 3; x < 7; x++)
+		cr_assert_eq(refs(rt, x), 0, "a refused get counted extent %llu",
+			     (unsigned long long)x);
+	cr_assert(zap_of(rt, 4) && zap_of(rt, 5));
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, REF_LIVE, &wider, 1, &id), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert(!zap_of(rt, 4) && !zap_of(rt, 5), "REF_LIVE left the stale mark");
+	for (uint64_t x = 3; x < 7; x++)
+		cr_assert_eq(refs(rt, x), 1);
+	cr_assert_eq(ref_holders(rt, &wider, 1, &h, 1), 1);
+	cr_assert(!h.revocable, "REF_LIVE was stored as a reference flag");
+	cr_assert_eq(ref_put(rt, id), 0);
+	ref_detach(rt);
+}
+
+/* Only a new mark wakes the revokers: re-marking (a finish) does not. */
+Test(ref, only_a_new_zap_mark_bumps_the_revokers_word)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run a = { 8, 2 }, b = { 9, 2 };
+	uint32_t s0 = ref_zap_seq(rt);
+
+	cr_assert_eq(ref_zap(rt, &a, 1, true), 0);
+	cr_assert_eq(ref_zap_seq(rt), s0 + 1);
+	cr_assert_eq(ref_zap(rt, &a, 1, true), 0);
+	cr_assert_eq(ref_zap_seq(rt), s0 + 1, "re-marking woke the revokers");
+	cr_assert_eq(ref_zap(rt, &b, 1, true), 0);
+	cr_assert_eq(ref_zap_seq(rt), s0 + 2, "extent 10 was new: no wake-up");
+	cr_assert_eq(ref_zap(rt, &b, 1, false), 0);
+	cr_assert_eq(ref_zap_seq(rt), s0 + 2, "unmarking woke the revokers");
+	cr_assert(zap_of(rt, 8) && !zap_of(rt, 9) && !zap_of(rt, 10));
+	ref_detach(rt);
+}
+
 Test(ref, attachments_are_shared_within_a_process)
 {
 	struct ref_rt *a = attach(), *b = attach();
