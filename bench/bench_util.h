@@ -4,14 +4,6 @@
 #define DAXMAP_BENCH_UTIL_H
 
 #include <stdint.h>
-#include <sys/mman.h>
-
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
 
 struct daxmap_dev;
 struct daxmap_pool;

@@ -25,13 +25,6 @@
 #include "map.h"
 #include "util.h"
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-
 _Static_assert(DAXMAP_F_NODRAIN == PMEM2_F_MEM_NODRAIN &&
 	       DAXMAP_F_NONTEMPORAL == PMEM2_F_MEM_NONTEMPORAL &&
 	       DAXMAP_F_TEMPORAL == PMEM2_F_MEM_TEMPORAL &&

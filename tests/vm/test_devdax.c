@@ -27,13 +27,6 @@
 
 #include "helpers.h"
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-
 static const char *env_or_skip(const char *name)
 {
 	const char *v = getenv(name);
