@@ -360,7 +360,9 @@ struct daxmap_pin;
  * Called, once, from a thread of the library when the pinned extents are
  * being released (daxmap_region_remove()/resize() in any process). It
  * should stop the device's use of the memory and call daxmap_unpin(),
- * from the callback or later; the release waits for that.
+ * from the callback or later; the release waits for that. A
+ * daxmap_unpin() on another thread waits for a due or running callback of
+ * that pin, so the callback must not wait for such a thread.
  */
 typedef void (*daxmap_revoke_fn)(struct daxmap_pin *pin, void *arg);
 
@@ -374,7 +376,8 @@ typedef void (*daxmap_revoke_fn)(struct daxmap_pin *pin, void *arg);
 int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_map *map,
 			uint64_t offset, uint64_t len, daxmap_revoke_fn revoke,
 			void *arg);
-/* Drop a pin; *pinp becomes NULL. NULL or *pinp == NULL is a no-op. */
+/* Drop a pin; *pinp becomes NULL. NULL or *pinp == NULL is a no-op. Once
+ * it returns, no revoke callback runs on the pin (see daxmap_revoke_fn). */
 int daxmap_unpin(struct daxmap_pin **pinp);
 /* Which backend made the pin. */
 enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin);

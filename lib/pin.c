@@ -37,10 +37,13 @@ struct daxmap_pin {
 	daxmap_revoke_fn revoke;
 	void *arg;
 	bool revoked;   /* the callback was called (once) */
-	bool in_cb;     /* ... and is running: freeing waits for it */
+	bool in_cb;     /* ... is due or running: freeing waits for it */
+	pthread_t cb_thread; /* the revoker thread that runs it */
 	bool ready;     /* the backend's kernel pin is in place (pin_ready()) */
 	bool early;     /* revoked before it was: pin_ready() says -ESTALE */
-	bool released;  /* pin_release() ran */
+	bool releasing; /* pin_release() began: no callback from now on */
+	bool released;  /* pin_release() is done with it: whoever ends last
+			 * (it or the callback) frees it */
 	void *backend_data;
 	const struct pin_backend_ops *ops; /* the backend's undo (pin_set_backend) */
 };
@@ -53,6 +56,7 @@ struct revoker {
 };
 
 static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cb_done = PTHREAD_COND_INITIALIZER; /* an in_cb cleared */
 static struct daxmap_pin *revocable;
 static struct revoker *revokers;
 static pthread_once_t pins_once = PTHREAD_ONCE_INIT;
@@ -62,6 +66,7 @@ static pthread_once_t pins_once = PTHREAD_ONCE_INIT;
 static void pins_atfork_child(void)
 {
 	pthread_mutex_init(&pins_lock, NULL);
+	pthread_cond_init(&cb_done, NULL);
 	revocable = NULL;
 	revokers = NULL;
 }
@@ -123,20 +128,29 @@ static void *revoker_main(void *arg)
 				continue;
 			}
 			p->in_cb = true;
+			p->cb_thread = pthread_self();
 			todo[k++] = p;
 		}
 		pthread_mutex_unlock(&pins_lock);
 		for (size_t i = 0; i < k; i++) {
-			bool gone;
+			struct daxmap_pin *p = todo[i];
+			bool gone, call;
 
-			/* without the lock: the callback may call daxmap_unpin() */
-			todo[i]->revoke(todo[i], todo[i]->arg);
+			/* unpinned while an earlier callback ran: its owner
+			 * gave it up already, and may have freed arg */
 			pthread_mutex_lock(&pins_lock);
-			todo[i]->in_cb = false;
-			gone = todo[i]->released;
+			call = !p->releasing;
+			pthread_mutex_unlock(&pins_lock);
+			/* without the lock: the callback may call daxmap_unpin() */
+			if (call)
+				p->revoke(p, p->arg);
+			pthread_mutex_lock(&pins_lock);
+			p->in_cb = false;
+			pthread_cond_broadcast(&cb_done);
+			gone = p->released;
 			pthread_mutex_unlock(&pins_lock);
 			if (gone)
-				free_pin(todo[i]);
+				free_pin(p);
 		}
 		if (k == 0)
 			ref_zap_wait(rv->rt, seq, REVOKER_POLL_MS);
@@ -229,7 +243,12 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	return 0;
 }
 
-int pin_release(struct daxmap_pin *p)
+/*
+ * wait: a revoke callback of p due or running on another thread is waited
+ * for, so that once daxmap_unpin() returns no callback runs on p or its
+ * arg. A call from the callback itself does not wait.
+ */
+static int release(struct daxmap_pin *p, bool wait)
 {
 	bool later = false;
 	int rc, urc = 0;
@@ -239,14 +258,21 @@ int pin_release(struct daxmap_pin *p)
 		struct revoker *rv;
 
 		pthread_mutex_lock(&pins_lock);
+		/* a second call (the callback unpinning while its owner does
+		 * the same) has nothing left to do */
+		if (p->releasing) {
+			pthread_mutex_unlock(&pins_lock);
+			return 0;
+		}
+		p->releasing = true;
 		for (pp = &revocable; *pp && *pp != p; pp = &(*pp)->next)
 			;
 		if (*pp)
 			*pp = p->next;
 		if ((rv = revoker_of(p->rt)) && --rv->npins == 0)
 			ref_zap_kick(p->rt); /* the thread ends */
-		p->released = true;
-		later = p->in_cb; /* the revoker frees it after the callback */
+		while (wait && p->in_cb && !pthread_equal(p->cb_thread, pthread_self()))
+			pthread_cond_wait(&cb_done, &pins_lock);
 		pthread_mutex_unlock(&pins_lock);
 	}
 	/* the device lets go first (its kernel pin), then the extents may be
@@ -255,9 +281,21 @@ int pin_release(struct daxmap_pin *p)
 	if (p->ops && p->ops->unpin)
 		urc = p->ops->unpin(p, p->backend_data);
 	rc = ref_put(p->rt, p->id);
+	if (p->revoke) {
+		/* after the last use of p here: the revoker may free it now */
+		pthread_mutex_lock(&pins_lock);
+		p->released = true;
+		later = p->in_cb;
+		pthread_mutex_unlock(&pins_lock);
+	}
 	if (!later)
 		free_pin(p);
 	return urc ? urc : rc;
+}
+
+int pin_release(struct daxmap_pin *p)
+{
+	return release(p, false);
 }
 
 int pin_ready(struct daxmap_pin *pin)
@@ -315,7 +353,7 @@ DAXMAP_EXPORT int daxmap_unpin(struct daxmap_pin **pinp)
 
 	if (!pinp || !*pinp)
 		return 0;
-	rc = pin_release(*pinp);
+	rc = release(*pinp, true);
 	*pinp = NULL;
 	return rc;
 }

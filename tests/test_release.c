@@ -394,6 +394,116 @@ Test(release, a_revocable_pin_is_revoked_here_and_in_another_process)
 	daxmap_dev_close(dev);
 }
 
+/* ---- revoke callbacks against an unpin on another thread ----------------- */
+
+struct slow_cb {
+	struct daxmap_pin *pin;  /* the application's variable */
+	int started, finished, calls;
+};
+
+static void *remove_r(void *pool)
+{
+	intptr_t rc = daxmap_region_remove(pool, "r", 10000);
+
+	return (void *)rc;
+}
+
+static void wait_for(const int *flag)
+{
+	for (int i = 0; i < 10000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	cr_assert(__atomic_load_n(flag, __ATOMIC_SEQ_CST), "the callback did not start");
+}
+
+/* Starts, gives the application 200 ms to unpin, then unpins through its
+ * own argument (a no-op if the application's unpin is under way). */
+static void slow_revoke(struct daxmap_pin *pin, void *arg)
+{
+	struct slow_cb *cb = arg;
+	struct daxmap_pin *mine = pin;
+
+	__atomic_add_fetch(&cb->calls, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&cb->started, 1, __ATOMIC_SEQ_CST);
+	usleep(200 * 1000);
+	cr_assert_eq(daxmap_unpin(&mine), 0);
+	__atomic_store_n(&cb->finished, 1, __ATOMIC_SEQ_CST);
+}
+
+static void counted_revoke(struct daxmap_pin *pin, void *arg)
+{
+	struct slow_cb *cb = arg;
+
+	(void)pin;
+	__atomic_add_fetch(&cb->calls, 1, __ATOMIC_SEQ_CST);
+	daxmap_unpin(&cb->pin);
+}
+
+/* Once daxmap_unpin() returns, no callback runs on the pin or its arg: an
+ * unpin while the callback runs waits for it, and the callback's own unpin
+ * of the same pin is then a no-op (no double release). */
+Test(release, an_unpin_during_the_callback_waits_for_it)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct slow_cb *cb = calloc(1, sizeof(*cb));
+	struct daxmap_map *m;
+	pthread_t t;
+	void *rc;
+
+	cr_assert_not_null(cb);
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_pin_external(&cb->pin, m, 0, 100, slow_revoke, cb), 0);
+	cr_assert_eq(pthread_create(&t, NULL, remove_r, pool), 0);
+	wait_for(&cb->started);
+	cr_assert_eq(daxmap_unpin(&cb->pin), 0);
+	cr_assert(__atomic_load_n(&cb->finished, __ATOMIC_SEQ_CST),
+		  "daxmap_unpin() returned while the callback still ran");
+	cr_assert_null(cb->pin);
+	cr_assert_eq(cb->calls, 1);
+	free(cb); /* nothing of the library's touches it any more */
+	cr_assert_eq(pthread_join(t, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0, "remove: %d", (int)(intptr_t)rc);
+	daxmap_map_delete(&m);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* Two pins revoked in one batch: the first callback runs long, and the
+ * application unpins the second pin meanwhile and frees its arg. The second
+ * callback must not run (ASan reports the use after free if it does). */
+Test(release, a_pin_unpinned_before_its_callback_ran_is_not_called_back)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct slow_cb *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct daxmap_map *m;
+	pthread_t t;
+	void *rc;
+
+	cr_assert(a && b);
+	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
+	cr_assert_eq(daxmap_pin_external(&a->pin, m, 0, 100, counted_revoke, a), 0);
+	/* the newer pin's callback comes first */
+	cr_assert_eq(daxmap_pin_external(&b->pin, m, 0, 100, slow_revoke, b), 0);
+	cr_assert_eq(pthread_create(&t, NULL, remove_r, pool), 0);
+	wait_for(&b->started);
+	cr_assert_eq(daxmap_unpin(&a->pin), 0);
+	cr_assert_eq(a->calls, 0, "called back after its unpin began");
+	free(a);
+	cr_assert_eq(pthread_join(t, &rc), 0);
+	cr_assert_eq((intptr_t)rc, 0, "remove: %d", (int)(intptr_t)rc);
+	cr_assert_eq(b->calls, 1);
+	cr_assert(b->finished);
+	free(b);
+	daxmap_map_delete(&m);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
 Test(release, a_pin_that_is_not_revocable_holds_the_release)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
