@@ -245,29 +245,32 @@ DAXMAP_EXPORT int daxmap_pin_rdma(struct daxmap_pin **pinp, struct daxmap_map *m
 	/* the long-term pin rules first (pin_take() applies them before
 	 * anything else), then the references, as the kernel takes a page
 	 * reference before a device may use the page */
-	if ((rc = pin_take(&p, map, offset, len, DAXMAP_PIN_RDMA, revoke, arg))) {
+	/* *pinp first: once pin_ready() has run, the callback may unpin
+	 * through the caller's variable before this returns */
+	if ((rc = pin_take(pinp, map, offset, len, DAXMAP_PIN_RDMA, revoke, arg))) {
 		rdma_free(rp);
 		return rc;
 	}
-	/* nothing else can release p yet: the caller has not got it, and
-	 * revoke waits for pin_ready() */
+	p = *pinp;
+	/* nothing else can release p yet: revoke waits for pin_ready() */
 	pin_set_backend(p, &rdma_ops, rp);
 	errno = 0;
 	mr = verbs->reg_mr(pd, (char *)map->addr + offset, len, access);
 	if (!mr) {
 		int err = errno ? errno : EIO;
 
+		*pinp = NULL;
 		pin_release(p);
 		return kernel_refused(err, map, offset, len, access);
 	}
 	rp->mr = mr;
 	if ((rc = pin_ready(p))) {
 		/* marked for release meanwhile: as if the call came after */
+		*pinp = NULL;
 		pin_release(p);
 		return daxmap_err_prefix(ESTALE, "rdma: [0x%" PRIx64 ", +0x%" PRIx64 ")",
 					 offset, len);
 	}
-	*pinp = p;
 	return 0;
 }
 
@@ -366,7 +369,9 @@ static bool try_use(struct daxmap_mr_entry *e, uint64_t serial, uint64_t off, ui
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	id = s & ~USES_MASK;
 	do {
-		if ((s & USES_MASK) == USES_MASK)
+		/* the last count is kept for the revoker's own use
+		 * (mark_dead(e, true)): it must not carry into ST_LIVE */
+		if ((s & USES_MASK) >= USES_MASK - 1)
 			return false;
 		if (__atomic_compare_exchange_n(&e->state, &s, s + 1, true, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))

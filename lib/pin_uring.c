@@ -275,14 +275,16 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 		uring_free(up);
 		return rc;
 	}
-	rc = pin_take(&p, map, offset, len, DAXMAP_PIN_IO_URING, revoke, arg);
+	/* *pinp first: once pin_ready() has run, the callback may unpin
+	 * through the caller's variable before this returns */
+	rc = pin_take(pinp, map, offset, len, DAXMAP_PIN_IO_URING, revoke, arg);
 	if (rc) {
 		slot_drop(up);
 		uring_free(up);
 		return rc;
 	}
-	/* nothing else can release p yet: the caller has not got it, and
-	 * revoke waits for pin_ready() */
+	p = *pinp;
+	/* nothing else can release p yet: revoke waits for pin_ready() */
 	pin_set_backend(p, &uring_ops, up);
 
 	iov.iov_base = (char *)map->addr + offset;
@@ -291,15 +293,16 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 	if (rc != 1) {
 		int err = rc < 0 ? -rc : EIO;
 
+		*pinp = NULL;
 		pin_release(p);
 		return kernel_refused(err, map, offset, len, index);
 	}
 	up->registered = true;
 	if ((rc = pin_ready(p))) {
 		/* marked for release meanwhile: as if the call came after */
+		*pinp = NULL;
 		pin_release(p);
 		return daxmap_err_prefix(ESTALE, "io_uring: fixed buffer %u", index);
 	}
-	*pinp = p;
 	return 0;
 }

@@ -729,7 +729,10 @@ void ref_zap_wait(struct ref_rt *rt, uint32_t seq, int timeout_ms)
 
 void ref_zap_kick(struct ref_rt *rt)
 {
-	/* a spurious wake-up for every waiter: each one re-checks */
+	/* a spurious wake-up for every waiter: each one re-checks. The bump
+	 * too: a waiter between its read of the word and its FUTEX_WAIT
+	 * would sleep through a bare wake-up */
+	__atomic_add_fetch(&rt->hdr->zap_seq, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 

@@ -42,6 +42,8 @@ struct fake {
 	int in_reg;
 	struct daxmap_pool *check_pool; /* dereg checks the pin is still counted */
 	int pinned_at_dereg;     /* pins seen on the MR's extent at dereg */
+	struct daxmap_pin **slot; /* reg_mr notes whether it is set yet */
+	int slot_set_at_reg;
 };
 
 static struct fake *fk;
@@ -56,6 +58,8 @@ static struct ibv_mr *fake_reg(struct ibv_pd *pd, void *addr, size_t len, int ac
 		errno = e;
 		return NULL;
 	}
+	if (fk->slot)
+		fk->slot_set_at_reg = *fk->slot != NULL;
 	__atomic_store_n(&fk->in_reg, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&fk->block_reg, __ATOMIC_SEQ_CST))
 		usleep(1000);
@@ -238,6 +242,42 @@ Test(rdma, a_pin_registers_its_range_and_unpin_deregisters_first)
 	cr_assert_null(daxmap_pin_mr(pin));
 	daxmap_unpin(&pin);
 	cr_assert_null(daxmap_pin_mr(NULL));
+	rig_free(&r);
+}
+
+static void unpin_slot(struct daxmap_pin *pin, void *arg)
+{
+	(void)pin;
+	daxmap_unpin(arg);
+}
+
+/* A revocable pin can be revoked from pin_ready() on, before
+ * daxmap_pin_rdma() returns: the callback must find the caller's variable
+ * set by then (it is set before the kernel is even asked). */
+Test(rdma, the_callers_pin_is_set_before_the_kernel_is_asked)
+{
+	struct rig r = rig_new(4 * MiB, true);
+	struct daxmap_pin *pin = NULL;
+
+	fk->slot = &pin;
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ACCESS, unpin_slot, &pin), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert(fk->slot_set_at_reg, "*pinp was not set when the MR was registered");
+	/* a refusal leaves it NULL */
+	fk->reg_errno = EFAULT;
+	{
+		struct daxmap_pin *other = NULL;
+
+		fk->slot = &other;
+		cr_assert_lt(daxmap_pin_rdma(&other, r.map, 0, 4096, PD, ACCESS, unpin_slot, &other), 0);
+		cr_assert(fk->slot_set_at_reg);
+		cr_assert_null(other, "a failed pin left the caller a pointer");
+	}
+	fk->slot = NULL;
+	/* and revocation unpins through it */
+	cr_assert_eq(daxmap_region_remove(r.pool, "r", 5000), 0, "%s", daxmap_errormsg());
+	cr_assert_null(pin);
+	cr_assert_eq(fk->deregs, 1);
 	rig_free(&r);
 }
 
@@ -536,6 +576,43 @@ Test(rdma, a_held_entry_holds_the_remove_until_its_put)
 	cr_assert_eq(daxmap_pool_reclaim(r.pool, &rs), 0);
 	cr_assert_eq(rs.releases_finished, 1);
 	cr_assert_eq(revokes, 1);
+	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
+	rig_free(&r);
+}
+
+/* The revoker takes a use of a held entry of its own (mark_dead(e,
+ * true)): an entry at the use limit still has room for it, and is neither
+ * deregistered nor dropped while held. */
+Test(rdma, an_entry_at_its_use_limit_is_revoked_and_kept_until_put, .timeout = 120)
+{
+	struct rig r = rig_new(4 * MiB, true);
+	struct daxmap_mr_cache *c;
+	struct daxmap_mr_entry *e, *x;
+	const uint32_t limit = (1U << 24) - 2;
+
+	revokes = 0;
+	revoked_entry = NULL;
+	cr_assert_eq(daxmap_mr_cache_new(&c, PD, ACCESS, 0, on_revoke, NULL), 0);
+	cr_assert_eq(daxmap_mr_cache_get(c, r.map, 0, 100, &e), 0);
+	for (uint32_t i = 1; i < limit; i++) {
+		cr_assert_eq(daxmap_mr_cache_get(c, r.map, 0, 100, &x), 0);
+		if (x != e)
+			cr_assert_fail("use %u got another entry", i);
+	}
+	/* one more: not a use of e (its count is full) */
+	cr_assert_eq(daxmap_mr_cache_get(c, r.map, 0, 100, &x), 0, "%s", daxmap_errormsg());
+	cr_assert_neq(x, e);
+	daxmap_mr_cache_put(x);
+	cr_assert_eq(daxmap_region_remove(r.pool, "r", 0), -EBUSY);
+	cr_assert_eq(revokes, 1, "the held entry was not revoked");
+	cr_assert_eq(revoked_entry, e);
+	cr_assert_eq(fk->deregs, 1, "only the idle second entry goes: %d", fk->deregs);
+	cr_assert_eq(stat_of(c).held, 1);
+	for (uint32_t i = 0; i < limit; i++)
+		daxmap_mr_cache_put(e);
+	cr_assert_eq(fk->deregs, 2);
+	cr_assert_eq(stat_of(c).entries, 0);
+	cr_assert_eq(daxmap_pool_reclaim(r.pool, NULL), 0);
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
 	rig_free(&r);
 }

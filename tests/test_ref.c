@@ -153,6 +153,10 @@ Test(ref, only_a_new_zap_mark_bumps_the_revokers_word)
 	cr_assert_eq(ref_zap(rt, &b, 1, false), 0);
 	cr_assert_eq(ref_zap_seq(rt), s0 + 2, "unmarking woke the revokers");
 	cr_assert(zap_of(rt, 8) && !zap_of(rt, 9) && !zap_of(rt, 10));
+	/* a kick bumps it too: a revoker between its read of the word and
+	 * its FUTEX_WAIT would sleep through a bare wake-up */
+	ref_zap_kick(rt);
+	cr_assert_eq(ref_zap_seq(rt), s0 + 3);
 	ref_detach(rt);
 }
 
