@@ -126,17 +126,37 @@ static size_t rt_size(uint64_t nextents)
 	       nextents * sizeof(struct rt_counter);
 }
 
-static void read_boot_id(char out[40])
+/* The boot id stamps the state: a robust mutex or a holder list from
+ * another boot is void. Unreadable (EMFILE, a sandbox): no attach, since
+ * an empty id would void a live state. */
+static int read_boot_id(char out[40])
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	static const char path[] = "/proc/sys/kernel/random/boot_id";
+	FILE *f = fopen(path, "re");
+	int err;
 
 	memset(out, 0, 40);
-	if (f) {
-		if (!fgets(out, 40, f))
-			out[0] = '\0';
-		fclose(f);
-	}
+	if (!f)
+		return daxmap_err(errno, "%s: %s (the runtime state is stamped with it)", path,
+				  strerror(errno));
+	err = fgets(out, 40, f) ? 0 : (ferror(f) ? EIO : ENODATA);
+	fclose(f);
 	out[strcspn(out, "\n")] = '\0';
+	if (err || !out[0])
+		return daxmap_err(err ? err : ENODATA, "%s: cannot read it", path);
+	return 0;
+}
+
+/* Does any process hold a holder slot's lock on the file? Its state is
+ * then in use, whatever it looks like to this library. */
+static bool slots_locked(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1,
+			    .l_len = REF_HOLDERS };
+
+	if (fcntl(fd, F_GETLK, &fl) != 0)
+		return true; /* cannot tell: never wipe */
+	return fl.l_type != F_UNLCK;
 }
 
 /* Process start time (field 22 of /proc/PID/stat): pid + this is unique. */
@@ -302,6 +322,13 @@ static int rt_init(struct ref_rt *rt, const char *boot, uint64_t nextents)
 	return 0;
 }
 
+static int in_use(const struct ref_rt *rt)
+{
+	return daxmap_err(EPROTO,
+			  "%s: the runtime state is in use by processes whose library writes it differently (another libdaxmap version, or another pool geometry); not touched",
+			  rt->path);
+}
+
 /*
  * Open (or create) the file and map it, with byte 0 locked: it serialises
  * set-up, registration and the removal of the file by the last holder. On
@@ -314,6 +341,8 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	bool fresh;
 	int rc;
 
+	if ((rc = read_boot_id(boot)))
+		return rc;
 	for (;;) {
 		rt->fd = open(rt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (rt->fd < 0)
@@ -331,6 +360,13 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	}
 	rt->size = rt_size(nextents);
 	fresh = (size_t)st.st_size != rt->size;
+	/* a state that is to be voided (below) but has live holders is
+	 * another library version's, or another geometry's: refuse, never
+	 * wipe (or resize: SIGBUS) what they use */
+	if (fresh && st.st_size != 0 && slots_locked(rt->fd)) {
+		rc = in_use(rt);
+		goto out;
+	}
 	if (fresh && ftruncate(rt->fd, (off_t)rt->size) != 0) {
 		rc = daxmap_err(errno, "%s: cannot size it: %s", rt->path, strerror(errno));
 		goto out;
@@ -343,13 +379,13 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	}
 	rt->holders = (struct rt_holder *)((char *)rt->hdr + HDR_SIZE);
 	rt->cnt = (struct rt_counter *)(rt->holders + REF_HOLDERS);
-	read_boot_id(boot);
-	/* a state from another boot, pool or version is void (SPEC §4) */
+	/* a state from another boot, pool or version is void (SPEC §4); no
+	 * slot lock survives a reboot, so one held means it is not */
 	if (fresh || memcmp(rt->hdr->magic, RT_MAGIC, 8) != 0 ||
 	    rt->hdr->version != RT_VERSION || strcmp(rt->hdr->boot_id, boot) != 0 ||
 	    memcmp(rt->hdr->uuid, rt->uuid, 16) != 0 || rt->hdr->nextents != nextents ||
 	    rt->hdr->nholders != REF_HOLDERS)
-		rc = rt_init(rt, boot, nextents);
+		rc = !fresh && slots_locked(rt->fd) ? in_use(rt) : rt_init(rt, boot, nextents);
 	else
 		rc = 0;
 out:
@@ -481,7 +517,13 @@ void ref_detach(struct ref_rt *rt)
 		;
 	if (*pp)
 		*pp = rt->next;
-	pthread_mutex_unlock(&registry_lock);
+	/*
+	 * The registry stays locked to the end: POSIX locks belong to the
+	 * process, so a thread attaching anew meanwhile would not be kept out
+	 * by byte 0, could register in a file this unlinks, and the close()
+	 * below would drop its slot lock (any close of the file drops all of
+	 * the process's locks on it): a live holder would look dead.
+	 */
 	lock_byte(rt->fd, 0, F_WRLCK, true);
 	if (rt_lock(rt) == 0) {
 		struct rt_holder *h = &rt->holders[rt->slot];
@@ -509,6 +551,7 @@ void ref_detach(struct ref_rt *rt)
 	/* closing the fd drops the slot's lock */
 	munmap(rt->hdr, rt->size);
 	close(rt->fd);
+	pthread_mutex_unlock(&registry_lock);
 	free(rt);
 }
 

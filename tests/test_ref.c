@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -422,6 +423,98 @@ Test(ref, a_forked_child_is_not_its_parent)
 	cr_assert_eq(ref_reclaim_dead(rt), 1);
 	cr_assert_eq(refs(rt, 3), 1, "the parent's reference was lost or the child's kept");
 	ref_detach(rt);
+}
+
+/* A state that looks foreign (here: another geometry) but has a live
+ * holder is refused, never wiped under that holder. */
+Test(ref, a_foreign_looking_state_with_a_live_holder_is_not_wiped)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 1, 1 };
+	uint64_t id;
+	pid_t c;
+	int st;
+
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0);
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct ref_rt *k;
+		int rc = ref_attach(&k, uuid, NEXT + 1, dir);
+
+		_exit(rc == -EPROTO && strstr(daxmap_errormsg(), "in use by processes") ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the foreign attach was not refused");
+	cr_assert_eq(refs(rt, 1), 1, "the live holder's reference was wiped");
+	cr_assert_eq(ref_put(rt, id), 0);
+	ref_detach(rt);
+}
+
+struct churn {
+	struct ref_rt *keep; /* NULL: attach and detach every round */
+	int rounds, bad;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+	struct ref_run r = { 2, 1 };
+
+	for (int i = 0; i < ch->rounds; i++) {
+		struct ref_rt *rt;
+		uint64_t id;
+
+		if (ref_attach(&rt, uuid, NEXT, dir)) {
+			ch->bad++;
+			continue;
+		}
+		if (ref_get(rt, REF_MAP, 0, 0, &r, 1, &id) == 0 && ref_put(rt, id) != 0)
+			ch->bad++; /* dropped under us by another process */
+		ref_detach(rt);
+	}
+	return NULL;
+}
+
+/* Two threads attaching and detaching the last attachment at once: the
+ * teardown of one must not drop the other's slot lock (a close() of the
+ * file drops all the process's POSIX locks), or another process reclaims
+ * a live holder. A child reclaims dead holders all the while. */
+Test(ref, a_last_detach_racing_an_attach_keeps_the_holder_alive, .timeout = 120)
+{
+	struct churn a = { NULL, 3000, 0 }, b = { NULL, 3000, 0 };
+	pthread_t ta, tb;
+	int *dropped = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t c;
+	int st;
+
+	cr_assert_neq(dropped, MAP_FAILED);
+	*dropped = 0;
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		struct ref_rt *k;
+
+		if (ref_attach(&k, uuid, NEXT, dir))
+			_exit(2);
+		for (;;) { /* until killed */
+			int n = ref_reclaim_dead(k);
+
+			if (n > 0)
+				__atomic_add_fetch(dropped, n, __ATOMIC_SEQ_CST);
+		}
+	}
+	cr_assert_eq(pthread_create(&ta, NULL, churn_thread, &a), 0);
+	cr_assert_eq(pthread_create(&tb, NULL, churn_thread, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	kill(c, SIGKILL);
+	cr_assert_eq(waitpid(c, &st, 0), c);
+	cr_assert(!WIFEXITED(st), "the reclaiming child could not attach");
+	cr_assert_eq(a.bad + b.bad, 0, "%d references were dropped under a live process",
+		     a.bad + b.bad);
+	cr_assert_eq(*dropped, 0, "live holders were reclaimed as dead %d times", *dropped);
+	munmap(dropped, sizeof(int));
 }
 
 Test(ref, state_from_another_boot_is_void)
