@@ -38,6 +38,7 @@ struct daxmap_pool {
 	void *upper;             /* an upper layer's state, released on close */
 	void (*upper_close)(void *upper);
 	pthread_mutex_t lock;    /* one thread of this handle at a time */
+	int lock_fd;             /* its own open file description (lock_open) */
 };
 
 static void map_flush(void *ctx, const void *addr, size_t len)
@@ -50,25 +51,66 @@ static void map_drain(void *ctx)
 	daxmap_map_drain(ctx);
 }
 
+/*
+ * The pool lock is an OFD lock on byte 0 of the device, and OFD locks
+ * belong to the open file description: two pool handles (or a format or
+ * check) on one daxmap_dev would share dev->fd's, so that one's shared
+ * lock downgrades the other's exclusive one and either unlock frees both.
+ * Each holder locks through its own description, opened anew on the same
+ * file with dev->fd's access mode (F_WRLCK needs a writable one).
+ */
+static int lock_open(const struct daxmap_dev *dev, int *fd)
+{
+	int mode = fcntl(dev->fd, F_GETFL), err;
+	char self[64];
+
+	mode = (mode < 0 ? O_RDONLY : mode & O_ACCMODE) | O_CLOEXEC;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", dev->fd);
+	if ((*fd = open(self, mode)) >= 0 || (*fd = open(dev->path, mode)) >= 0)
+		return 0;
+	err = errno;
+	return daxmap_err(err, "%s: cannot open it again for the pool lock: %s", dev->path,
+			  strerror(err));
+}
+
 /* Lock byte 0 of the device: exclusive for changes, shared for reads. */
-static int pool_lock(struct daxmap_dev *dev, bool excl)
+static int pool_lock(const struct daxmap_dev *dev, int fd, bool excl)
 {
 	struct flock fl = { .l_type = (short)(excl ? F_WRLCK : F_RDLCK),
 			    .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
 
-	while (fcntl(dev->fd, F_OFD_SETLKW, &fl) != 0)
+	while (fcntl(fd, F_OFD_SETLKW, &fl) != 0)
 		if (errno != EINTR)
 			return daxmap_err(errno, "%s: cannot lock the pool: %s",
 					  dev->path, strerror(errno));
 	return 0;
 }
 
-static void pool_unlock(struct daxmap_dev *dev)
+static void pool_unlock(int fd)
 {
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0,
 			    .l_len = 1 };
 
-	fcntl(dev->fd, F_OFD_SETLK, &fl);
+	fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* A transient holder (format, check): lock through a description of its
+ * own, -1 on failure. */
+static int lock_transient(const struct daxmap_dev *dev, bool excl, int *fd)
+{
+	int rc = lock_open(dev, fd);
+
+	if (rc == 0 && (rc = pool_lock(dev, *fd, excl))) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+static void unlock_transient(int fd)
+{
+	pool_unlock(fd);
+	close(fd);
 }
 
 static int need_fd(struct daxmap_dev *dev, bool write)
@@ -144,7 +186,7 @@ DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_siz
 	uint64_t *bad;
 	size_t nbad;
 	bool fb;
-	int rc;
+	int rc, lfd;
 
 	if ((rc = need_fd(dev, true)))
 		return rc;
@@ -153,15 +195,15 @@ DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_siz
 				  flags & ~DAXMAP_FORMAT_FORCE);
 	if ((rc = pool_layout(&sb, dev->size, dev->align, extent_size)))
 		return rc;
-	if ((rc = pool_lock(dev, true)))
+	if ((rc = lock_transient(dev, true, &lfd)))
 		return rc;
 	rc = read_sb(dev, &old, &fb);
 	if (rc != 0 && rc != -ENODATA && rc != -EUCLEAN && rc != -ENOTSUP) {
-		pool_unlock(dev); /* could not even look: say why */
+		unlock_transient(lfd); /* could not even look: say why */
 		return rc;
 	}
 	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
-		pool_unlock(dev);
+		unlock_transient(lfd);
 		return daxmap_err(EEXIST,
 				  "%s already holds a pool%s; formatting destroys it: pass DAXMAP_FORMAT_FORCE (daxmapctl format --force)",
 				  dev->path, rc == 0 ? "" : " (damaged or newer)");
@@ -180,7 +222,7 @@ DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_siz
 	}
 	free(bad);
 out:
-	pool_unlock(dev);
+	unlock_transient(lfd);
 	return rc;
 }
 
@@ -205,7 +247,7 @@ int pool_begin(struct daxmap_pool *p, bool excl)
 	/* the OFD lock is per open file description: it keeps other
 	 * processes out, the mutex this handle's other threads */
 	pthread_mutex_lock(&p->lock);
-	if ((rc = pool_lock(p->dev, excl))) {
+	if ((rc = pool_lock(p->dev, p->lock_fd, excl))) {
 		pthread_mutex_unlock(&p->lock);
 		return rc;
 	}
@@ -240,8 +282,10 @@ int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags
 		return daxmap_err(ENOMEM, "out of memory");
 	pthread_mutex_init(&p->lock, NULL);
 	p->dev = dev;
-	if ((rc = pool_lock(dev, !rdonly)))
+	if ((rc = lock_open(dev, &p->lock_fd)))
 		goto err_free;
+	if ((rc = pool_lock(dev, p->lock_fd, !rdonly)))
+		goto err_close;
 	if ((rc = read_sb(dev, &sb, &fb)))
 		goto err_unlock;
 	if ((rc = daxmap_map_new(&p->meta, dev, 0, sb.meta_extents * sb.extent_size, 0)))
@@ -265,7 +309,7 @@ int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags
 	}
 	if (!rdonly && p->nbad)
 		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
-	pool_unlock(dev);
+	pool_unlock(p->lock_fd);
 	*poolp = p;
 	return 0;
 
@@ -273,8 +317,11 @@ err_unmap:
 	free(p->bad);
 	daxmap_map_delete(&p->meta);
 err_unlock:
-	pool_unlock(dev);
+	pool_unlock(p->lock_fd);
+err_close:
+	close(p->lock_fd);
 err_free:
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 	return rc;
 }
@@ -288,6 +335,7 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 	pool_core_close(&pool->core);
 	daxmap_map_delete(&pool->meta);
 	free(pool->bad);
+	close(pool->lock_fd);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
@@ -469,14 +517,14 @@ DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
 	struct pool_sb sb;
 	bool fb, repair = flags & DAXMAP_CHECK_REPAIR;
 	long problems;
-	int rc;
+	int rc, lfd;
 
 	if (flags & ~DAXMAP_CHECK_REPAIR)
 		return daxmap_err(EINVAL, "daxmap_pool_check: unknown flags 0x%x",
 				  flags & ~DAXMAP_CHECK_REPAIR);
 	if ((rc = need_fd(dev, repair)))
 		return rc;
-	if ((rc = pool_lock(dev, repair)))
+	if ((rc = lock_transient(dev, repair, &lfd)))
 		return rc;
 	if ((rc = read_sb(dev, &sb, &fb)))
 		goto out;
@@ -526,7 +574,7 @@ DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
 	rc = (int)(problems > INT32_MAX ? INT32_MAX : problems);
 out:
 	daxmap_map_delete(&m);
-	pool_unlock(dev);
+	unlock_transient(lfd);
 	return rc;
 }
 
@@ -544,7 +592,7 @@ uint64_t pool_flushes(const struct daxmap_pool *pool)
 
 void pool_end(struct daxmap_pool *pool)
 {
-	pool_unlock(pool->dev);
+	pool_unlock(pool->lock_fd);
 	pthread_mutex_unlock(&pool->lock);
 }
 

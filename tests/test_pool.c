@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "helpers.h"
 #include "lib/format.h"
+#include "lib/pool.h"
 
 #define ES (2 * MiB)
 
@@ -534,5 +536,51 @@ Test(pool, every_entry_point_refuses_bad_arguments)
 	daxmap_dev_close(ro);
 	daxmap_pool_close(NULL);
 	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* ---- two pool handles on one device ------------------------------------- */
+
+struct begin_arg {
+	struct daxmap_pool *pool;
+	int entered;
+};
+
+static void *begin_shared(void *arg)
+{
+	struct begin_arg *b = arg;
+
+	if (pool_begin(b->pool, false) == 0) {
+		__atomic_store_n(&b->entered, 1, __ATOMIC_SEQ_CST);
+		pool_end(b->pool);
+	}
+	return NULL;
+}
+
+/* OFD locks belong to the open file description: handles sharing the
+ * device's fd would share one lock, and a shared begin on one handle would
+ * turn the other's exclusive section into a shared one. Each handle locks
+ * through its own description. */
+Test(pool, two_handles_on_one_device_exclude_each_other)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *p1 = new_pool(dev), *p2;
+	struct begin_arg b = { NULL, 0 };
+	pthread_t t;
+
+	cr_assert_eq(daxmap_pool_open(&p2, dev, 0), 0, "%s", daxmap_errormsg());
+	b.pool = p2;
+	cr_assert_eq(pool_begin(p1, true), 0);
+	cr_assert_eq(pthread_create(&t, NULL, begin_shared, &b), 0);
+	usleep(200 * 1000);
+	cr_assert_eq(__atomic_load_n(&b.entered, __ATOMIC_SEQ_CST), 0,
+		     "a shared section of the other handle entered an exclusive one");
+	pool_end(p1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(b.entered, 1);
+	/* and either handle's close leaves the other working */
+	daxmap_pool_close(p1);
+	cr_assert_eq(daxmap_region_create(p2, "after", 2 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(p2);
 	daxmap_dev_close(dev);
 }
