@@ -683,7 +683,9 @@ int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run)
 							     : run.first + run.count;
 		if (lo >= hi)
 			continue;
-		if (!room(h, 2)) {
+		/* room for the pieces that stay: none when the cut takes the
+		 * whole entry, one for a trim, two for a split */
+		if (!room(h, (size_t)(e.first < lo) + (size_t)(hi < e.first + e.count))) {
 			rc = daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
 			break;
 		}

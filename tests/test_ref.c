@@ -517,6 +517,33 @@ Test(ref, a_last_detach_racing_an_attach_keeps_the_holder_alive, .timeout = 120)
 	munmap(dropped, sizeof(int));
 }
 
+/* With a full list, dropping part of a reference that removes a whole
+ * entry needs no new entry, and so never fails for room (a zap of the
+ * caller's own mapping depends on it). */
+Test(ref, a_full_list_still_drops_whole_entries)
+{
+	struct ref_rt *rt = attach();
+	struct ref_run r = { 7, 1 }, two = { 20, 2 };
+	static uint64_t ids[REF_ENTRIES];
+
+	for (unsigned i = 0; i < REF_ENTRIES; i++)
+		cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, i ? &r : &two, 1, &ids[i]), 0, "get %u", i);
+	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &(uint64_t){ 0 }), -ENOSPC);
+	cr_assert_eq(ref_put_run(rt, ids[5], r), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(refs(rt, 7), REF_ENTRIES - 2);
+	/* a trim of a full list needs one new entry: the dropped one is room */
+	cr_assert_eq(ref_put_run(rt, ids[0], (struct ref_run){ 20, 1 }), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert_eq(refs(rt, 20), 0);
+	cr_assert_eq(refs(rt, 21), 1);
+	for (unsigned i = 0; i < REF_ENTRIES; i++)
+		if (i != 5)
+			cr_assert_eq(ref_put(rt, ids[i]), 0, "put %u", i);
+	cr_assert_eq(refs(rt, 7), 0);
+	cr_assert_eq(refs(rt, 21), 0);
+	ref_detach(rt);
+}
+
 Test(ref, state_from_another_boot_is_void)
 {
 	struct ref_rt *rt = attach();
