@@ -75,9 +75,33 @@ static void rmaps_atfork_child(void)
 	rmaps = NULL;
 }
 
+/*
+ * A region mapping is made, marked MADV_DONTFORK and listed under this
+ * lock (read); fork() takes it (write), so a child never inherits a
+ * mapping in between: one with no reference, that a release would not
+ * wait for.
+ */
+static pthread_rwlock_t fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void fork_prepare(void)
+{
+	pthread_rwlock_wrlock(&fork_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+static void fork_child(void)
+{
+	pthread_rwlock_init(&fork_lock, NULL);
+	rmaps_atfork_child();
+}
+
 static void rmaps_init(void)
 {
-	pthread_atfork(NULL, NULL, rmaps_atfork_child);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void detach_on_close(void *rt)
@@ -238,7 +262,9 @@ DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool
 		ref_detach(m->rt);
 		goto out;
 	}
+	pthread_rwlock_rdlock(&fork_lock);
 	if ((rc = daxmap_map_new_ranges(mapp, pool_dev(pool), r, n, flags))) {
+		pthread_rwlock_unlock(&fork_lock);
 		ref_put(m->rt, m->id);
 		ref_detach(m->rt);
 		goto out;
@@ -246,6 +272,7 @@ DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool
 	/* a fork()ed child inherits neither the mapping nor the reference */
 	if (madvise((*mapp)->addr, (*mapp)->len, MADV_DONTFORK) != 0) {
 		rc = daxmap_err(errno, "madvise(MADV_DONTFORK): %s", strerror(errno));
+		pthread_rwlock_unlock(&fork_lock);
 		daxmap_map_delete(mapp);
 		ref_put(m->rt, m->id);
 		ref_detach(m->rt);
@@ -259,6 +286,7 @@ DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool
 	m->next = rmaps;
 	rmaps = m;
 	pthread_mutex_unlock(&rmaps_lock);
+	pthread_rwlock_unlock(&fork_lock);
 	m = NULL;
 out:
 	if (m) {

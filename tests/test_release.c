@@ -912,3 +912,83 @@ Test(release, threads_may_share_a_pool_handle)
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
+
+/* ---- fork() while another thread maps ------------------------------------ */
+
+/* Lines of /proc/self/maps naming path; no malloc (safe in a child forked
+ * from threads). */
+static int maps_of(const char *path)
+{
+	static char buf[1 << 16];
+	ssize_t n, len = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), k = 0;
+
+	if (fd < 0)
+		return -1;
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = '\0';
+	for (char *p = buf; (p = strstr(p, path)); p += strlen(path))
+		k++;
+	return k;
+}
+
+struct mapper {
+	struct daxmap_pool *pool;
+	int stop, rounds, bad;
+};
+
+static void *map_loop(void *arg)
+{
+	struct mapper *mp = arg;
+
+	while (!__atomic_load_n(&mp->stop, __ATOMIC_SEQ_CST)) {
+		struct daxmap_map *m;
+
+		if (daxmap_region_map(&m, mp->pool, "r", 0)) {
+			mp->bad++;
+			break;
+		}
+		daxmap_map_delete(&m);
+		mp->rounds++;
+	}
+	return NULL;
+}
+
+/* A child forked while another thread makes a region mapping never
+ * inherits it: the mapping is MADV_DONTFORK before fork() can run. */
+Test(release, a_fork_during_a_region_map_never_inherits_it, .timeout = 120)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct mapper mp = { pool, 0, 0, 0 };
+	const char *path = daxmap_dev_path(dev);
+	int base, forks = 0;
+	pthread_t t;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 6 * MiB, NULL), 0);
+	base = maps_of(path); /* the pool's metadata mapping */
+	cr_assert_gt(base, 0);
+	cr_assert_eq(pthread_create(&t, NULL, map_loop, &mp), 0);
+	for (; forks < 300; forks++) {
+		int st;
+		pid_t c = fork();
+
+		cr_assert_geq(c, 0);
+		if (c == 0)
+			_exit(maps_of(path) == base ? 0 : 1);
+		cr_assert_eq(waitpid(c, &st, 0), c);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "fork %d inherited a region mapping (status %#x)", forks, st);
+	}
+	__atomic_store_n(&mp.stop, 1, __ATOMIC_SEQ_CST);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(mp.bad, 0, "%s", daxmap_errormsg());
+	cr_assert_gt(mp.rounds, 0);
+	cr_log_info("%d forks during %d map+unmap rounds\n", forks, mp.rounds);
+	assert_counts_zero(pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
