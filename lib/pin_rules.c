@@ -116,7 +116,7 @@ DAXMAP_EXPORT const char *daxmap_pin_rule(const struct daxmap_dev *dev,
 					  enum daxmap_pin_backend backend)
 {
 	unsigned major, minor;
-	const char *rule = "cannot read the kernel version";
+	const char *rule = dev ? "cannot read the kernel version" : "no device given";
 
 	if (dev && kernel_version(&major, &minor) == 0)
 		pin_rule(dev->kind, backend, major, minor, &rule);

@@ -63,6 +63,8 @@ Test(pin, check_names_the_rule_and_the_kernel)
 	cr_assert(strstr(daxmap_pin_rule(dev, DAXMAP_PIN_IO_URING), "page-cache"));
 	cr_assert_eq(daxmap_pin_check(NULL, DAXMAP_PIN_RDMA), -EINVAL);
 	cr_assert_eq(daxmap_pin_check(dev, (enum daxmap_pin_backend)42), -EINVAL);
+	cr_assert_str_eq(daxmap_pin_rule(NULL, DAXMAP_PIN_RDMA), "no device given");
+	cr_assert_str_eq(daxmap_pin_rule(dev, (enum daxmap_pin_backend)42), "unknown pin backend");
 	unsetenv("DAXMAP_KERNEL_VERSION");
 	/* the running kernel is read when not overridden */
 	cr_assert_eq(daxmap_pin_check(dev, DAXMAP_PIN_EXTERNAL), 0);

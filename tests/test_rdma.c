@@ -391,6 +391,14 @@ Test(rdma, bad_arguments)
 	daxmap_mr_cache_put(NULL);
 	cr_assert_null(daxmap_mr_entry_mr(NULL));
 	cr_assert_eq(daxmap_mr_cache_flush(NULL, NULL), -EINVAL);
+	{
+		struct daxmap_mr_cache_stat st;
+
+		cr_assert_eq(daxmap_mr_cache_stat(NULL, &st), -EINVAL);
+		cr_assert_eq(daxmap_mr_cache_stat(c, NULL), -EINVAL);
+		cr_assert_eq(daxmap_mr_cache_stat(c, &st), 0);
+		cr_assert_eq(st.entries, 0, "a refused call registered something");
+	}
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
 	cr_assert_eq(daxmap_mr_cache_delete(NULL), 0);
