@@ -72,3 +72,12 @@ void drop_root(void)
 	if (geteuid() == 0)
 		cr_assert_eq(setresuid(65534, 65534, 65534), 0);
 }
+
+const char *env_or_skip(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		cr_skip_test("%s is not set (not in the rig: tests/vm/run, --iommu for VFIO)", name);
+	return v;
+}

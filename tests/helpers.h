@@ -18,6 +18,9 @@ int count_maps(void);
 int run_capture(const char *cmd, char **out);
 /* Drop root, so permission checks apply (tests run as root in CI). */
 void drop_root(void);
+/* The value of an environment variable the rig sets (a device path);
+ * skips the test when it is unset (not in the rig, tests/vm/run). */
+const char *env_or_skip(const char *name);
 
 /* pool_helpers.c (the testpool library): an emulated device of size bytes
  * on a new sparse file, a fresh pool on it, and a hash of the whole device

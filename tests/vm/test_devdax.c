@@ -27,15 +27,6 @@
 
 #include "helpers.h"
 
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v)
-		cr_skip_test("%s is not set", name);
-	return v;
-}
-
 static struct daxmap_dev *open_dev(const char *path)
 {
 	struct daxmap_dev *dev;

@@ -35,15 +35,6 @@
 
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v)
-		cr_skip_test("%s is not set (not in the rig)", name);
-	return v;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;

@@ -28,15 +28,6 @@
 
 #include "helpers.h"
 
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v)
-		cr_skip_test("%s is not set", name);
-	return v;
-}
-
 /* The running kernel's major.minor; these tests are about kernels before
  * 6.5 (the rig's 6.1), where io_uring refuses every file-backed buffer. */
 static void kernel_before_6_5(char *ver, size_t len)

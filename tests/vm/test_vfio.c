@@ -39,15 +39,6 @@
  * end of its buffer: an off-by-one in edu_check_range(). Stay below it. */
 #define XFER 2048U
 
-static const char *env_or_skip(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (!v || !*v)
-		cr_skip_test("%s is not set (tests/vm/run --iommu sets it)", name);
-	return v;
-}
-
 /* ---------------------------------------------------------- VFIO + edu */
 
 static struct {
