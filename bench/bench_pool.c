@@ -20,7 +20,7 @@
 
 #include <daxmap.h>
 
-#include "lib/pool.h"
+#include "lib/pool_handle.h"
 
 #include "bench_util.h"
 

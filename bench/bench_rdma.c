@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * bench_rdma.c -- the cost of RDMA pins and of the registration cache
- * (SPEC §7). Prints JSON; every figure sits next to its anchor, measured
+ * bench_rdma.c -- the cost of RDMA pins and of the registration cache.
+ * Prints JSON; every figure sits next to its anchor, measured
  * or stated in the same run:
  *
  * - a cache hit (daxmap_mr_cache_get() + daxmap_mr_cache_put() of a range
@@ -52,7 +52,7 @@
 
 #define REGION "bench-rdma"
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
-#define UCX_MODELLED_HIT_NS 50.0 /* SPEC §3: UCX's registration cache model */
+#define UCX_MODELLED_HIT_NS 50.0 /* UCX's own model of a registration-cache hit */
 #define MiB (1ULL << 20)
 #define USAGE "usage: bench_rdma [--device NAME] [--fake-verbs] [--hit-ops N] " \
 	"[--pin-ops N] [--rounds R] PATH\n"

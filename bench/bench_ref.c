@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * bench_ref.c -- the cost of references (SPEC §4, §7). Prints JSON; every
+ * bench_ref.c -- the cost of references. Prints JSON; every
  * figure sits next to its anchor, measured in the same run:
  *
  * - map+unmap of a region (daxmap_region_map(): one reference per extent
@@ -44,8 +44,9 @@
 
 #include <daxmap.h>
 
-#include "lib/pool.h"
+#include "lib/pool_handle.h"
 #include "lib/ref.h"
+#include "lib/runtime.h"
 
 #include "bench_util.h"
 
@@ -184,7 +185,7 @@ struct shared {
 struct worker {
 	enum op op;
 	int n;
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	uint64_t extent;         /* OP_REF */
 	struct daxmap_map *map;  /* OP_PIN */
 	uint64_t offset, len;    /* OP_PIN */
@@ -197,7 +198,7 @@ struct worker {
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	struct ref_run run = { w->extent, 1 };
+	struct ext_run run = { w->extent, 1 };
 
 	if (w->bar)
 		pthread_barrier_wait(w->bar);
@@ -275,7 +276,7 @@ static void run_threads(struct worker *w, int nthreads, double *ns, double *rate
 }
 
 struct ref_ctx {
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	struct daxmap_map *map;   /* a mapping of the region, for pins */
 	uint64_t ext[2];          /* pool extent numbers of region indexes 0, 1 */
 	uint64_t es;
@@ -287,7 +288,7 @@ struct ref_ctx {
 /* ns per get and per put of one extent, BATCH gets then BATCH puts. */
 static void ref_per_op(const struct ref_ctx *c, double *get, double *put)
 {
-	struct ref_run run = { c->ext[0], 1 };
+	struct ext_run run = { c->ext[0], 1 };
 	uint64_t id[BATCH];
 	double tg = 0, tp = 0, t0;
 	int loops = c->n / BATCH > 0 ? c->n / BATCH : 1;
@@ -405,7 +406,7 @@ static struct json_object *bench_refs(struct ref_ctx *c)
 	struct json_object *j = json_object_new_object();
 	struct daxmap_pin *pin;
 
-	/* pins may be refused on this kind of device (SPEC §4): say so */
+	/* pins may be refused on this kind of device (the pin rules): say so */
 	if (daxmap_pin_external(&pin, c->map, 0, c->es, NULL, NULL) < 0) {
 		json_object_object_add(j, "pin_external_refused",
 				       json_object_new_string(daxmap_errormsg()));
@@ -514,9 +515,9 @@ int main(int argc, char **argv)
 	dir = getenv("DAXMAP_RUNTIME_DIR");
 	if (dir && !*dir)
 		dir = NULL;
-	memcpy(uuid, pool_core_of(pool)->sb.uuid, sizeof(uuid));
+	memcpy(uuid, pool_uuid(pool), sizeof(uuid));
 	if (daxmap_region_map(&rc.map, pool, REGION, 0) < 0 ||
-	    ref_attach(&rc.rt, uuid, pool_core_of(pool)->sb.nextents, dir) < 0)
+	    runtime_attach(pool, &rc.rt) < 0)
 		die("attach");
 	rc.sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);

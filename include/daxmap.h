@@ -252,7 +252,7 @@ int daxmap_region_create(struct daxmap_pool *pool, const char *name,
 int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
 			 uint64_t size, uint64_t *actual, int timeout_ms);
 /*
- * Remove a region: zap, wait, reclaim (SPEC §4). Its extents are marked
+ * Remove a region: zap, wait, reclaim. Its extents are marked
  * ZAP (no new mapping or pin; the region is no longer found by name), this
  * process's own mappings of them become PROT_NONE (a stale access faults),
  * revocable pins are revoked, and the call waits up to timeout_ms (0: not
@@ -280,7 +280,7 @@ int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
 int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		      const char *name, unsigned flags);
 
-/* ---- references, holders, reclaim (SPEC §4) ----------------------------- */
+/* ---- references, holders, reclaim ---------------------------------------- */
 
 /* What a pin adds to an extent's reference count (GUP_PIN_COUNTING_BIAS). */
 #define DAXMAP_PIN_BIAS 1024

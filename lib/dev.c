@@ -226,6 +226,40 @@ static const char *file_type(mode_t m)
 	return "of an unsupported type";
 }
 
+/* What the path is: a devdax device, a file on a DAX filesystem or a
+ * regular file emulating a device; its size and alignment. */
+static int discover(struct daxmap_dev *dev, const struct stat *st, uint64_t file_align)
+{
+	if (S_ISCHR(st->st_mode))
+		return open_devdax(dev, st, file_align);
+	if (!S_ISREG(st->st_mode))
+		return daxmap_err(ENODEV,
+				  "%s: not a device-DAX character device or a regular file: it is %s",
+				  dev->path, file_type(st->st_mode));
+	dev->kind = on_dax_fs(dev->path) ? DAXMAP_KIND_FSDAX : DAXMAP_KIND_FILE;
+	dev->size = (uint64_t)st->st_size;
+	dev->align = file_align ? file_align : DAXMAP_DEFAULT_FILE_ALIGN;
+	return 0;
+}
+
+/* Open the device for use and hand it to libpmem2 (persistence, bad
+ * blocks, NUMA node). */
+static int open_fd(struct daxmap_dev *dev)
+{
+	int oflags = (dev->flags & DAXMAP_DEV_RDONLY) ? O_RDONLY : O_RDWR, rc, node;
+
+	dev->fd = open(dev->path, oflags | O_CLOEXEC);
+	if (dev->fd < 0)
+		return err_open(dev->path, errno, dev->kind);
+	if ((rc = pmem2_source_from_fd(&dev->src, dev->fd)))
+		return daxmap_err(pmem2_to_errno(rc), "%s: libpmem2 cannot use it: %s", dev->path,
+				  pmem2_errormsg());
+	/* best effort: libpmem2 finds the namespace under the fs */
+	if (dev->kind == DAXMAP_KIND_FSDAX && pmem2_source_numa_node(dev->src, &node) == 0)
+		dev->numa_node = node;
+	return 0;
+}
+
 DAXMAP_EXPORT int daxmap_dev_open(struct daxmap_dev **devp, const char *path,
 				  uint64_t file_align, unsigned flags)
 {
@@ -262,41 +296,10 @@ DAXMAP_EXPORT int daxmap_dev_open(struct daxmap_dev **devp, const char *path,
 	dev->region_id = -1;
 	dev->numa_node = -1;
 
-	if (S_ISCHR(st.st_mode)) {
-		rc = open_devdax(dev, &st, file_align);
-	} else if (S_ISREG(st.st_mode)) {
-		dev->kind = on_dax_fs(path) ? DAXMAP_KIND_FSDAX : DAXMAP_KIND_FILE;
-		dev->size = (uint64_t)st.st_size;
-		dev->align = file_align ? file_align : DAXMAP_DEFAULT_FILE_ALIGN;
-		rc = 0;
-	} else {
-		rc = daxmap_err(ENODEV,
-				"%s: not a device-DAX character device or a regular file: it is %s",
-				path, file_type(st.st_mode));
-	}
-	if (rc == 0)
-		rc = dev_check_geometry(path, dev->size, dev->align);
-	if (rc == 0 && !(flags & DAXMAP_DEV_QUERY)) {
-		int oflags = (flags & DAXMAP_DEV_RDONLY) ? O_RDONLY : O_RDWR;
-
-		dev->fd = open(path, oflags | O_CLOEXEC);
-		if (dev->fd < 0)
-			rc = err_open(path, errno, dev->kind);
-	}
-	if (rc == 0 && dev->fd >= 0) {
-		rc = pmem2_source_from_fd(&dev->src, dev->fd);
-		if (rc)
-			rc = daxmap_err(pmem2_to_errno(rc),
-					"%s: libpmem2 cannot use it: %s", path,
-					pmem2_errormsg());
-	}
-	if (rc == 0 && dev->kind == DAXMAP_KIND_FSDAX && dev->src) {
-		int node;
-
-		/* best effort: libpmem2 finds the namespace under the fs */
-		if (pmem2_source_numa_node(dev->src, &node) == 0)
-			dev->numa_node = node;
-	}
+	if ((rc = discover(dev, &st, file_align)) == 0 &&
+	    (rc = dev_check_geometry(path, dev->size, dev->align)) == 0 &&
+	    !(flags & DAXMAP_DEV_QUERY))
+		rc = open_fd(dev);
 	if (rc) {
 		daxmap_dev_close(dev);
 		return rc;

@@ -75,7 +75,7 @@ static inline uint64_t rw_n(uint64_t w) { return w & 0xffffffffULL; }
 /*
  * Zap word (1.1): ZW_VALID | gen << 32 | keep: the LIVE region of that gen
  * is releasing its extents [keep, n) (a shrink waiting for references to
- * go, SPEC §4). Inert unless valid, of the record's gen, and keep < n.
+ * go). Inert unless valid, of the record's gen, and keep < n.
  */
 #define ZW_VALID (1ULL << 63)
 

@@ -25,6 +25,22 @@
 #include "map.h"
 #include "util.h"
 
+struct daxmap_map {
+	struct map_head head;        /* first: map_head() */
+	uint64_t pagesize;
+	enum daxmap_granularity gran;
+	bool sync;
+	size_t nranges;
+	struct daxmap_range *ranges; /* device ranges, in VA order */
+	struct pmem2_map *pmap;      /* persistence functions come from here */
+	pmem2_persist_fn persist;
+	pmem2_flush_fn flush;
+	pmem2_drain_fn drain;
+	pmem2_memcpy_fn memcpy;
+	pmem2_memmove_fn memmove;
+	pmem2_memset_fn memset;
+};
+
 _Static_assert(DAXMAP_F_NODRAIN == PMEM2_F_MEM_NODRAIN &&
 	       DAXMAP_F_NONTEMPORAL == PMEM2_F_MEM_NONTEMPORAL &&
 	       DAXMAP_F_TEMPORAL == PMEM2_F_MEM_TEMPORAL &&
@@ -184,12 +200,12 @@ static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *
 {
 	void *p = mmap(at, r->len, prot,
 		       sync ? MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED : MAP_SHARED | MAP_FIXED,
-		       m->dev->fd, (off_t)r->offset);
+		       m->head.dev->fd, (off_t)r->offset);
 
 	if (p == MAP_FAILED)
 		return daxmap_err(errno,
 				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
-				  m->dev->path, r->offset, r->len, strerror(errno));
+				  m->head.dev->path, r->offset, r->len, strerror(errno));
 	return 0;
 }
 
@@ -198,10 +214,10 @@ static uint64_t fault_pagesize(const struct daxmap_map *m)
 {
 	uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	switch (m->dev->kind) {
+	switch (m->head.dev->kind) {
 	case DAXMAP_KIND_DEVDAX:
 		/* device-dax faults in units of its alignment (dev_dax_pagesize) */
-		return m->dev->align;
+		return m->head.dev->align;
 	case DAXMAP_KIND_FSDAX:
 		/*
 		 * fs/dax installs a PMD only where the filesystem's blocks
@@ -215,88 +231,57 @@ static uint64_t fault_pagesize(const struct daxmap_map *m)
 	return base;
 }
 
-DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
-					struct daxmap_dev *dev,
-					const struct daxmap_range *ranges,
-					size_t nranges, unsigned flags)
+/*
+ * Map every range at its place in the reservation at m->head.addr. A failed
+ * MAP_FIXED may have unmapped its part of the reservation, where another
+ * thread may have mapped since: that part is taken back only if it is
+ * still empty, and the rest of the reservation is freed.
+ */
+static int map_all(struct daxmap_map *m, int prot, bool sync)
+{
+	uint64_t off = 0;
+
+	for (size_t i = 0; i < m->nranges; i++) {
+		const struct daxmap_range *r = &m->ranges[i];
+		char *hole = (char *)m->head.addr + off;
+		int rc = map_fixed(m, hole, r, prot, sync);
+		void *p;
+
+		if (rc == 0) {
+			off += r->len;
+			continue;
+		}
+		/* (a kernel before 4.17 takes MAP_FIXED_NOREPLACE as a hint) */
+		p = mmap(hole, r->len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != MAP_FAILED)
+			munmap(p, r->len);
+		if (off)
+			munmap(m->head.addr, off);
+		if (off + r->len < m->head.len)
+			munmap(hole + r->len, m->head.len - off - r->len);
+		return rc;
+	}
+	return 0;
+}
+
+/* The persistence functions: libpmem2's, chosen once for the mapping, or
+ * msync for page granularity. */
+static int set_persistence(struct daxmap_map *m)
 {
 	enum daxmap_granularity gran = DAXMAP_GRANULARITY_PAGE;
-	struct daxmap_map *m;
-	uint64_t total, off = 0;
-	bool sync;
-	int prot, rc;
+	int rc = forced_granularity(&gran);
 
-	if (!mapp || !dev)
-		return daxmap_err(EINVAL, "daxmap_map_new: mapp and dev are required");
-	*mapp = NULL;
-	if (flags)
-		return daxmap_err(EINVAL, "daxmap_map_new: unknown flags 0x%x", flags);
-	if (dev->fd < 0)
-		return daxmap_err(EBADF, "%s was opened with DAXMAP_DEV_QUERY: it cannot be mapped",
-				  dev->path);
-	rc = map_check_ranges(dev, ranges, nranges, &total);
-	if (rc)
-		return rc;
-
-	m = calloc(1, sizeof(*m));
-	if (!m || !(m->ranges = malloc(nranges * sizeof(*ranges)))) {
-		free(m);
-		return daxmap_err(ENOMEM, "out of memory");
-	}
-	memcpy(m->ranges, ranges, nranges * sizeof(*ranges));
-	m->nranges = nranges;
-	m->dev = dev;
-	m->len = total;
-	m->addr = reserve(total, va_align(dev, total));
-	if (!m->addr) {
-		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
-				total, strerror(errno));
-		goto err_free;
-	}
-	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
-	/* MAP_SYNC needs a DAX mapping (VM_SYNC): devdax and fsdax */
-	sync = dev->kind != DAXMAP_KIND_FILE;
-	for (size_t i = 0; i < nranges; i++) {
-		rc = map_fixed(m, (char *)m->addr + off, &ranges[i], prot, sync);
-		if (rc) {
-			/*
-			 * The failed MAP_FIXED may have unmapped its range,
-			 * where another thread may have mapped since: take it
-			 * back only if it is still empty, and free the rest.
-			 */
-			char *hole = (char *)m->addr + off;
-
-			void *p = mmap(hole, ranges[i].len, PROT_NONE,
-				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				       MAP_FIXED_NOREPLACE, -1, 0);
-
-			/* (a kernel before 4.17 takes it as a hint) */
-			if (p != MAP_FAILED)
-				munmap(p, ranges[i].len);
-			if (off)
-				munmap(m->addr, off);
-			if (off + ranges[i].len < m->len)
-				munmap(hole + ranges[i].len, m->len - off - ranges[i].len);
-			goto err_free;
-		}
-		off += ranges[i].len;
-	}
-	m->sync = sync;
-	rc = forced_granularity(&gran);
 	if (rc < 0)
-		goto err_unmap;
+		return rc;
 	if (rc == 0)
-		gran = sync ? DAXMAP_GRANULARITY_CACHE_LINE : DAXMAP_GRANULARITY_PAGE;
+		gran = m->sync ? DAXMAP_GRANULARITY_CACHE_LINE : DAXMAP_GRANULARITY_PAGE;
 	m->gran = gran;
-	m->pagesize = fault_pagesize(m);
-
-	rc = pmem2_map_from_existing(&m->pmap, dev->src, m->addr, m->len,
+	rc = pmem2_map_from_existing(&m->pmap, m->head.dev->src, m->head.addr, m->head.len,
 				     (enum pmem2_granularity)gran);
-	if (rc) {
-		rc = daxmap_err(pmem2_to_errno(rc),
-				"libpmem2 refused the mapping: %s", pmem2_errormsg());
-		goto err_unmap;
-	}
+	if (rc)
+		return daxmap_err(pmem2_to_errno(rc),
+				  "libpmem2 refused the mapping: %s", pmem2_errormsg());
 	if (gran == DAXMAP_GRANULARITY_PAGE) {
 		m->persist = m->flush = page_persist;
 		m->drain = page_drain;
@@ -310,15 +295,64 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 		m->memmove = pmem2_get_memmove_fn(m->pmap);
 		m->memset = pmem2_get_memset_fn(m->pmap);
 	}
-	*mapp = m;
 	return 0;
+}
 
-err_unmap:
-	munmap(m->addr, m->len);
-err_free:
+static void map_free(struct daxmap_map *m)
+{
 	free(m->ranges);
 	free(m);
-	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
+					struct daxmap_dev *dev,
+					const struct daxmap_range *ranges,
+					size_t nranges, unsigned flags)
+{
+	struct daxmap_map *m;
+	uint64_t total;
+	int rc;
+
+	if (!mapp || !dev)
+		return daxmap_err(EINVAL, "daxmap_map_new: mapp and dev are required");
+	*mapp = NULL;
+	if (flags)
+		return daxmap_err(EINVAL, "daxmap_map_new: unknown flags 0x%x", flags);
+	if (dev->fd < 0)
+		return daxmap_err(EBADF, "%s was opened with DAXMAP_DEV_QUERY: it cannot be mapped",
+				  dev->path);
+	if ((rc = map_check_ranges(dev, ranges, nranges, &total)))
+		return rc;
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->ranges = malloc(nranges * sizeof(*ranges)))) {
+		free(m);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	memcpy(m->ranges, ranges, nranges * sizeof(*ranges));
+	m->nranges = nranges;
+	m->head.dev = dev;
+	m->head.len = total;
+	/* MAP_SYNC needs a DAX mapping (VM_SYNC): devdax and fsdax */
+	m->sync = dev->kind != DAXMAP_KIND_FILE;
+	m->pagesize = fault_pagesize(m);
+	if (!(m->head.addr = reserve(total, va_align(dev, total)))) {
+		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
+				total, strerror(errno));
+		map_free(m);
+		return rc;
+	}
+	rc = map_all(m, PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE), m->sync);
+	if (rc) {
+		map_free(m);
+		return rc;
+	}
+	if ((rc = set_persistence(m))) {
+		munmap(m->head.addr, m->head.len);
+		map_free(m);
+		return rc;
+	}
+	*mapp = m;
+	return 0;
 }
 
 DAXMAP_EXPORT int daxmap_map_new(struct daxmap_map **mapp,
@@ -338,27 +372,37 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	if (!mapp || !*mapp)
 		return 0;
 	m = *mapp;
-	if (m->on_unmap)
-		m->on_unmap(m->on_delete_arg);
+	if (m->head.owner)
+		m->head.owner->unmapping(m->head.owner);
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
-	if (munmap(m->addr, m->len) != 0)
+	if (munmap(m->head.addr, m->head.len) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
-	if (m->on_delete)
-		m->on_delete(m->on_delete_arg);
-	free(m->ranges);
-	free(m);
+	if (m->head.owner)
+		m->head.owner->unmapped(m->head.owner);
+	map_free(m);
 	*mapp = NULL;
 	return rc;
 }
 
+void map_set_owner(struct daxmap_map *map, struct map_owner *owner)
+{
+	map->head.owner = owner;
+}
+
+int map_span_refused(const struct daxmap_map *map, uint64_t off, uint64_t len)
+{
+	return daxmap_err(EINVAL, "range [%#" PRIx64 ", +%#" PRIx64 ") is not inside the %#" PRIx64 "-byte mapping",
+			  off, len, map->head.len);
+}
+
 DAXMAP_EXPORT void *daxmap_map_addr(const struct daxmap_map *map)
 {
-	return map->addr;
+	return map->head.addr;
 }
 
 DAXMAP_EXPORT uint64_t daxmap_map_len(const struct daxmap_map *map)
 {
-	return map->len;
+	return map->head.len;
 }
 
 DAXMAP_EXPORT uint64_t daxmap_map_pagesize(const struct daxmap_map *map)
@@ -417,19 +461,19 @@ DAXMAP_EXPORT void *daxmap_map_memset(const struct daxmap_map *map, void *dst,
 DAXMAP_EXPORT int daxmap_map_deep_flush(const struct daxmap_map *map,
 					const void *addr, size_t len)
 {
-	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)map->addr;
+	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)map->head.addr;
 	int rc;
 
-	if (a < base || a - base > map->len || len > map->len - (a - base))
+	if (a < base || a - base > map->head.len || len > map->head.len - (a - base))
 		return daxmap_err(EINVAL,
 				  "deep flush range [%p, +%zu) is outside the mapping [%p, +%" PRIu64 ")",
-				  addr, len, map->addr, map->len);
+				  addr, len, map->head.addr, map->head.len);
 	/*
 	 * A devdax not carved from an NVDIMM (hmem, CXL) has no region
 	 * deep_flush attribute and libpmem2 cannot find a region for it:
 	 * flushing the CPU caches is all there is to do.
 	 */
-	if (map->dev->kind == DAXMAP_KIND_DEVDAX && !map->dev->nvdimm) {
+	if (map->head.dev->kind == DAXMAP_KIND_DEVDAX && !map->head.dev->nvdimm) {
 		map->persist(addr, len);
 		return 0;
 	}

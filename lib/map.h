@@ -1,43 +1,73 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* map.h -- a mapping, as the pool and ref layers see it */
+/*
+ * map.h -- what the layers above see of a mapping beyond the public
+ * accessors: its device, a range check, and an owner that is told when the
+ * mapping goes.
+ */
 #ifndef DAXMAP_MAP_H
 #define DAXMAP_MAP_H
 
-#include <stdbool.h>
 #include <stdint.h>
-
-#include <libpmem2.h>
 
 #include "daxmap.h"
 
-struct daxmap_map {
-	struct daxmap_dev *dev;
+/*
+ * An upper layer that owns a mapping (a region mapping: region_map.c) and
+ * must know when it goes. daxmap_map_delete() calls unmapping() before the
+ * unmap (the owner stops handing out the address range) and unmapped()
+ * after it (the owner drops what it took for the mapping: references).
+ */
+struct map_owner {
+	void (*unmapping)(struct map_owner *owner);
+	void (*unmapped)(struct map_owner *owner);
+};
+
+/*
+ * The start of every mapping, read inline by the layers above: the pin
+ * layer's hot paths (the registration cache's hit) ask for the owner and
+ * check a range on every call.
+ */
+struct map_head {
 	void *addr;
 	uint64_t len;
-	uint64_t pagesize;
-	enum daxmap_granularity gran;
-	bool sync;
-	size_t nranges;
-	struct daxmap_range *ranges; /* device ranges, in VA order */
-	struct pmem2_map *pmap;      /* persistence functions come from here */
-	pmem2_persist_fn persist;
-	pmem2_flush_fn flush;
-	pmem2_drain_fn drain;
-	pmem2_memcpy_fn memcpy;
-	pmem2_memmove_fn memmove;
-	pmem2_memset_fn memset;
-	/* called by daxmap_map_delete() before the unmap (an upper layer
-	 * stops using the address range) and after it (it releases what it
-	 * took for this mapping: references) */
-	void (*on_unmap)(void *arg);
-	void (*on_delete)(void *arg);
-	void *on_delete_arg;
+	struct daxmap_dev *dev;
+	struct map_owner *owner;  /* map_set_owner(); NULL: a plain mapping */
 };
+
+static inline const struct map_head *map_head(const struct daxmap_map *map)
+{
+	return (const struct map_head *)map;
+}
+
+/* Give the mapping an owner (once, right after it is made). */
+void map_set_owner(struct daxmap_map *map, struct map_owner *owner);
+
+/* Its owner, NULL for a plain mapping. */
+static inline struct map_owner *map_owner(const struct daxmap_map *map)
+{
+	return map_head(map)->owner;
+}
+
+/* The device the mapping maps. */
+static inline const struct daxmap_dev *map_dev(const struct daxmap_map *map)
+{
+	return map_head(map)->dev;
+}
 
 /* Validate ranges against the device's alignment and size; total length
  * out. 0 or -errno with a message naming the offending numbers. */
 int map_check_ranges(const struct daxmap_dev *dev,
 		     const struct daxmap_range *ranges, size_t n,
 		     uint64_t *total);
+int map_span_refused(const struct daxmap_map *map, uint64_t off, uint64_t len);
+
+/* Are bytes [off, off + len) inside the mapping, len > 0? 0, or -EINVAL
+ * with a message naming the numbers. */
+static inline int map_check_span(const struct daxmap_map *map, uint64_t off, uint64_t len)
+{
+	uint64_t n = map_head(map)->len;
+
+	return len == 0 || off >= n || len > n - off ? map_span_refused(map, off, len) : 0;
+}
 
 #endif

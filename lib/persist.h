@@ -5,7 +5,7 @@
  * Every flush and drain of pool metadata is a call through this table, so
  * the crash simulator (tests/test_crash.c) can stand in for the hardware:
  * it keeps a working and a media copy and decides which flushed lines a
- * power loss keeps (SPEC §5).
+ * power loss keeps.
  */
 #ifndef DAXMAP_PERSIST_H
 #define DAXMAP_PERSIST_H

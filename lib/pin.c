@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pin.c -- pins (SPEC §4): a pin is a separate kind of reference, weighing
- * DAXMAP_PIN_BIAS per extent like a GUP pin (seeds/003), and a pin holder
- * may be given a revoke callback.
+ * pin.c -- pins: a pin is a separate kind of reference (REF_PIN), counted
+ * exactly per extent, whose holder may be given a revoke callback. Every
+ * backend takes its references through pin_take().
  *
  * Revocation crosses processes: the releaser marks the extents ZAP in the
  * shared runtime state, which bumps a futex word there; every process
@@ -21,18 +21,19 @@
 #include "error.h"
 #include "map.h"
 #include "pin.h"
+#include "pin_rules.h"
 #include "ref.h"
-#include "ref_region.h"
+#include "region_map.h"
 #include "util.h"
 
 #define REVOKER_POLL_MS 250 /* a missed wake-up costs at most this */
 
 struct daxmap_pin {
 	struct daxmap_pin *next;  /* the revocable pins of this process */
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	uint64_t id;
 	enum daxmap_pin_backend backend;
-	struct ref_run *runs;
+	struct ext_run *runs;
 	size_t nruns;
 	daxmap_revoke_fn revoke;
 	void *arg;
@@ -51,7 +52,7 @@ struct daxmap_pin {
 /* One per pool runtime state this process holds revocable pins on. */
 struct revoker {
 	struct revoker *next;
-	struct ref_rt *rt;  /* a share, dropped when the thread ends */
+	struct ref_runtime *rt;  /* a share, dropped when the thread ends */
 	unsigned npins;
 };
 
@@ -85,103 +86,123 @@ static void free_pin(struct daxmap_pin *p)
 	free(p);
 }
 
-static struct revoker *revoker_of(struct ref_rt *rt)
+static struct revoker *revoker_of(struct ref_runtime *rt)
 {
-	struct revoker *rv;
+	struct revoker *rk;
 
-	for (rv = revokers; rv && rv->rt != rt; rv = rv->next)
+	for (rk = revokers; rk && rk->rt != rt; rk = rk->next)
 		;
-	return rv;
+	return rk;
+}
+
+#define REVOKE_BATCH 16
+
+/*
+ * Under pins_lock: the pins of rk's pool a ZAP mark now covers, each marked
+ * revoked and, if its backend's kernel pin is in place, due for its
+ * callback (at most REVOKE_BATCH; the next round takes the rest).
+ */
+static size_t due_locked(struct revoker *rk, struct daxmap_pin **todo)
+{
+	size_t k = 0;
+
+	for (struct daxmap_pin *p = revocable; p && k < REVOKE_BATCH; p = p->next) {
+		if (p->rt != rk->rt || p->revoked || !ref_zapped(p->rt, p->runs, p->nruns, false))
+			continue;
+		p->revoked = true;
+		/* a backend still pinning: its caller has no pin yet to give
+		 * up; pin_ready() fails the call instead */
+		if (!p->ready) {
+			p->early = true;
+			continue;
+		}
+		p->in_cb = true;
+		p->cb_thread = pthread_self();
+		todo[k++] = p;
+	}
+	return k;
+}
+
+/* Call p's revoke callback, unless its owner unpinned it meanwhile; free
+ * p if its release ended while the callback ran. */
+static void call_back(struct daxmap_pin *p)
+{
+	bool gone, call;
+
+	/* unpinned while an earlier callback ran: its owner gave it up
+	 * already, and may have freed arg */
+	pthread_mutex_lock(&pins_lock);
+	call = !p->releasing;
+	pthread_mutex_unlock(&pins_lock);
+	/* without the lock: the callback may call daxmap_unpin() */
+	if (call)
+		p->revoke(p, p->arg);
+	pthread_mutex_lock(&pins_lock);
+	p->in_cb = false;
+	pthread_cond_broadcast(&cb_done);
+	gone = p->released;
+	pthread_mutex_unlock(&pins_lock);
+	if (gone)
+		free_pin(p);
 }
 
 static void *revoker_main(void *arg)
 {
-	struct revoker *rv = arg;
+	struct revoker *rk = arg;
 
 	for (;;) {
 		/* read before the scan: a mark set during it ends the wait */
-		uint32_t seq = ref_zap_seq(rv->rt);
-		struct daxmap_pin *todo[16];
-		size_t k = 0;
+		uint32_t seq = ref_zap_seq(rk->rt);
+		struct daxmap_pin *todo[REVOKE_BATCH];
+		struct revoker **pp;
+		size_t k;
 
 		pthread_mutex_lock(&pins_lock);
-		if (rv->npins == 0) {
-			struct revoker **pp;
-
-			for (pp = &revokers; *pp != rv; pp = &(*pp)->next)
-				;
-			*pp = rv->next;
+		if (rk->npins > 0) {
+			k = due_locked(rk, todo);
 			pthread_mutex_unlock(&pins_lock);
-			ref_detach(rv->rt);
-			free(rv);
-			return NULL;
+			for (size_t i = 0; i < k; i++)
+				call_back(todo[i]);
+			if (k == 0)
+				ref_zap_wait(rk->rt, seq, REVOKER_POLL_MS);
+			continue;
 		}
-		for (struct daxmap_pin *p = revocable; p && k < 16; p = p->next) {
-			if (p->rt != rv->rt || p->revoked ||
-			    !ref_zapped(p->rt, p->runs, p->nruns, false))
-				continue;
-			p->revoked = true;
-			/* a backend still pinning: its caller has no pin yet
-			 * to give up; pin_ready() fails the call instead */
-			if (!p->ready) {
-				p->early = true;
-				continue;
-			}
-			p->in_cb = true;
-			p->cb_thread = pthread_self();
-			todo[k++] = p;
-		}
+		/* no revocable pin left on the pool: the thread ends */
+		for (pp = &revokers; *pp != rk; pp = &(*pp)->next)
+			;
+		*pp = rk->next;
 		pthread_mutex_unlock(&pins_lock);
-		for (size_t i = 0; i < k; i++) {
-			struct daxmap_pin *p = todo[i];
-			bool gone, call;
-
-			/* unpinned while an earlier callback ran: its owner
-			 * gave it up already, and may have freed arg */
-			pthread_mutex_lock(&pins_lock);
-			call = !p->releasing;
-			pthread_mutex_unlock(&pins_lock);
-			/* without the lock: the callback may call daxmap_unpin() */
-			if (call)
-				p->revoke(p, p->arg);
-			pthread_mutex_lock(&pins_lock);
-			p->in_cb = false;
-			pthread_cond_broadcast(&cb_done);
-			gone = p->released;
-			pthread_mutex_unlock(&pins_lock);
-			if (gone)
-				free_pin(p);
-		}
-		if (k == 0)
-			ref_zap_wait(rv->rt, seq, REVOKER_POLL_MS);
+		ref_detach(rk->rt);
+		free(rk);
+		return NULL;
 	}
 }
 
 /* Under pins_lock: count a revocable pin, starting the thread if needed. */
 static int add_revocable(struct daxmap_pin *p)
 {
-	struct revoker *rv = revoker_of(p->rt);
+	struct revoker *rk = revoker_of(p->rt);
 	pthread_attr_t a;
 	pthread_t t;
 	int rc;
 
-	if (!rv) {
-		if (!(rv = calloc(1, sizeof(*rv))))
+	if (!rk) {
+		if (!(rk = calloc(1, sizeof(*rk))))
 			return daxmap_err(ENOMEM, "out of memory");
-		rv->rt = ref_share(p->rt);
+		rk->rt = ref_share(p->rt);
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&t, &a, revoker_main, rv);
+		rc = pthread_create(&t, &a, revoker_main, rk);
 		pthread_attr_destroy(&a);
 		if (rc) {
-			ref_detach(rv->rt);
-			free(rv);
+			ref_detach(rk->rt);
+			free(rk);
 			return daxmap_err(rc, "cannot start the revoker thread: %s", strerror(rc));
 		}
-		rv->next = revokers;
-		revokers = rv;
+		rk->next = revokers;
+		revokers = rk;
 	}
-	rv->npins++;
+	rk->npins++;
 	p->next = revocable;
 	revocable = p;
 	return 0;
@@ -195,10 +216,6 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	int rc;
 
 	pthread_once(&pins_once, pins_init);
-	/* the kernel's long-term pin rules, before the kernel is asked */
-	if (backend != DAXMAP_PIN_EXTERNAL && map &&
-	    (rc = daxmap_pin_check(map->dev, backend)))
-		return rc;
 	if (!(p = calloc(1, sizeof(*p))))
 		return daxmap_err(ENOMEM, "out of memory");
 	if ((rc = region_map_runs(map, off, len, &p->rt, &p->runs, &p->nruns))) {
@@ -210,7 +227,7 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	p->arg = arg;
 	/* an external pin is in place already; a backend's after pin_ready() */
 	p->ready = backend == DAXMAP_PIN_EXTERNAL;
-	/* DAXMAP_PIN_BIAS per extent, and the exact pin count */
+	/* a REF_PIN on each extent: the exact pin count */
 	if ((rc = ref_get(p->rt, REF_PIN, backend, revoke ? REF_REVOCABLE : 0, p->runs,
 			  p->nruns, &p->id))) {
 		free_pin(p);
@@ -220,7 +237,7 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	 * through it) as soon as the revoker can see the pin */
 	*pinp = p;
 	if (revoke) {
-		struct ref_rt *rt = NULL;
+		struct ref_runtime *rt = NULL;
 
 		pthread_mutex_lock(&pins_lock);
 		rc = add_revocable(p);
@@ -248,14 +265,14 @@ int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
  * for, so that once daxmap_unpin() returns no callback runs on p or its
  * arg. A call from the callback itself does not wait.
  */
-static int release(struct daxmap_pin *p, bool wait)
+static int pin_drop(struct daxmap_pin *p, bool wait)
 {
 	bool later = false;
 	int rc, urc = 0;
 
 	if (p->revoke) {
 		struct daxmap_pin **pp;
-		struct revoker *rv;
+		struct revoker *rk;
 
 		pthread_mutex_lock(&pins_lock);
 		/* a second call (the callback unpinning while its owner does
@@ -269,7 +286,7 @@ static int release(struct daxmap_pin *p, bool wait)
 			;
 		if (*pp)
 			*pp = p->next;
-		if ((rv = revoker_of(p->rt)) && --rv->npins == 0)
+		if ((rk = revoker_of(p->rt)) && --rk->npins == 0)
 			ref_zap_kick(p->rt); /* the thread ends */
 		while (wait && p->in_cb && !pthread_equal(p->cb_thread, pthread_self()))
 			pthread_cond_wait(&cb_done, &pins_lock);
@@ -295,7 +312,7 @@ static int release(struct daxmap_pin *p, bool wait)
 
 int pin_release(struct daxmap_pin *p)
 {
-	return release(p, false);
+	return pin_drop(p, false);
 }
 
 int pin_ready(struct daxmap_pin *pin)
@@ -311,9 +328,9 @@ int pin_ready(struct daxmap_pin *pin)
 		     : 0;
 }
 
-void **pin_backend_data(struct daxmap_pin *pin)
+void *pin_backend_data(const struct daxmap_pin *pin)
 {
-	return &pin->backend_data;
+	return pin->backend_data;
 }
 
 void pin_set_backend(struct daxmap_pin *pin, const struct pin_backend_ops *ops, void *data)
@@ -340,10 +357,11 @@ DAXMAP_EXPORT int daxmap_pin_external(struct daxmap_pin **pinp, struct daxmap_ma
 				      uint64_t offset, uint64_t len,
 				      daxmap_revoke_fn revoke, void *arg)
 {
-	if (pinp)
-		*pinp = NULL;
-	if (!pinp || !map)
-		return daxmap_err(EINVAL, "daxmap_pin_external: pinp and map are required");
+	int rc = pin_begin(pinp, pinp && map, "daxmap_pin_external", "pinp and map", map, offset,
+			   len, DAXMAP_PIN_EXTERNAL);
+
+	if (rc)
+		return rc;
 	return pin_take(pinp, map, offset, len, DAXMAP_PIN_EXTERNAL, revoke, arg);
 }
 
@@ -353,7 +371,7 @@ DAXMAP_EXPORT int daxmap_unpin(struct daxmap_pin **pinp)
 
 	if (!pinp || !*pinp)
 		return 0;
-	rc = release(*pinp, true);
+	rc = pin_drop(*pinp, true);
 	*pinp = NULL;
 	return rc;
 }
@@ -363,7 +381,10 @@ DAXMAP_EXPORT enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin
 	return pin->backend;
 }
 
-DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
+int pin_refused(int err, const char *backend, const char *what, const char *why)
 {
-	return ref_backend_name((unsigned)backend);
+	const char *name = strerrorname_np(err);
+
+	return daxmap_err(err, "%s: the kernel refused %s: %s (%s); likely reason: %s", backend,
+			  what, name ? name : "?", strerror(err), why);
 }

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pin.h -- the pin layer's internal API: every pin backend (external now;
- * rdma, vfio, io_uring) takes its references through pin_take().
+ * pin.h -- what the pin backends (external, rdma and its registration
+ * cache, vfio, io_uring) share: the references of a pin, its revocation,
+ * and the message of a kernel refusal.
+ *
+ * A backend checks its arguments (pin_check_args(), pin_rules.h), takes
+ * the references (pin_take()), attaches its undo (pin_set_backend()), asks
+ * the kernel, and then calls pin_ready().
  */
 #ifndef DAXMAP_PIN_H
 #define DAXMAP_PIN_H
@@ -13,9 +18,10 @@
 
 /*
  * Pin bytes [off, off + len) of a region mapping for backend: a REF_PIN on
- * every extent under the range. With revoke, the pin is revocable: a
- * release of those extents calls revoke(pin, arg) once, from the pool's
- * revoker thread. *pinp gets the pin; backend_data is the backend's own.
+ * every extent under the range (pin_check_args() came first). With revoke,
+ * the pin is revocable: a release of those extents calls revoke(pin, arg)
+ * once, from the pool's revoker thread. *pinp gets the pin before a revoke
+ * callback can run.
  */
 int pin_take(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
 	     uint64_t len, enum daxmap_pin_backend backend,
@@ -30,8 +36,8 @@ int pin_ready(struct daxmap_pin *pin);
 /* Drop the pin's references and free it (maybe later, if its revoke
  * callback is running). */
 int pin_release(struct daxmap_pin *pin);
-/* A slot for the backend's state (an ibv_mr, an IOVA). */
-void **pin_backend_data(struct daxmap_pin *pin);
+/* The backend's state given to pin_set_backend() (an MR, an IOVA). */
+void *pin_backend_data(const struct daxmap_pin *pin);
 
 /*
  * What a backend does when its pin goes. unpin undoes the kernel's pin
@@ -55,5 +61,12 @@ void pin_set_backend(struct daxmap_pin *pin, const struct pin_backend_ops *ops, 
  * the last clean check, so while no release started it is one load.
  */
 bool pin_zapped(struct daxmap_pin *pin, uint32_t *seen);
+
+/*
+ * The kernel refused a backend's pin with err: "<backend>: the kernel
+ * refused <what>: <ENAME> (<strerror>); likely reason: <why>". Returns
+ * -err.
+ */
+int pin_refused(int err, const char *backend, const char *what, const char *why);
 
 #endif

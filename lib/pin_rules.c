@@ -1,59 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pin_rules.c -- which long-term pins the kernel allows (SPEC §3, §4),
- * decided before it is asked: backend x backing kind x kernel version.
- * Each refusal names its rule, so a user knows what to change.
+ * pin_rules.c -- which long-term pins the kernel allows, decided before it
+ * is asked: backend x backing kind x kernel version. Each refusal names
+ * its rule, so a user knows what to change.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "daxmap.h"
-#include "dev.h"
+#include "map.h"
 #include "error.h"
 #include "pin_rules.h"
 #include "util.h"
-
-static unsigned k_major, k_minor;
-static int k_err;             /* uname()'s errno, EINVAL: unparsable */
-static char k_release[65];
-static pthread_once_t k_once = PTHREAD_ONCE_INIT;
-
-/* The running kernel does not change: read it once (uname() was most of
- * the library's own cost of a pin). */
-static void read_kernel(void)
-{
-	struct utsname u;
-
-	if (uname(&u) != 0) {
-		k_err = errno;
-		return;
-	}
-	snprintf(k_release, sizeof(k_release), "%s", u.release);
-	if (sscanf(u.release, "%u.%u", &k_major, &k_minor) != 2)
-		k_err = EINVAL;
-}
-
-int kernel_version(unsigned *major, unsigned *minor)
-{
-	const char *force = getenv("DAXMAP_KERNEL_VERSION"); /* tests */
-
-	if (force && sscanf(force, "%u.%u", major, minor) == 2)
-		return 0;
-	pthread_once(&k_once, read_kernel);
-	if (k_err == EINVAL)
-		return daxmap_err(EINVAL, "kernel release '%s' does not start with MAJOR.MINOR; set DAXMAP_KERNEL_VERSION",
-				  k_release);
-	if (k_err)
-		return daxmap_err(k_err, "uname: %s", strerror(k_err));
-	*major = k_major;
-	*minor = k_minor;
-	return 0;
-}
 
 int pin_rule(enum daxmap_dev_kind kind, enum daxmap_pin_backend backend,
 	     unsigned major, unsigned minor, const char **rule)
@@ -102,13 +62,13 @@ DAXMAP_EXPORT int daxmap_pin_check(const struct daxmap_dev *dev,
 
 	if (!dev)
 		return daxmap_err(EINVAL, "daxmap_pin_check: dev is required");
-	if ((rc = kernel_version(&major, &minor)))
+	if ((rc = kernel_version(&major, &minor, NULL)))
 		return rc;
-	rc = pin_rule(dev->kind, backend, major, minor, &rule);
+	rc = pin_rule(daxmap_dev_kind(dev), backend, major, minor, &rule);
 	if (rc)
 		return daxmap_err(-rc, "%s pin of %s (%s, Linux %u.%u) refused: %s",
-				  daxmap_pin_backend_name(backend), dev->path,
-				  daxmap_kind_name(dev->kind), major, minor, rule);
+				  daxmap_pin_backend_name(backend), daxmap_dev_path(dev),
+				  daxmap_kind_name(daxmap_dev_kind(dev)), major, minor, rule);
 	return 0;
 }
 
@@ -118,7 +78,28 @@ DAXMAP_EXPORT const char *daxmap_pin_rule(const struct daxmap_dev *dev,
 	unsigned major, minor;
 	const char *rule = dev ? "cannot read the kernel version" : "no device given";
 
-	if (dev && kernel_version(&major, &minor) == 0)
-		pin_rule(dev->kind, backend, major, minor, &rule);
+	if (dev && kernel_version(&major, &minor, NULL) == 0)
+		pin_rule(daxmap_dev_kind(dev), backend, major, minor, &rule);
 	return rule;
+}
+
+int pin_check_args(const struct daxmap_map *map, uint64_t off, uint64_t len,
+		   enum daxmap_pin_backend backend)
+{
+	int rc;
+
+	if (backend != DAXMAP_PIN_EXTERNAL && (rc = daxmap_pin_check(map_dev(map), backend)))
+		return rc;
+	return map_check_span(map, off, len);
+}
+
+int pin_begin(struct daxmap_pin **pinp, bool present, const char *fn, const char *required,
+	      const struct daxmap_map *map, uint64_t off, uint64_t len,
+	      enum daxmap_pin_backend backend)
+{
+	if (pinp)
+		*pinp = NULL;
+	if (!present)
+		return daxmap_err(EINVAL, "%s: %s are required", fn, required);
+	return pin_check_args(map, off, len, backend);
 }

@@ -6,7 +6,7 @@
  * io_uring_register_buffers_update_tag(), and emptied again by
  * daxmap_unpin().
  *
- * Kernel facts this relies on (SPEC §3):
+ * Kernel facts this relies on:
  * - io_uring/rsrc.c io_buffer_validate(): a buffer is 1 GiB at most
  *   (-EFAULT above). A longer range is refused here with -EINVAL, naming
  *   the limit, rather than spread over several slots behind the caller's
@@ -34,9 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -45,6 +43,7 @@
 #include "error.h"
 #include "map.h"
 #include "pin.h"
+#include "pin_rules.h"
 #include "pin_uring.h"
 #include "util.h"
 
@@ -109,38 +108,28 @@ static void slot_drop(struct uring_pin *up)
 	pthread_mutex_unlock(&slots_lock);
 }
 
-static void fmt_limit(char *buf, size_t len, rlim_t v)
-{
-	if (v == RLIM_INFINITY)
-		snprintf(buf, len, "unlimited");
-	else
-		fmt_size(buf, len, (uint64_t)v);
-}
-
 const char *uring_refusal_reason(int err, uint64_t len, unsigned index, char *buf,
 				 size_t size)
 {
-	char lim[48], sz[48];
-	struct rlimit rl;
-	struct utsname u;
-	const char *force;
+	char lim[48], sz[48], note[96];
+	unsigned major, minor;
+	bool forced = false;
 	int cap;
 
 	switch (err) {
 	case EOPNOTSUPP:
-		force = getenv("DAXMAP_KERNEL_VERSION");
-		if (uname(&u) != 0)
-			snprintf(u.release, sizeof(u.release), "unknown");
+		if (kernel_version(&major, &minor, &forced) != 0)
+			forced = false;
+		if (forced)
+			snprintf(note, sizeof(note),
+				 " (DAXMAP_KERNEL_VERSION=%u.%u made the library ask anyway)", major, minor);
 		snprintf(buf, size,
 			 "io_uring before Linux 6.5 refuses fixed buffers in file-backed mappings, "
-			 "device-DAX included (io_uring/rsrc.c); this kernel is %s%s%s%s",
-			 u.release, force ? " (DAXMAP_KERNEL_VERSION=" : "", force ? force : "",
-			 force ? " made the library ask anyway)" : "");
+			 "device-DAX included (io_uring/rsrc.c); this kernel is %s%s",
+			 kernel_release(), forced ? note : "");
 		break;
 	case ENOMEM:
-		if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
-			rl.rlim_cur = RLIM_INFINITY;
-		fmt_limit(lim, sizeof(lim), rl.rlim_cur);
+		fmt_memlock(lim, sizeof(lim));
 		fmt_size(sz, sizeof(sz), len);
 		cap = has_cap_ipc_lock();
 		if (cap == 1)
@@ -227,16 +216,13 @@ static const struct pin_backend_ops uring_ops = { uring_unpin, uring_free };
 static int kernel_refused(int err, const struct daxmap_map *map, uint64_t offset,
 			  uint64_t len, unsigned index)
 {
-	char why[400], sz[48];
-	const char *name = strerrorname_np(err);
+	char why[400], sz[48], what[160];
 
 	uring_refusal_reason(err, len, index, why, sizeof(why));
-	fmt_size(sz, sizeof(sz), len);
-	return daxmap_err(err,
-			  "io_uring: the kernel refused fixed buffer %u (%s at offset 0x%" PRIx64
-			  " of a %s mapping): %s (%s); likely reason: %s",
-			  index, sz, offset, daxmap_kind_name(daxmap_dev_kind(map->dev)),
-			  name ? name : "?", strerror(err), why);
+	snprintf(what, sizeof(what), "fixed buffer %u (%s at offset 0x%" PRIx64 " of a %s mapping)",
+		 index, fmt_size(sz, sizeof(sz), len), offset,
+		 daxmap_kind_name(daxmap_dev_kind(map_dev(map))));
+	return pin_refused(err, "io_uring", what, why);
 }
 
 DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_map *map,
@@ -260,9 +246,8 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 				  "io_uring fixed buffers hold 1 GiB at most (io_uring/rsrc.c) and "
 				  "%s was asked: register the range as several buffers, one index each",
 				  fmt_size(sz, sizeof(sz), len));
-	/* the long-term pin rules, before the kernel is asked (pin_take()
-	 * applies them too; here they come before a busy slot) */
-	if ((rc = daxmap_pin_check(map->dev, DAXMAP_PIN_IO_URING)))
+	/* before a busy slot is claimed */
+	if ((rc = pin_check_args(map, offset, len, DAXMAP_PIN_IO_URING)))
 		return rc;
 
 	pthread_once(&slots_once, slots_init);
@@ -287,7 +272,7 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 	/* nothing else can release p yet: revoke waits for pin_ready() */
 	pin_set_backend(p, &uring_ops, up);
 
-	iov.iov_base = (char *)map->addr + offset;
+	iov.iov_base = (char *)daxmap_map_addr(map) + offset;
 	iov.iov_len = len;
 	rc = io_uring_register_buffers_update_tag(ring, index, &iov, NULL, 1);
 	if (rc != 1) {

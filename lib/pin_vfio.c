@@ -30,15 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
 
 #include "daxmap.h"
 #include "error.h"
-#include "map.h"
 #include "pin.h"
+#include "pin_rules.h"
 #include "util.h"
 
 /* What a VFIO pin keeps: its own reference to the container (a dup, so a
@@ -51,28 +50,10 @@ struct vfio_pin {
 	pid_t pid;               /* the process that mapped it */
 };
 
-static const char *fmt_rlim(char *buf, size_t len, rlim_t v)
+/* A VFIO container with a type1 IOMMU offered. */
+static int check_api(int fd)
 {
-	if (v == RLIM_INFINITY)
-		snprintf(buf, len, "unlimited");
-	else
-		fmt_size(buf, len, (uint64_t)v);
-	return buf;
-}
-
-/*
- * The container must be a VFIO container with a type1 IOMMU set; the range
- * must suit its smallest IOMMU page size and lie in one usable IOVA range.
- * Checked here so the refusal names the numbers instead of the kernel's
- * bare EINVAL.
- */
-static int check_container(int fd, uint64_t vaddr, uint64_t iova, uint64_t len)
-{
-	struct vfio_iommu_type1_info *info;
-	uint64_t pgsize, end = iova + len - 1;
-	uint32_t argsz = sizeof(*info);
-	char a[48], b[48];
-	int api, rc = 0;
+	int api;
 
 	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
 		return daxmap_err(EBADF, "VFIO container fd %d is not an open file descriptor", fd);
@@ -87,7 +68,17 @@ static int check_container(int fd, uint64_t vaddr, uint64_t iova, uint64_t len)
 	if (ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) <= 0 &&
 	    ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0)
 		return daxmap_err(ENODEV, "VFIO container fd %d offers no type1 IOMMU (module vfio_iommu_type1)", fd);
-	/* twice: the first call says how much room the capability chain needs */
+	return 0;
+}
+
+/* VFIO_IOMMU_GET_INFO with its capability chain, malloc'ed: twice, the
+ * first call says how much room the chain needs. */
+static int iommu_info(int fd, struct vfio_iommu_type1_info **out)
+{
+	struct vfio_iommu_type1_info *info = NULL;
+	uint32_t argsz = sizeof(*info);
+	int rc;
+
 	for (int pass = 0; pass < 2; pass++) {
 		if (!(info = calloc(1, argsz)))
 			return daxmap_err(ENOMEM, "out of memory");
@@ -103,51 +94,79 @@ static int check_container(int fd, uint64_t vaddr, uint64_t iova, uint64_t len)
 		argsz = info->argsz;
 		free(info);
 	}
+	*out = info;
+	return 0;
+}
+
+/*
+ * [iova, end] lies in one usable IOVA range of the container, if its info
+ * lists them (VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: the IOMMU's aperture
+ * minus reserved ranges, MSI). The kernel does not align the chain: it is
+ * copied out, not cast.
+ */
+static int check_iova_ranges(const struct vfio_iommu_type1_info *info, uint64_t iova,
+			     uint64_t end)
+{
+	const size_t at = offsetof(struct vfio_iommu_type1_info_cap_iova_range, iova_ranges);
+	uint32_t off = info->cap_offset;
+	struct vfio_iova_range r0, r, rn;
+	char a[48], b[48];
+
+	if (!(info->flags & VFIO_IOMMU_INFO_CAPS))
+		return 0;
+	while (off && off + sizeof(struct vfio_info_cap_header) <= info->argsz) {
+		struct vfio_info_cap_header h;
+		uint32_t n, i, first = off + (uint32_t)at;
+
+		memcpy(&h, (const char *)info + off, sizeof(h));
+		if (h.id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			off = h.next > off ? h.next : 0; /* forward only */
+			continue;
+		}
+		memcpy(&n, (const char *)info + off +
+		       offsetof(struct vfio_iommu_type1_info_cap_iova_range, nr_iovas), sizeof(n));
+		if (n == 0 || first + (uint64_t)n * sizeof(r) > info->argsz)
+			return 0;
+		for (i = 0; i < n; i++) {
+			memcpy(&r, (const char *)info + first + i * sizeof(r), sizeof(r));
+			if (iova >= r.start && end <= r.end)
+				return 0;
+		}
+		memcpy(&r0, (const char *)info + first, sizeof(r0));
+		memcpy(&rn, (const char *)info + first + (n - 1) * sizeof(rn), sizeof(rn));
+		snprintf(a, sizeof(a), "%#" PRIx64 "-%#" PRIx64, (uint64_t)r0.start, (uint64_t)r0.end);
+		snprintf(b, sizeof(b), "%s%#" PRIx64 "-%#" PRIx64, n > 2 ? "..., " : "",
+			 (uint64_t)rn.start, (uint64_t)rn.end);
+		return daxmap_err(EINVAL, "IOVA range %#" PRIx64 "-%#" PRIx64 " is not inside one usable IOVA range of the container (%s%s%s)",
+				  iova, end, a, n > 1 ? ", " : "", n > 1 ? b : "");
+	}
+	return 0;
+}
+
+/*
+ * The container must be a VFIO container with a type1 IOMMU set; the range
+ * must suit its smallest IOMMU page size and lie in one usable IOVA range.
+ * Checked here so the refusal names the numbers instead of the kernel's
+ * bare EINVAL.
+ */
+static int check_container(int fd, uint64_t vaddr, uint64_t iova, uint64_t len)
+{
+	struct vfio_iommu_type1_info *info = NULL;
+	uint64_t pgsize, end = iova + len - 1;
+	char a[48];
+	int rc;
+
+	if ((rc = check_api(fd)) || (rc = iommu_info(fd, &info)))
+		return rc;
 	pgsize = (info->flags & VFIO_IOMMU_INFO_PGSIZES) && info->iova_pgsizes
 		? info->iova_pgsizes & -info->iova_pgsizes : 4096;
-	if ((iova | len | vaddr) & (pgsize - 1)) {
+	if ((iova | len | vaddr) & (pgsize - 1))
 		rc = daxmap_err(EINVAL, "IOVA %#" PRIx64 ", length %#" PRIx64 " and address %#" PRIx64 " must be multiples of the IOMMU page size %s",
 				iova, len, vaddr, fmt_size(a, sizeof(a), pgsize));
-	} else if (end < iova) {
+	else if (end < iova)
 		rc = daxmap_err(EINVAL, "IOVA %#" PRIx64 " + length %#" PRIx64 " wraps around", iova, len);
-	} else if ((info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset) {
-		uint32_t off = info->cap_offset;
-
-		/* VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: the IOVAs that may be
-		 * mapped (the IOMMU's aperture minus reserved ranges: MSI).
-		 * The kernel does not align the chain: copied out, not cast. */
-		while (off && off + sizeof(struct vfio_info_cap_header) <= info->argsz) {
-			struct vfio_info_cap_header h;
-			uint32_t n, i, first = off + (uint32_t)offsetof(struct vfio_iommu_type1_info_cap_iova_range, iova_ranges);
-			struct vfio_iova_range r0, r, rn;
-
-			memcpy(&h, (char *)info + off, sizeof(h));
-			if (h.id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-				off = h.next > off ? h.next : 0; /* forward only */
-				continue;
-			}
-			memcpy(&n, (char *)info + off + offsetof(struct vfio_iommu_type1_info_cap_iova_range, nr_iovas),
-			       sizeof(n));
-			if (n == 0 || first + (uint64_t)n * sizeof(r) > info->argsz)
-				break;
-			for (i = 0; i < n; i++) {
-				memcpy(&r, (char *)info + first + i * sizeof(r), sizeof(r));
-				if (iova >= r.start && end <= r.end)
-					break;
-			}
-			if (i == n) {
-				memcpy(&r0, (char *)info + first, sizeof(r0));
-				memcpy(&rn, (char *)info + first + (n - 1) * sizeof(rn), sizeof(rn));
-				snprintf(a, sizeof(a), "%#" PRIx64 "-%#" PRIx64,
-					 (uint64_t)r0.start, (uint64_t)r0.end);
-				snprintf(b, sizeof(b), "%s%#" PRIx64 "-%#" PRIx64, n > 2 ? "..., " : "",
-					 (uint64_t)rn.start, (uint64_t)rn.end);
-				rc = daxmap_err(EINVAL, "IOVA range %#" PRIx64 "-%#" PRIx64 " is not inside one usable IOVA range of the container (%s%s%s)",
-						iova, end, a, n > 1 ? ", " : "", n > 1 ? b : "");
-			}
-			break;
-		}
-	}
+	else
+		rc = check_iova_ranges(info, iova, end);
 	free(info);
 	return rc;
 }
@@ -200,16 +219,14 @@ static const struct pin_backend_ops vfio_ops = {
 static int map_dma_error(int err, int fd, uint64_t iova, uint64_t len)
 {
 	char lim[48], lck[48];
-	struct rlimit rl = { 0, 0 };
 
 	switch (err) {
 	case ENOMEM:
 	case EPERM:
-		getrlimit(RLIMIT_MEMLOCK, &rl);
 		if (proc_status("VmLck", lck, sizeof(lck)))
 			snprintf(lck, sizeof(lck), "?");
 		return daxmap_err(err, "VFIO_IOMMU_MAP_DMA of %#" PRIx64 " bytes at IOVA %#" PRIx64 ": %s: type1 charges pinned RAM to RLIMIT_MEMLOCK (now %s, VmLck %s, CAP_IPC_LOCK %s; device-dax pages are not charged)",
-				  len, iova, strerror(err), fmt_rlim(lim, sizeof(lim), rl.rlim_cur),
+				  len, iova, strerror(err), fmt_memlock(lim, sizeof(lim)),
 				  lck, has_cap_ipc_lock() == 1 ? "yes" : "no");
 	case EEXIST:
 		return daxmap_err(err, "VFIO_IOMMU_MAP_DMA: IOVA range %#" PRIx64 "-%#" PRIx64 " overlaps a mapping already in container fd %d",
@@ -239,17 +256,10 @@ DAXMAP_EXPORT int daxmap_pin_vfio(struct daxmap_pin **pinp, struct daxmap_map *m
 	uint64_t vaddr;
 	int rc;
 
-	if (pinp)
-		*pinp = NULL;
-	if (!pinp || !map)
-		return daxmap_err(EINVAL, "daxmap_pin_vfio: pinp and map are required");
-	/* the kernel's long-term pin rules first (pin_take() again below) */
-	if ((rc = daxmap_pin_check(map->dev, DAXMAP_PIN_VFIO)))
+	if ((rc = pin_begin(pinp, pinp && map, "daxmap_pin_vfio", "pinp and map", map, offset, len,
+			    DAXMAP_PIN_VFIO)))
 		return rc;
-	if (len == 0 || offset >= map->len || len > map->len - offset)
-		return daxmap_err(EINVAL, "range [%#" PRIx64 ", +%#" PRIx64 ") is not inside the %#" PRIx64 "-byte mapping",
-				  offset, len, map->len);
-	vaddr = (uint64_t)(uintptr_t)map->addr + offset;
+	vaddr = (uint64_t)(uintptr_t)daxmap_map_addr(map) + offset;
 	if ((rc = check_container(container_fd, vaddr, iova, len)))
 		return rc;
 	if (!(v = calloc(1, sizeof(*v))))

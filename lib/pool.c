@@ -1,328 +1,56 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pool.c -- pools and regions on a device: maps the metadata area, runs the
- * pool core under a cross-process lock, maps regions.
- *
- * Every metadata operation holds an OFD byte-range lock on the device fd
- * (F_OFD_SETLKW: per open file description, dropped by the kernel when the
- * holder dies, works on /dev/daxX.Y) and re-reads the tables first, so
- * several processes can share a pool.
+ * pool.c -- every daxmap_pool_* function: format, open and close, usage,
+ * check, and the reference listings and reclaim.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <libpmem2.h>
-
-#include "dev.h"
+#include "daxmap.h"
 #include "error.h"
-#include "map.h"
-#include "pool.h"
+#include "pool_handle.h"
+#include "ref.h"
+#include "release.h"
+#include "runtime.h"
 #include "util.h"
 
-struct daxmap_pool {
-	struct daxmap_dev *dev;
-	struct daxmap_map *meta; /* the metadata area */
-	struct persist_ops ops;
-	struct pool_core core;
-	uint64_t *bad;           /* extents with bad blocks the kernel reports */
-	size_t nbad;
-	void *upper;             /* an upper layer's state, released on close */
-	void (*upper_close)(void *upper);
-	pthread_mutex_t lock;    /* one thread of this handle at a time */
-	int lock_fd;             /* its own open file description (lock_open) */
-};
-
-static void map_flush(void *ctx, const void *addr, size_t len)
-{
-	daxmap_map_flush(ctx, addr, len);
-}
-
-static void map_drain(void *ctx)
-{
-	daxmap_map_drain(ctx);
-}
-
-/*
- * The pool lock is an OFD lock on byte 0 of the device, and OFD locks
- * belong to the open file description: two pool handles (or a format or
- * check) on one daxmap_dev would share dev->fd's, so that one's shared
- * lock downgrades the other's exclusive one and either unlock frees both.
- * Each holder locks through its own description, opened anew on the same
- * file with dev->fd's access mode (F_WRLCK needs a writable one).
- */
-static int lock_open(const struct daxmap_dev *dev, int *fd)
-{
-	int mode = fcntl(dev->fd, F_GETFL), err;
-	char self[64];
-
-	mode = (mode < 0 ? O_RDONLY : mode & O_ACCMODE) | O_CLOEXEC;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", dev->fd);
-	if ((*fd = open(self, mode)) >= 0 || (*fd = open(dev->path, mode)) >= 0)
-		return 0;
-	err = errno;
-	return daxmap_err(err, "%s: cannot open it again for the pool lock: %s", dev->path,
-			  strerror(err));
-}
-
-/* Lock byte 0 of the device: exclusive for changes, shared for reads. */
-static int pool_lock(const struct daxmap_dev *dev, int fd, bool excl)
-{
-	struct flock fl = { .l_type = (short)(excl ? F_WRLCK : F_RDLCK),
-			    .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-
-	while (fcntl(fd, F_OFD_SETLKW, &fl) != 0)
-		if (errno != EINTR)
-			return daxmap_err(errno, "%s: cannot lock the pool: %s",
-					  dev->path, strerror(errno));
-	return 0;
-}
-
-static void pool_unlock(int fd)
-{
-	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0,
-			    .l_len = 1 };
-
-	fcntl(fd, F_OFD_SETLK, &fl);
-}
-
-/* A transient holder (format, check): lock through a description of its
- * own, -1 on failure. */
-static int lock_transient(const struct daxmap_dev *dev, bool excl, int *fd)
-{
-	int rc = lock_open(dev, fd);
-
-	if (rc == 0 && (rc = pool_lock(dev, *fd, excl))) {
-		close(*fd);
-		*fd = -1;
-	}
-	return rc;
-}
-
-static void unlock_transient(int fd)
-{
-	pool_unlock(fd);
-	close(fd);
-}
-
-static int need_fd(struct daxmap_dev *dev, bool write)
-{
-	if (!dev)
-		return daxmap_err(EINVAL, "a device is required");
-	if (dev->fd < 0)
-		return daxmap_err(EBADF, "%s was opened with DAXMAP_DEV_QUERY", dev->path);
-	if (write && (dev->flags & DAXMAP_DEV_RDONLY))
-		return daxmap_err(EROFS, "%s was opened read-only", dev->path);
-	return 0;
-}
-
-/* Read the superblocks from the first bytes of the device. */
-static int read_sb(struct daxmap_dev *dev, struct pool_sb *sb, bool *from_backup)
-{
-	uint64_t len = pool_probe_len(dev->align);
-	struct daxmap_map *m;
-	int rc;
-
-	if (len > dev->size)
-		return daxmap_err(ENODATA, "%s: too small to hold a pool", dev->path);
-	rc = daxmap_map_new(&m, dev, 0, len, 0);
-	if (rc)
-		return rc;
-	rc = pool_sb_read(daxmap_map_addr(m), dev->size, dev->align, sb, from_backup);
-	daxmap_map_delete(&m);
-	return rc;
-}
-
-/* Extents that hold a bad block the kernel knows of (libpmem2 badblocks:
- * libndctl for devdax/fsdax; nothing for files on other storage). */
-static int bad_extents(struct daxmap_dev *dev, uint64_t extent_size,
-		       uint64_t **out, size_t *n)
-{
-	struct pmem2_badblock_context *bbctx;
-	struct pmem2_badblock bb;
-	uint64_t *v = NULL;
-	size_t cnt = 0, cap = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (dev->kind == DAXMAP_KIND_FILE || !dev->src ||
-	    pmem2_badblock_context_new(&bbctx, dev->src) != 0)
-		return 0;
-	while (pmem2_badblock_next(bbctx, &bb) == 0) {
-		for (uint64_t x = bb.offset / extent_size;
-		     x <= (bb.offset + bb.length - 1) / extent_size; x++) {
-			if (cnt == cap) {
-				uint64_t *g = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
-				if (!g) {
-					free(v);
-					pmem2_badblock_context_delete(&bbctx);
-					return daxmap_err(ENOMEM, "out of memory");
-				}
-				v = g;
-			}
-			v[cnt++] = x;
-		}
-	}
-	pmem2_badblock_context_delete(&bbctx);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
+#define OPEN_FLAGS (DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM)
 
 DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
 				     unsigned flags)
 {
-	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
-	struct daxmap_map *m;
-	struct pool_sb sb, old;
-	uint64_t *bad;
-	size_t nbad;
-	bool fb;
-	int rc, lfd;
-
-	if ((rc = need_fd(dev, true)))
-		return rc;
-	if (flags & ~DAXMAP_FORMAT_FORCE)
-		return daxmap_err(EINVAL, "daxmap_pool_format: unknown flags 0x%x",
-				  flags & ~DAXMAP_FORMAT_FORCE);
-	if ((rc = pool_layout(&sb, dev->size, dev->align, extent_size)))
-		return rc;
-	if ((rc = lock_transient(dev, true, &lfd)))
-		return rc;
-	rc = read_sb(dev, &old, &fb);
-	if (rc != 0 && rc != -ENODATA && rc != -EUCLEAN && rc != -ENOTSUP) {
-		unlock_transient(lfd); /* could not even look: say why */
-		return rc;
-	}
-	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
-		unlock_transient(lfd);
-		return daxmap_err(EEXIST,
-				  "%s already holds a pool%s; formatting destroys it: pass DAXMAP_FORMAT_FORCE (daxmapctl format --force)",
-				  dev->path, rc == 0 ? "" : " (damaged or newer)");
-	}
-	if ((rc = bad_extents(dev, sb.extent_size, &bad, &nbad)))
-		goto out;
-	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid))
-		memset(sb.uuid, 0, sizeof(sb.uuid)); /* uuid is informational */
-	sb.format_time = (uint64_t)time(NULL);
-	pool_sb_seal(&sb);
-	rc = daxmap_map_new(&m, dev, 0, sb.meta_extents * sb.extent_size, 0);
-	if (rc == 0) {
-		ops.ctx = m;
-		rc = pool_format_mem(daxmap_map_addr(m), &sb, bad, nbad, &ops);
-		daxmap_map_delete(&m);
-	}
-	free(bad);
-out:
-	unlock_transient(lfd);
-	return rc;
+	return pool_format_device(dev, extent_size, flags);
 }
 
-/* Under the lock: re-read the tables, finish what a dead process left. */
-static int refresh(struct daxmap_pool *p)
+DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev,
+				   unsigned flags)
 {
-	int rc = pool_scan(&p->core, NULL, NULL);
-
-	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 && p->core.norphan) {
-		pool_recover(&p->core);
-		rc = pool_scan(&p->core, NULL, NULL);
-	}
-	return rc;
-}
-
-int pool_begin(struct daxmap_pool *p, bool excl)
-{
-	int rc;
-
-	if (!p)
-		return daxmap_err(EINVAL, "a pool is required");
-	/* the OFD lock is per open file description: it keeps other
-	 * processes out, the mutex this handle's other threads */
-	pthread_mutex_lock(&p->lock);
-	if ((rc = pool_lock(p->dev, p->lock_fd, excl))) {
-		pthread_mutex_unlock(&p->lock);
-		return rc;
-	}
-	if ((rc = refresh(p))) {
-		pool_end(p);
-		return rc;
-	}
-	/* a block that went bad since format is never handed out */
-	if (excl && p->nbad && p->core.problems == 0)
-		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
-	return 0;
-}
-
-int pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, unsigned flags)
-{
-	struct daxmap_pool *p;
-	struct pool_sb sb;
-	bool fb, rdonly;
+	struct daxmap_pool *pool;
 	int rc;
 
 	if (!poolp)
 		return daxmap_err(EINVAL, "daxmap_pool_open: poolp is required");
 	*poolp = NULL;
-	if (flags & ~(DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM))
-		return daxmap_err(EINVAL, "daxmap_pool_open: unknown flags 0x%x",
-				  flags & ~(DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM));
-	if ((rc = need_fd(dev, false)))
+	if (flags & ~OPEN_FLAGS)
+		return daxmap_err(EINVAL, "daxmap_pool_open: unknown flags 0x%x", flags & ~OPEN_FLAGS);
+	if ((rc = pool_handle_open(&pool, dev, flags & DAXMAP_POOL_RDONLY)))
 		return rc;
-	rdonly = (flags & DAXMAP_POOL_RDONLY) || (dev->flags & DAXMAP_DEV_RDONLY);
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return daxmap_err(ENOMEM, "out of memory");
-	pthread_mutex_init(&p->lock, NULL);
-	p->dev = dev;
-	if ((rc = lock_open(dev, &p->lock_fd)))
-		goto err_free;
-	if ((rc = pool_lock(dev, p->lock_fd, !rdonly)))
-		goto err_close;
-	if ((rc = read_sb(dev, &sb, &fb)))
-		goto err_unlock;
-	if ((rc = daxmap_map_new(&p->meta, dev, 0, sb.meta_extents * sb.extent_size, 0)))
-		goto err_unlock;
-	p->ops = (struct persist_ops){ map_flush, map_drain, p->meta, 0, 0 };
-	rc = pool_core_open(&p->core, daxmap_map_addr(p->meta), &sb, rdonly, &p->ops,
-			    NULL, NULL);
-	if (rc)
-		goto err_unmap;
-	p->core.from_backup = fb;
-	if (rc == 0 && (rc = bad_extents(dev, sb.extent_size, &p->bad, &p->nbad))) {
-		pool_core_close(&p->core);
-		goto err_unmap;
+	/* drop dead holders' references and finish idle releases; after a
+	 * reboot the runtime state is void and every release is idle */
+	if (!pool_rdonly(pool) && !(flags & DAXMAP_POOL_NORECLAIM) &&
+	    (pool_releases_pending(pool_core(pool)) || runtime_exists(pool))) {
+		if ((rc = pool_begin(pool, true)) == 0) {
+			rc = release_reclaim(pool, NULL);
+			pool_end(pool);
+		}
 	}
-	if (p->core.problems) {
-		rc = daxmap_err(EUCLEAN,
-				"%s: the pool metadata is inconsistent (%" PRIu64 " problem(s)); run 'daxmapctl check'",
-				dev->path, p->core.problems);
-		pool_core_close(&p->core);
-		goto err_unmap;
-	}
-	if (!rdonly && p->nbad)
-		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
-	pool_unlock(p->lock_fd);
-	*poolp = p;
-	return 0;
-
-err_unmap:
-	free(p->bad);
-	daxmap_map_delete(&p->meta);
-err_unlock:
-	pool_unlock(p->lock_fd);
-err_close:
-	close(p->lock_fd);
-err_free:
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+	if (rc == 0)
+		*poolp = pool;
+	else
+		daxmap_pool_close(pool);
 	return rc;
 }
 
@@ -330,42 +58,18 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 {
 	if (!pool)
 		return;
-	if (pool->upper_close)
-		pool->upper_close(pool->upper);
-	pool_core_close(&pool->core);
-	daxmap_map_delete(&pool->meta);
-	free(pool->bad);
-	close(pool->lock_fd);
-	pthread_mutex_destroy(&pool->lock);
-	free(pool);
+	runtime_close(pool);
+	pool_handle_close(pool);
 }
 
 DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 				   struct daxmap_pool_stat *st)
 {
-	const struct pool_core *c;
-	int rc;
+	int rc = pool_begin_read(pool, st, "daxmap_pool_stat", "st");
 
-	if (!st)
-		return daxmap_err(EINVAL, "daxmap_pool_stat: st is required");
-	if ((rc = pool_begin(pool, false)))
+	if (rc)
 		return rc;
-	c = &pool->core;
-	memset(st, 0, sizeof(*st));
-	st->extent_size = c->sb.extent_size;
-	st->extents_total = c->sb.nextents;
-	st->extents_meta = c->sb.meta_extents;
-	st->extents_used = c->nused;
-	st->extents_free = c->nfree;
-	st->extents_bad = c->nbad;
-	for (uint64_t s = 0; s < c->sb.region_slots; s++)
-		st->extents_releasing += c->rv[s].n - c->rv[s].keep;
-	st->region_slots = (uint32_t)c->sb.region_slots;
-	for (uint64_t s = 0; s < c->sb.region_slots; s++)
-		st->regions += c->rv[s].state == RS_LIVE;
-	st->version_major = c->sb.major;
-	st->version_minor = c->sb.minor;
-	st->from_backup = c->from_backup;
+	pool_core_stat(pool_core(pool), st);
 	pool_end(pool);
 	return 0;
 }
@@ -373,241 +77,189 @@ DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 DAXMAP_EXPORT int daxmap_pool_bad_extents(struct daxmap_pool *pool,
 					  uint64_t **extents, size_t *count)
 {
-	uint64_t *v;
-	size_t n = 0;
-	int rc;
-
-	if (!extents || !count)
-		return daxmap_err(EINVAL, "daxmap_pool_bad_extents: extents and count are required");
-	if ((rc = pool_begin(pool, false)))
-		return rc;
-	v = malloc((pool->core.nbad ? pool->core.nbad : 1) * sizeof(*v));
-	if (!v) {
-		pool_end(pool);
-		return daxmap_err(ENOMEM, "out of memory");
-	}
-	for (uint64_t x = 0; x < pool->core.sb.nextents; x++)
-		if (pool->core.kind[x] == EK_BAD)
-			v[n++] = x;
-	pool_end(pool);
-	*extents = v;
-	*count = n;
-	return 0;
-}
-
-DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *name,
-				       uint64_t size, uint64_t *actual)
-{
-	int rc = pool_begin(pool, true);
+	int rc = pool_begin_read(pool, extents && count, "daxmap_pool_bad_extents",
+				 "extents and count");
 
 	if (rc)
 		return rc;
-	rc = pool_region_create(&pool->core, name, size, actual);
+	rc = pool_bad_list(pool_core(pool), extents, count);
 	pool_end(pool);
 	return rc;
-}
-
-DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
-				     struct daxmap_region_info **infos,
-				     size_t *count)
-{
-	struct daxmap_region_info *v;
-	size_t n = 0;
-	int rc;
-
-	if (!infos || !count)
-		return daxmap_err(EINVAL, "daxmap_region_list: infos and count are required");
-	if ((rc = pool_begin(pool, false)))
-		return rc;
-	v = calloc(pool->core.sb.region_slots, sizeof(*v));
-	if (!v) {
-		pool_end(pool);
-		return daxmap_err(ENOMEM, "out of memory");
-	}
-	for (uint64_t s = 0; s < pool->core.sb.region_slots; s++) {
-		const struct region_view *r = &pool->core.rv[s];
-
-		if (r->state != RS_LIVE)
-			continue;
-		memcpy(v[n].name, r->name, sizeof(v[n].name));
-		v[n].extents = r->keep;
-		v[n].size = r->keep * pool->core.sb.extent_size;
-		v[n].releasing = r->n - r->keep;
-		v[n].ctime = r->ctime;
-		n++;
-	}
-	pool_end(pool);
-	*infos = v;
-	*count = n;
-	return 0;
-}
-
-DAXMAP_EXPORT void daxmap_region_list_free(struct daxmap_region_info *infos)
-{
-	free(infos);
-}
-
-int pool_ranges_locked(struct daxmap_pool *pool, const char *name,
-		       struct daxmap_range **ranges, size_t *count)
-{
-	const struct region_view *r;
-	struct daxmap_range *v;
-	uint64_t es = pool->core.sb.extent_size;
-	size_t n = 0;
-	long s;
-
-	if ((s = pool_find(&pool->core, name)) < 0) {
-		if (pool_find_zap(&pool->core, name) >= 0)
-			return daxmap_err(ESTALE,
-					  "region '%s' is being removed (ZAP): no new mappings or pins; its extents are freed once every reference is dropped",
-					  name);
-		return daxmap_err(ENOENT, "no region named '%s'", name);
-	}
-	r = &pool->core.rv[s];
-	v = malloc((r->keep ? r->keep : 1) * sizeof(*v));
-	if (!v)
-		return daxmap_err(ENOMEM, "out of memory");
-	/* only the extents not being released; adjacent ones become one
-	 * range: fewer mmaps */
-	for (uint64_t i = 0; i < r->keep; i++) {
-		if (n && v[n - 1].offset + v[n - 1].len == r->ext[i] * es)
-			v[n - 1].len += es;
-		else
-			v[n++] = (struct daxmap_range){ r->ext[i] * es, es };
-	}
-	*ranges = v;
-	*count = n;
-	return 0;
-}
-
-DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
-				       struct daxmap_range **ranges, size_t *count)
-{
-	int rc;
-
-	if (!ranges || !count || !name)
-		return daxmap_err(EINVAL, "daxmap_region_ranges: name, ranges and count are required");
-	if ((rc = pool_begin(pool, false)))
-		return rc;
-	rc = pool_ranges_locked(pool, name, ranges, count);
-	pool_end(pool);
-	return rc;
-}
-
-struct check_ctx {
-	daxmap_report_fn fn;
-	void *arg;
-};
-
-static void check_report(void *arg, const char *msg)
-{
-	struct check_ctx *c = arg;
-
-	if (c->fn)
-		c->fn(c->arg, msg);
 }
 
 DAXMAP_EXPORT int daxmap_pool_check(struct daxmap_dev *dev, unsigned flags,
 				    daxmap_report_fn report, void *arg)
 {
-	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
-	struct check_ctx cc = { report, arg };
-	struct pool_core core;
-	struct daxmap_map *m = NULL;
-	struct pool_sb sb;
-	bool fb, repair = flags & DAXMAP_CHECK_REPAIR;
-	long problems;
-	int rc, lfd;
-
 	if (flags & ~DAXMAP_CHECK_REPAIR)
 		return daxmap_err(EINVAL, "daxmap_pool_check: unknown flags 0x%x",
 				  flags & ~DAXMAP_CHECK_REPAIR);
-	if ((rc = need_fd(dev, repair)))
+	return pool_check_device(dev, flags & DAXMAP_CHECK_REPAIR, report, arg);
+}
+
+DAXMAP_EXPORT int daxmap_pool_reclaim(struct daxmap_pool *pool,
+				      struct daxmap_reclaim_stat *st)
+{
+	int rc = pool_begin(pool, true);
+
+	if (rc)
 		return rc;
-	if ((rc = lock_transient(dev, repair, &lfd)))
-		return rc;
-	if ((rc = read_sb(dev, &sb, &fb)))
-		goto out;
-	if ((rc = daxmap_map_new(&m, dev, 0, sb.meta_extents * sb.extent_size, 0)))
-		goto out;
-	ops.ctx = m;
-	/* read-only: nothing on the device changes unless asked to repair */
-	if ((rc = pool_core_open(&core, daxmap_map_addr(m), &sb, true, &ops,
-				 check_report, &cc)))
-		goto out;
-	problems = (long)core.problems;
-	{
-		uint64_t *bad;
-		size_t nbad;
-
-		if (bad_extents(dev, sb.extent_size, &bad, &nbad) == 0) {
-			/* read-only core: reports, marks nothing */
-			problems += pool_mark_bad(&core, bad, nbad, check_report, &cc);
-			free(bad);
-		}
-	}
-	if (fb) {
-		check_report(&cc, repair ? "primary superblock is damaged: restored from the backup" :
-					   "primary superblock is damaged; the backup is intact");
-		problems++;
-	}
-	if (core.norphan || core.nzap) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg),
-			 "%" PRIu64 " extent(s) left by interrupted operations%s; %" PRIu64
-			 " region(s) releasing extents (reclaim frees them once no reference covers them)",
-			 core.norphan, repair ? ": cleared" : " (open clears them)", core.nzap);
-		check_report(&cc, msg);
-	}
-	if (repair && core.problems == 0) {
-		char *base = daxmap_map_addr(m);
-
-		if (fb) {
-			memcpy(base + SB_PRIMARY_OFF, &sb, sizeof(sb));
-			persist_flush(&ops, base + SB_PRIMARY_OFF, sizeof(sb));
-			persist_drain(&ops);
-		}
-		pool_recover(&core);
-	}
-	pool_core_close(&core);
-	rc = (int)(problems > INT32_MAX ? INT32_MAX : problems);
-out:
-	daxmap_map_delete(&m);
-	unlock_transient(lfd);
+	rc = pool_rdonly(pool) ? daxmap_err(EROFS, "the pool was opened read-only")
+			       : release_reclaim(pool, st);
+	pool_end(pool);
 	return rc;
 }
 
-/* Internal (not exported): fences and flushes this pool handle has issued,
- * for benchmarks and tests that hold the fence budget to account. */
-uint64_t pool_drains(const struct daxmap_pool *pool)
+/* The reference state of the extents of every region (or of region) into
+ * v, which has room for every used extent. */
+static size_t fill_refs(const struct pool_core *c, struct ref_runtime *rt, const char *region,
+			uint64_t es, struct daxmap_extent_refs *v, size_t room)
 {
-	return pool->ops.drains;
+	uint64_t *ext = NULL;
+	struct region_desc d;
+	size_t n = 0;
+
+	for (long s = -1; (s = pool_region_next(c, s, &d)) >= 0;) {
+		uint64_t *g;
+
+		if (region && strcmp(d.name, region) != 0)
+			continue;
+		if (!(g = realloc(ext, (d.n ? d.n : 1) * sizeof(*ext))))
+			break;
+		ext = g;
+		pool_region_extents(c, d.slot, 0, d.n, ext);
+		for (uint64_t i = 0; i < d.n && n < room; i++) {
+			struct daxmap_extent_refs *e = &v[n];
+			bool zap = false;
+
+			if (ext[i] == EXT_NONE)
+				continue;
+			e->extent = ext[i];
+			e->offset = ext[i] * es;
+			snprintf(e->region, sizeof(e->region), "%s", d.name);
+			e->index = i;
+			e->releasing = i >= d.keep;
+			if (rt)
+				ref_count(rt, ext[i], &e->refcount, &e->pins, &zap);
+			n++;
+		}
+	}
+	free(ext);
+	return n;
 }
 
-uint64_t pool_flushes(const struct daxmap_pool *pool)
+/* A listing of references: read the pool, with the runtime state if any
+ * process uses the pool (*rt NULL otherwise). end_listing() ends it. */
+static int begin_listing(struct daxmap_pool *pool, bool present, const char *fn,
+			 const char *required, struct ref_runtime **rt)
 {
-	return pool->ops.flushes;
+	int rc = pool_begin_read(pool, present, fn, required);
+
+	if (rc == 0 && (rc = runtime_attach_existing(pool, rt)))
+		pool_end(pool);
+	return rc;
 }
 
-void pool_end(struct daxmap_pool *pool)
+static void end_listing(struct daxmap_pool *pool, struct ref_runtime *rt)
 {
-	pool_unlock(pool->lock_fd);
-	pthread_mutex_unlock(&pool->lock);
+	if (rt)
+		ref_detach(rt);
+	pool_end(pool);
 }
 
-struct pool_core *pool_core_of(struct daxmap_pool *pool)
+static int list_refs(struct daxmap_pool *pool, struct ref_runtime *rt, const char *region,
+		     struct daxmap_extent_refs **refs, size_t *count)
 {
-	return &pool->core;
+	struct daxmap_extent_refs *v;
+	struct daxmap_pool_stat st;
+	struct region_desc d;
+	int rc;
+
+	if (region && (rc = pool_region_find(pool_core(pool), region, FIND_LIVE | FIND_ZAP, &d)))
+		return rc;
+	pool_core_stat(pool_core(pool), &st);
+	if (!(v = calloc(st.extents_used ? st.extents_used : 1, sizeof(*v))))
+		return daxmap_err(ENOMEM, "out of memory");
+	*count = fill_refs(pool_core(pool), rt, region, st.extent_size, v, st.extents_used);
+	*refs = v;
+	return 0;
 }
 
-struct daxmap_dev *pool_dev(struct daxmap_pool *pool)
+DAXMAP_EXPORT int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
+				   struct daxmap_extent_refs **refs, size_t *count)
 {
-	return pool->dev;
+	struct ref_runtime *rt;
+	int rc = begin_listing(pool, refs && count, "daxmap_pool_refs", "refs and count", &rt);
+
+	if (rc)
+		return rc;
+	rc = list_refs(pool, rt, region, refs, count);
+	end_listing(pool, rt);
+	return rc;
 }
 
-void **pool_upper(struct daxmap_pool *pool, void (*close_fn)(void *upper))
+/* Every reference held on the pool (*out malloc'ed); how many, or -errno. */
+static int all_holdings(struct ref_runtime *rt, struct ref_holding **out)
 {
-	pool->upper_close = close_fn;
-	return &pool->upper;
+	struct ref_holding *hs = NULL;
+
+	for (size_t cap = 0;;) {
+		struct ref_holding *g;
+		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
+
+		if (got < 0 || (size_t)got <= cap) {
+			*out = hs;
+			return got;
+		}
+		cap = (size_t)got + 8; /* more may come meanwhile */
+		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
+			free(hs);
+			return daxmap_err(ENOMEM, "out of memory");
+		}
+		hs = g;
+	}
+}
+
+static int list_holders(struct daxmap_pool *pool, struct ref_runtime *rt,
+			struct daxmap_holding **holdings, size_t *count)
+{
+	struct daxmap_holding *v;
+	struct ref_holding *hs = NULL;
+	int n = all_holdings(rt, &hs);
+
+	if (n < 0)
+		return n;
+	if (!(v = calloc(n ? (size_t)n : 1, sizeof(*v)))) {
+		free(hs);
+		return daxmap_err(ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		bool rel;
+
+		v[i] = (struct daxmap_holding){
+			.pid = hs[i].pid, .start_time = hs[i].start_time, .alive = hs[i].alive,
+			.kind = hs[i].kind == REF_PIN ? DAXMAP_REF_PIN : DAXMAP_REF_MAP,
+			.backend = (enum daxmap_pin_backend)hs[i].backend,
+			.revocable = hs[i].revocable, .extent = hs[i].run.first,
+			.extents = hs[i].run.count, .id = hs[i].id };
+		if (!pool_extent_owner(pool_core(pool), hs[i].run.first, v[i].region, &v[i].index, &rel))
+			v[i].index = 0;
+	}
+	free(hs);
+	*holdings = v;
+	*count = (size_t)n;
+	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_pool_holders(struct daxmap_pool *pool,
+				      struct daxmap_holding **holdings, size_t *count)
+{
+	struct ref_runtime *rt;
+	int rc = begin_listing(pool, holdings && count, "daxmap_pool_holders",
+			       "holdings and count", &rt);
+
+	if (rc)
+		return rc;
+	rc = list_holders(pool, rt, holdings, count);
+	end_listing(pool, rt);
+	return rc;
 }

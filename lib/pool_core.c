@@ -3,7 +3,7 @@
  * pool_core.c -- the pool format, its recovery, and region operations on a
  * metadata area in memory (format.h says what is where).
  *
- * Fence budget (SPEC §5): create and grow write the new extent entries and
+ * Fence budget: create and grow write the new extent entries and
  * the name, drain, then store the record word, drain: 2. A release (remove
  * or shrink) is two steps, one drain each: zap stores ZAP in the record
  * word (remove) or the zap word (shrink); finish clears the entries and
@@ -23,7 +23,7 @@
 
 #include "daxmap.h"
 #include "error.h"
-#include "pool.h"
+#include "pool_core.h"
 #include "util.h"
 
 #define FORMAT_IN_PROGRESS "DAXMAPFX" /* primary magic while formatting */
@@ -236,9 +236,9 @@ static void report(pool_report_fn fn, void *arg, struct pool_core *pc,
 
 static void free_views(struct pool_core *pc)
 {
-	if (pc->rv)
+	if (pc->views)
 		for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-			free(pc->rv[s].ext);
+			free(pc->views[s].ext);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -246,18 +246,19 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
+static bool view_releasing(const struct region_view *v)
+{
+	return v->state == RS_ZAP || v->keep < v->n;
+}
+
+/* Scan pass 1: the region records, into views with no extent known. */
+static int scan_regions(struct pool_core *pc, pool_report_fn fn, void *arg)
 {
 	const struct pool_sb *sb = &pc->sb;
 
-	free_views(pc);
-	memset(pc->rv, 0, sb->region_slots * sizeof(*pc->rv));
-	pc->nfree = pc->nused = pc->nbad = pc->norphan = pc->nzap = 0;
-	pc->problems = 0;
-
 	for (uint64_t s = 0; s < sb->region_slots; s++) {
-		const struct region_rec *r = &pc->rt[s];
-		struct region_view *v = &pc->rv[s];
+		const struct region_rec *r = &pc->recs[s];
+		struct region_view *v = &pc->views[s];
 		uint64_t w = load_u64(&r->word);
 
 		v->state = rw_state(w);
@@ -296,28 +297,41 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 		if (!v->ext)
 			return daxmap_err(ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < v->n; i++)
-			v->ext[i] = UINT64_MAX;
-		pc->nzap += rv_releasing(v);
+			v->ext[i] = EXT_NONE;
+		pc->nzap += view_releasing(v);
 	}
-	/* names are unique among live regions: sort them, compare neighbours */
-	{
-		const char **names = malloc(sb->region_slots * sizeof(*names));
-		size_t k = 0;
+	return 0;
+}
 
-		if (!names)
-			return daxmap_err(ENOMEM, "out of memory");
-		for (uint64_t s = 0; s < sb->region_slots; s++)
-			if (pc->rv[s].state == RS_LIVE)
-				names[k++] = pc->rv[s].name;
-		qsort(names, k, sizeof(*names), cmp_name);
-		for (size_t i = 1; i < k; i++)
-			if (strcmp(names[i - 1], names[i]) == 0)
-				report(fn, arg, pc, "region name '%s' is used twice", names[i]);
-		free(names);
-	}
+/* Scan pass 2: names are unique among live regions (sorted, neighbours
+ * compared). */
+static int check_names(struct pool_core *pc, pool_report_fn fn, void *arg)
+{
+	const char **names = malloc(pc->sb.region_slots * sizeof(*names));
+	size_t k = 0;
+
+	if (!names)
+		return daxmap_err(ENOMEM, "out of memory");
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
+		if (pc->views[s].state == RS_LIVE)
+			names[k++] = pc->views[s].name;
+	qsort(names, k, sizeof(*names), cmp_name);
+	for (size_t i = 1; i < k; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			report(fn, arg, pc, "region name '%s' is used twice", names[i]);
+	free(names);
+	return 0;
+}
+
+/* Scan pass 3: each extent entry, counted and given to its region. An
+ * entry that no record vouches for is an orphan of an interrupted
+ * operation. */
+static void scan_extents(struct pool_core *pc, pool_report_fn fn, void *arg)
+{
+	const struct pool_sb *sb = &pc->sb;
 
 	for (uint64_t x = 0; x < sb->nextents; x++) {
-		uint64_t e = load_u64(&pc->et[x]);
+		uint64_t e = load_u64(&pc->ents[x]);
 		struct region_view *v;
 		uint64_t slot, idx;
 
@@ -339,14 +353,13 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 		}
 		slot = ext_slot(e);
 		idx = ext_idx(e);
-		v = slot < sb->region_slots ? &pc->rv[slot] : NULL;
+		v = slot < sb->region_slots ? &pc->views[slot] : NULL;
 		if (!v || v->state == RS_FREE || v->gen != ext_gen(e) || idx >= v->n) {
-			/* left by an interrupted operation: free once cleared */
 			pc->kind[x] = EK_ORPHAN;
 			pc->norphan++;
 			continue;
 		}
-		if (v->ext[idx] != UINT64_MAX) {
+		if (v->ext[idx] != EXT_NONE) {
 			report(fn, arg, pc,
 			       "extents %" PRIu64 " and %" PRIu64 " both claim to be extent %" PRIu64 " of region '%s'",
 			       v->ext[idx], x, idx, v->name);
@@ -358,19 +371,38 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 		pc->kind[x] = EK_USED;
 		pc->nused++;
 	}
-	for (uint64_t s = 0; s < sb->region_slots; s++) {
-		struct region_view *v = &pc->rv[s];
+}
+
+/* Scan pass 4: every live region has each extent it keeps (ZAP extents
+ * may have been half cleared: they are going away). */
+static void check_complete(struct pool_core *pc, pool_report_fn fn, void *arg)
+{
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_view *v = &pc->views[s];
 		uint64_t missing = 0;
 
-		/* ZAP extents may have been half cleared: they are going away */
 		if (v->state != RS_LIVE)
 			continue;
 		for (uint64_t i = 0; i < v->keep; i++)
-			missing += v->ext[i] == UINT64_MAX;
+			missing += v->ext[i] == EXT_NONE;
 		if (missing)
 			report(fn, arg, pc, "region '%s' is missing %" PRIu64 " of its %" PRIu64 " extents",
 			       v->name, missing, v->n);
 	}
+}
+
+int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
+{
+	int rc;
+
+	free_views(pc);
+	memset(pc->views, 0, pc->sb.region_slots * sizeof(*pc->views));
+	pc->nfree = pc->nused = pc->nbad = pc->norphan = pc->nzap = 0;
+	pc->problems = 0;
+	if ((rc = scan_regions(pc, fn, arg)) || (rc = check_names(pc, fn, arg)))
+		return rc;
+	scan_extents(pc, fn, arg);
+	check_complete(pc, fn, arg);
 	return 0;
 }
 
@@ -383,8 +415,8 @@ void pool_recover(struct pool_core *pc)
 	for (uint64_t x = pc->sb.meta_extents; x < pc->sb.nextents; x++) {
 		if (pc->kind[x] != EK_ORPHAN)
 			continue;
-		store_u64(&pc->et[x], EXT_FREE);
-		persist_flush(pc->ops, &pc->et[x], 8);
+		store_u64(&pc->ents[x], EXT_FREE);
+		persist_flush(pc->ops, &pc->ents[x], 8);
 		dirty = true;
 	}
 	if (dirty)
@@ -402,11 +434,11 @@ int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
 	pc->len = sb->meta_extents * sb->extent_size;
 	pc->rdonly = rdonly;
 	pc->ops = ops;
-	pc->rt = (struct region_rec *)(base + sb->region_off);
-	pc->et = (uint64_t *)(base + sb->extent_off);
-	pc->rv = calloc(sb->region_slots, sizeof(*pc->rv));
+	pc->recs = (struct region_rec *)(base + sb->region_off);
+	pc->ents = (uint64_t *)(base + sb->extent_off);
+	pc->views = calloc(sb->region_slots, sizeof(*pc->views));
 	pc->kind = malloc(sb->nextents);
-	if (!pc->rv || !pc->kind) {
+	if (!pc->views || !pc->kind) {
 		pool_core_close(pc);
 		return daxmap_err(ENOMEM, "out of memory");
 	}
@@ -423,28 +455,18 @@ int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
 void pool_core_close(struct pool_core *pc)
 {
 	free_views(pc);
-	free(pc->rv);
+	free(pc->views);
 	free(pc->kind);
-	pc->rv = NULL;
+	pc->views = NULL;
 	pc->kind = NULL;
 }
 
 static long find_in(const struct pool_core *pc, const char *name, unsigned state)
 {
 	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-		if (pc->rv[s].state == state && strcmp(pc->rv[s].name, name) == 0)
+		if (pc->views[s].state == state && strcmp(pc->views[s].name, name) == 0)
 			return (long)s;
 	return -1;
-}
-
-long pool_find(const struct pool_core *pc, const char *name)
-{
-	return find_in(pc, name, RS_LIVE);
-}
-
-long pool_find_zap(const struct pool_core *pc, const char *name)
-{
-	return find_in(pc, name, RS_ZAP);
 }
 
 static int writable(const struct pool_core *pc)
@@ -494,8 +516,8 @@ static void claim(struct pool_core *pc, uint64_t slot, uint64_t gen,
 	for (uint64_t i = from; i < to; i++) {
 		while (pc->kind[x] != EK_FREE)
 			x++;
-		store_u64(&pc->et[x], ext_make(slot, gen, i));
-		persist_flush(pc->ops, &pc->et[x], 8);
+		store_u64(&pc->ents[x], ext_make(slot, gen, i));
+		persist_flush(pc->ops, &pc->ents[x], 8);
 		pc->kind[x] = EK_USED;
 		pc->nfree--;
 		pc->nused++;
@@ -512,16 +534,16 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	if ((rc = writable(pc)) || (rc = pool_name_check(name)) ||
 	    (rc = size_to_extents(pc, size, &n)))
 		return rc;
-	if (pool_find(pc, name) >= 0)
+	if (find_in(pc, name, RS_LIVE) >= 0)
 		return daxmap_err(EEXIST, "a region named '%s' exists already", name);
 	if (n > pc->nfree)
 		return no_space(pc, n, size);
-	for (s = 0; s < pc->sb.region_slots && pc->rv[s].state != RS_FREE; s++)
+	for (s = 0; s < pc->sb.region_slots && pc->views[s].state != RS_FREE; s++)
 		;
 	if (s == pc->sb.region_slots)
 		return daxmap_err(ENOSPC, "all %" PRIu64 " region slots are in use", s);
 
-	r = &pc->rt[s];
+	r = &pc->recs[s];
 	/* a new generation makes any stale entry of this slot meaningless */
 	gen = (rw_gen(load_u64(&r->word)) + 1) & GEN_MASK;
 	memset(r->name, 0, sizeof(r->name));
@@ -548,23 +570,26 @@ static int release_pending(const struct region_view *v)
 			  v->name, v->n - v->keep);
 }
 
-int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
-		       uint64_t *actual)
+int pool_region_grow(struct pool_core *pc, const char *name, uint64_t size,
+		     uint64_t *actual)
 {
 	struct region_view *v;
 	struct region_rec *r;
-	uint64_t n, slot, gen;
+	uint64_t n;
 	long s;
 	int rc;
 
 	if ((rc = writable(pc)) || (rc = size_to_extents(pc, size, &n)))
 		return rc;
-	if ((s = pool_find(pc, name)) < 0)
+	if ((s = find_in(pc, name, RS_LIVE)) < 0)
 		return daxmap_err(ENOENT, "no region named '%s'", name);
-	v = &pc->rv[s];
-	r = &pc->rt[s];
+	v = &pc->views[s];
+	r = &pc->recs[s];
 	if (v->keep < v->n)
 		return release_pending(v);
+	if (n < v->n)
+		return daxmap_err(EINVAL, "region '%s' has %" PRIu64 " extents: shrinking to %" PRIu64
+				  " is a release", name, v->n, n);
 	if (n > v->n) {
 		if (n - v->n > pc->nfree)
 			return no_space(pc, n - v->n, (n - v->n) * pc->sb.extent_size);
@@ -576,25 +601,10 @@ int pool_region_resize(struct pool_core *pc, const char *name, uint64_t size,
 		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
 		persist_flush(pc->ops, &r->word, 8);
 		persist_drain(pc->ops);
-	} else if (n < v->n) {
-		if ((rc = pool_region_zap(pc, name, n, &slot, &gen)))
-			return rc;
-		if ((rc = pool_region_finish(pc, slot, gen)))
-			return rc;
 	}
 	if (actual)
 		*actual = n * pc->sb.extent_size;
 	return pool_scan(pc, NULL, NULL);
-}
-
-int pool_region_remove(struct pool_core *pc, const char *name)
-{
-	uint64_t slot, gen;
-	int rc;
-
-	if ((rc = pool_region_zap(pc, name, 0, &slot, &gen)))
-		return rc;
-	return pool_region_finish(pc, slot, gen);
 }
 
 int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
@@ -607,10 +617,10 @@ int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
 
 	if ((rc = writable(pc)))
 		return rc;
-	if ((s = pool_find(pc, name)) < 0)
+	if ((s = find_in(pc, name, RS_LIVE)) < 0)
 		return daxmap_err(ENOENT, "no region named '%s'", name);
-	v = &pc->rv[s];
-	r = &pc->rt[s];
+	v = &pc->views[s];
+	r = &pc->recs[s];
 	if (keep >= v->n)
 		return daxmap_err(EINVAL, "region '%s' has %" PRIu64 " extents: nothing past %" PRIu64 " to release",
 				  name, v->n, keep);
@@ -640,26 +650,26 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
 		return rc;
 	if (slot >= pc->sb.region_slots)
 		return daxmap_err(EINVAL, "region slot %" PRIu64 " is outside the table", slot);
-	v = &pc->rv[slot];
-	r = &pc->rt[slot];
+	v = &pc->views[slot];
+	r = &pc->recs[slot];
 	if (v->state == RS_FREE || v->gen != gen)
 		return daxmap_err(ESTALE, "region slot %" PRIu64 " generation %" PRIu64 " was released already",
 				  slot, gen);
 	/*
-	 * The DAX_ZAP check (SPEC §4, seeds/002): only extents marked ZAP may
-	 * be freed. Anything else reaching here is a library bug: refuse it
-	 * loudly, free nothing.
+	 * The DAX_ZAP check: only extents marked ZAP may be freed, as fs/dax
+	 * frees a block only after breaking its layouts. Anything else
+	 * reaching here is a library bug: refuse it loudly, free nothing.
 	 */
-	if (!rv_releasing(v))
+	if (!view_releasing(v))
 		return daxmap_err(EUCLEAN,
 				  "region '%s': asked to free extents that were never marked ZAP (DAX_ZAP check); nothing freed",
 				  v->name);
 	/* entries past the committed count are orphans if this is cut short */
 	for (uint64_t i = v->keep; i < v->n; i++) {
-		if (v->ext[i] == UINT64_MAX)
+		if (v->ext[i] == EXT_NONE)
 			continue; /* cleared by an earlier, interrupted finish */
-		store_u64(&pc->et[v->ext[i]], EXT_FREE);
-		persist_flush(pc->ops, &pc->et[v->ext[i]], 8);
+		store_u64(&pc->ents[v->ext[i]], EXT_FREE);
+		persist_flush(pc->ops, &pc->ents[v->ext[i]], 8);
 	}
 	store_u64(&r->word, v->keep ? rw_make(RS_LIVE, v->gen, v->keep) : rw_make(RS_FREE, v->gen, 0));
 	persist_flush(pc->ops, &r->word, 8);
@@ -682,17 +692,17 @@ int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 			/* data there may be lost: say so, never move it silently */
 			if (fn) {
 				char msg[160];
-				uint64_t e = load_u64(&pc->et[x]);
+				uint64_t e = load_u64(&pc->ents[x]);
 
 				snprintf(msg, sizeof(msg),
 					 "extent %" PRIu64 " (number %" PRIu64 " of region '%s') has a bad block",
-					 x, ext_idx(e), pc->rv[ext_slot(e)].name);
+					 x, ext_idx(e), pc->views[ext_slot(e)].name);
 				fn(arg, msg);
 			}
 			in_use++;
 		} else if (pc->kind[x] == EK_FREE && !pc->rdonly) {
-			store_u64(&pc->et[x], EXT_BAD);
-			persist_flush(pc->ops, &pc->et[x], 8);
+			store_u64(&pc->ents[x], EXT_BAD);
+			persist_flush(pc->ops, &pc->ents[x], 8);
 			pc->kind[x] = EK_BAD;
 			pc->nfree--;
 			pc->nbad++;
@@ -702,4 +712,202 @@ int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 	if (dirty)
 		persist_drain(pc->ops);
 	return in_use;
+}
+
+void pool_sb_restore(struct pool_core *pc)
+{
+	memcpy(pc->base + SB_PRIMARY_OFF, &pc->sb, sizeof(pc->sb));
+	persist_flush(pc->ops, pc->base + SB_PRIMARY_OFF, sizeof(pc->sb));
+	persist_drain(pc->ops);
+}
+
+/* ---- what the layers above may ask ---- */
+
+static void describe(const struct pool_core *pc, uint64_t s, struct region_desc *r)
+{
+	const struct region_view *v = &pc->views[s];
+
+	r->slot = s;
+	r->gen = v->gen;
+	r->n = v->n;
+	r->keep = v->keep;
+	r->zap = v->state == RS_ZAP;
+	r->ctime = v->ctime;
+	memcpy(r->name, v->name, sizeof(r->name));
+}
+
+int pool_region_find(const struct pool_core *pc, const char *name, unsigned flags,
+		     struct region_desc *r)
+{
+	long s = (flags & FIND_LIVE) ? find_in(pc, name, RS_LIVE) : -1;
+
+	if (s < 0 && (s = find_in(pc, name, RS_ZAP)) >= 0 && !(flags & FIND_ZAP))
+		return daxmap_err(ESTALE,
+				  "region '%s' is being removed (ZAP): no new mappings or pins; its extents are freed once every reference is dropped",
+				  name);
+	if (s < 0)
+		return daxmap_err(ENOENT, "no region named '%s'", name);
+	describe(pc, (uint64_t)s, r);
+	return 0;
+}
+
+int pool_region_at(const struct pool_core *pc, uint64_t slot, uint64_t gen,
+		   struct region_desc *r)
+{
+	if (slot >= pc->sb.region_slots || pc->views[slot].state == RS_FREE ||
+	    pc->views[slot].gen != gen)
+		return -ESTALE;
+	describe(pc, slot, r);
+	return 0;
+}
+
+long pool_region_next(const struct pool_core *pc, long after, struct region_desc *r)
+{
+	for (uint64_t s = (uint64_t)(after + 1); s < pc->sb.region_slots; s++)
+		if (pc->views[s].state != RS_FREE) {
+			describe(pc, s, r);
+			return (long)s;
+		}
+	return -1;
+}
+
+void pool_region_extents(const struct pool_core *pc, uint64_t slot, uint64_t from,
+			 uint64_t to, uint64_t *out)
+{
+	memcpy(out, pc->views[slot].ext + from, (to - from) * sizeof(*out));
+}
+
+int pool_region_runs(const struct pool_core *pc, uint64_t slot, uint64_t from,
+		     uint64_t to, struct ext_run **runs, size_t *nruns)
+{
+	return runs_of(pc->views[slot].ext + from, to - from, runs, nruns);
+}
+
+int pool_region_ranges(const struct pool_core *pc, uint64_t slot,
+		       struct daxmap_range **ranges, size_t *count)
+{
+	const struct region_view *v = &pc->views[slot];
+	uint64_t es = pc->sb.extent_size;
+	struct daxmap_range *r = malloc((v->keep ? v->keep : 1) * sizeof(*r));
+	size_t n = 0;
+
+	if (!r)
+		return daxmap_err(ENOMEM, "out of memory");
+	/* adjacent extents become one range: fewer mmaps */
+	for (uint64_t i = 0; i < v->keep; i++) {
+		if (n && r[n - 1].offset + r[n - 1].len == v->ext[i] * es)
+			r[n - 1].len += es;
+		else
+			r[n++] = (struct daxmap_range){ v->ext[i] * es, es };
+	}
+	*ranges = r;
+	*count = n;
+	return 0;
+}
+
+int pool_releasing_runs(const struct pool_core *pc, struct ext_run **runs, size_t *nruns)
+{
+	uint64_t *x, total = 0;
+	size_t k = 0;
+	int rc;
+
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
+		total += pc->views[s].n - pc->views[s].keep;
+	if (!(x = malloc((total ? total : 1) * sizeof(*x))))
+		return daxmap_err(ENOMEM, "out of memory");
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_view *v = &pc->views[s];
+
+		for (uint64_t i = v->keep; i < v->n; i++)
+			x[k++] = v->ext[i];
+	}
+	rc = runs_of(x, k, runs, nruns);
+	free(x);
+	return rc;
+}
+
+int pool_extent_owner(const struct pool_core *pc, uint64_t x, char name[64], uint64_t *idx,
+		      bool *releasing)
+{
+	const struct region_view *v;
+	uint64_t e;
+
+	if (x >= pc->sb.nextents || pc->kind[x] != EK_USED)
+		return 0;
+	/* the scan gave the entry to that region: slot and index are valid */
+	e = load_u64(&pc->ents[x]);
+	v = &pc->views[ext_slot(e)];
+	memcpy(name, v->name, 64);
+	*idx = ext_idx(e);
+	*releasing = *idx >= v->keep;
+	return 1;
+}
+
+uint64_t pool_core_extent_size(const struct pool_core *pc)
+{
+	return pc->sb.extent_size;
+}
+
+uint64_t pool_releases_pending(const struct pool_core *pc)
+{
+	return pc->nzap;
+}
+
+void pool_core_stat(const struct pool_core *pc, struct daxmap_pool_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->extent_size = pc->sb.extent_size;
+	st->extents_total = pc->sb.nextents;
+	st->extents_meta = pc->sb.meta_extents;
+	st->extents_used = pc->nused;
+	st->extents_free = pc->nfree;
+	st->extents_bad = pc->nbad;
+	st->region_slots = (uint32_t)pc->sb.region_slots;
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		st->extents_releasing += pc->views[s].n - pc->views[s].keep;
+		st->regions += pc->views[s].state == RS_LIVE;
+	}
+	st->version_major = pc->sb.major;
+	st->version_minor = pc->sb.minor;
+	st->from_backup = pc->from_backup;
+}
+
+int pool_region_infos(const struct pool_core *pc, struct daxmap_region_info **infos,
+		      size_t *count)
+{
+	struct daxmap_region_info *v = calloc(pc->sb.region_slots, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return daxmap_err(ENOMEM, "out of memory");
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_view *r = &pc->views[s];
+
+		if (r->state != RS_LIVE)
+			continue;
+		memcpy(v[n].name, r->name, sizeof(v[n].name));
+		v[n].extents = r->keep;
+		v[n].size = r->keep * pc->sb.extent_size;
+		v[n].releasing = r->n - r->keep;
+		v[n].ctime = r->ctime;
+		n++;
+	}
+	*infos = v;
+	*count = n;
+	return 0;
+}
+
+int pool_bad_list(const struct pool_core *pc, uint64_t **extents, size_t *count)
+{
+	uint64_t *v = malloc((pc->nbad ? pc->nbad : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return daxmap_err(ENOMEM, "out of memory");
+	for (uint64_t x = 0; x < pc->sb.nextents && n < pc->nbad; x++)
+		if (pc->kind[x] == EK_BAD)
+			v[n++] = x;
+	*extents = v;
+	*count = n;
+	return 0;
 }

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daxmap.h"
 #include "error.h"
 #include "ref.h"
 #include "util.h"
@@ -71,8 +72,8 @@ struct rt_hdr {
 };
 _Static_assert(sizeof(struct rt_hdr) <= HDR_SIZE, "header fits its page");
 
-struct ref_rt {
-	struct ref_rt *next;  /* the process's attachments */
+struct ref_runtime {
+	struct ref_runtime *next;  /* the process's attachments */
 	int users;
 	char path[PATH_MAX];
 	uint8_t uuid[16];
@@ -86,7 +87,7 @@ struct ref_rt {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ref_rt *registry;
+static struct ref_runtime *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -99,12 +100,12 @@ static void atfork_child(void)
 	pthread_mutex_init(&registry_lock, NULL);
 	/* kept, not freed: inherited handles may still point at them, and
 	 * every call on a stale attachment is refused */
-	for (struct ref_rt *rt = registry; rt; rt = rt->next)
+	for (struct ref_runtime *rt = registry; rt; rt = rt->next)
 		rt->stale = true;
 	registry = NULL;
 }
 
-bool ref_stale(const struct ref_rt *rt)
+bool ref_stale(const struct ref_runtime *rt)
 {
 	return rt->stale;
 }
@@ -187,7 +188,7 @@ static int lock_byte(int fd, off_t at, short type, bool wait)
 }
 
 /* Is holder slot s alive? Its process holds the POSIX lock on byte 1 + s. */
-static bool holder_alive(const struct ref_rt *rt, uint32_t s)
+static bool holder_alive(const struct ref_runtime *rt, uint32_t s)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + s, .l_len = 1 };
 
@@ -198,7 +199,7 @@ static bool holder_alive(const struct ref_rt *rt, uint32_t s)
 	return fl.l_type != F_UNLCK;
 }
 
-static void apply(struct ref_rt *rt, const struct rt_entry *e, int sign)
+static void apply(struct ref_runtime *rt, const struct rt_entry *e, int sign)
 {
 	uint32_t r = e->kind == REF_PIN ? REF_BIAS : 1, p = e->kind == REF_PIN;
 
@@ -210,7 +211,7 @@ static void apply(struct ref_rt *rt, const struct rt_entry *e, int sign)
 
 /* After a holder died holding the mutex: counters from the lists. The ZAP
  * marks are not derived from them and stay. */
-static void rebuild(struct ref_rt *rt)
+static void rebuild(struct ref_runtime *rt)
 {
 	for (uint64_t x = 0; x < rt->hdr->nextents; x++)
 		rt->cnt[x].ref = rt->cnt[x].pins = 0;
@@ -226,7 +227,7 @@ static void rebuild(struct ref_rt *rt)
 	}
 }
 
-static int rt_lock(struct ref_rt *rt)
+static int rt_lock(struct ref_runtime *rt)
 {
 	int rc = pthread_mutex_lock(&rt->hdr->lock);
 
@@ -238,13 +239,13 @@ static int rt_lock(struct ref_rt *rt)
 	return rc ? daxmap_err(rc, "runtime state lock: %s", strerror(rc)) : 0;
 }
 
-static void rt_unlock(struct ref_rt *rt)
+static void rt_unlock(struct ref_runtime *rt)
 {
 	pthread_mutex_unlock(&rt->hdr->lock);
 }
 
 /* Under the lock, after a drop. */
-static void wake_all(struct ref_rt *rt)
+static void wake_all(struct ref_runtime *rt)
 {
 	__atomic_add_fetch(&rt->hdr->seq, 1, __ATOMIC_RELEASE);
 	/* the syscall only for a waiter (registered under this lock); not
@@ -263,7 +264,19 @@ static void trim(struct rt_holder *h)
 	__atomic_store_n(&h->nentries, n, __ATOMIC_RELEASE);
 }
 
-static int reclaim_dead_locked(struct ref_rt *rt)
+/* Under the lock: drop every reference of a holder and free its slot. */
+static void drop_holder(struct ref_runtime *rt, struct rt_holder *h)
+{
+	for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
+		if (h->e[i].kind != REF_NONE) {
+			apply(rt, &h->e[i], -1);
+			h->e[i].kind = REF_NONE;
+		}
+	h->nentries = 0;
+	h->active = 0;
+}
+
+static int reclaim_dead_locked(struct ref_runtime *rt)
 {
 	int dead = 0;
 
@@ -272,13 +285,7 @@ static int reclaim_dead_locked(struct ref_rt *rt)
 
 		if (!h->active || holder_alive(rt, s))
 			continue;
-		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
-			if (h->e[i].kind != REF_NONE) {
-				apply(rt, &h->e[i], -1);
-				h->e[i].kind = REF_NONE;
-			}
-		h->nentries = 0;
-		h->active = 0;
+		drop_holder(rt, h);
 		dead++;
 	}
 	if (dead)
@@ -286,7 +293,7 @@ static int reclaim_dead_locked(struct ref_rt *rt)
 	return dead;
 }
 
-int ref_reclaim_dead(struct ref_rt *rt)
+int ref_reclaim_dead(struct ref_runtime *rt)
 {
 	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
 
@@ -298,7 +305,7 @@ int ref_reclaim_dead(struct ref_rt *rt)
 }
 
 /* Set up a fresh state: called with byte 0 locked. */
-static int rt_init(struct ref_rt *rt, const char *boot, uint64_t nextents)
+static int rt_init(struct ref_runtime *rt, const char *boot, uint64_t nextents)
 {
 	pthread_mutexattr_t a;
 	struct rt_hdr *h = rt->hdr;
@@ -322,7 +329,7 @@ static int rt_init(struct ref_rt *rt, const char *boot, uint64_t nextents)
 	return 0;
 }
 
-static int in_use(const struct ref_rt *rt)
+static int in_use(const struct ref_runtime *rt)
 {
 	return daxmap_err(EPROTO,
 			  "%s: the runtime state is in use by processes whose library writes it differently (another libdaxmap version, or another pool geometry); not touched",
@@ -334,7 +341,7 @@ static int in_use(const struct ref_rt *rt)
  * set-up, registration and the removal of the file by the last holder. On
  * success byte 0 stays locked; register_holder() unlocks it.
  */
-static int rt_open(struct ref_rt *rt, uint64_t nextents)
+static int rt_open(struct ref_runtime *rt, uint64_t nextents)
 {
 	char boot[40];
 	struct stat st;
@@ -379,7 +386,7 @@ static int rt_open(struct ref_rt *rt, uint64_t nextents)
 	}
 	rt->holders = (struct rt_holder *)((char *)rt->hdr + HDR_SIZE);
 	rt->cnt = (struct rt_counter *)(rt->holders + REF_HOLDERS);
-	/* a state from another boot, pool or version is void (SPEC §4); no
+	/* a state from another boot, pool or version is void; no
 	 * slot lock survives a reboot, so one held means it is not */
 	if (fresh || memcmp(rt->hdr->magic, RT_MAGIC, 8) != 0 ||
 	    rt->hdr->version != RT_VERSION || strcmp(rt->hdr->boot_id, boot) != 0 ||
@@ -394,7 +401,7 @@ out:
 	return rc;
 }
 
-static int register_holder(struct ref_rt *rt)
+static int register_holder(struct ref_runtime *rt)
 {
 	int rc = rt_lock(rt);
 	uint32_t s = REF_HOLDERS;
@@ -446,11 +453,11 @@ bool ref_exists(const uint8_t uuid[16], const char *dir)
 	return access(path, F_OK) == 0;
 }
 
-int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
+int ref_attach(struct ref_runtime **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir)
 {
 	char path[PATH_MAX];
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	int rc;
 
 	pthread_once(&atfork_once, install_atfork);
@@ -494,7 +501,7 @@ int ref_attach(struct ref_rt **rtp, const uint8_t uuid[16], uint64_t nextents,
 	return 0;
 }
 
-struct ref_rt *ref_share(struct ref_rt *rt)
+struct ref_runtime *ref_share(struct ref_runtime *rt)
 {
 	pthread_mutex_lock(&registry_lock);
 	rt->users++;
@@ -502,9 +509,9 @@ struct ref_rt *ref_share(struct ref_rt *rt)
 	return rt;
 }
 
-void ref_detach(struct ref_rt *rt)
+void ref_detach(struct ref_runtime *rt)
 {
-	struct ref_rt **pp;
+	struct ref_runtime **pp;
 
 	if (!rt || rt->stale)
 		return;
@@ -526,16 +533,9 @@ void ref_detach(struct ref_rt *rt)
 	 */
 	lock_byte(rt->fd, 0, F_WRLCK, true);
 	if (rt_lock(rt) == 0) {
-		struct rt_holder *h = &rt->holders[rt->slot];
 		bool last = true;
 
-		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
-			if (h->e[i].kind != REF_NONE) {
-				apply(rt, &h->e[i], -1);
-				h->e[i].kind = REF_NONE;
-			}
-		h->nentries = 0;
-		h->active = 0;
+		drop_holder(rt, &rt->holders[rt->slot]);
 		wake_all(rt);
 		for (uint32_t s = 0; s < REF_HOLDERS && last; s++)
 			last = !rt->holders[s].active;
@@ -573,8 +573,8 @@ static bool room(struct rt_holder *h, size_t k)
 	return w + k <= REF_ENTRIES;
 }
 
-int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
-	    unsigned flags, const struct ref_run *runs, size_t nruns,
+int ref_get(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
+	    unsigned flags, const struct ext_run *runs, size_t nruns,
 	    uint64_t *id)
 {
 	struct rt_holder *h;
@@ -624,16 +624,22 @@ int ref_get(struct ref_rt *rt, enum ref_kind kind, unsigned backend,
 	return 0;
 }
 
-int ref_put(struct ref_rt *rt, uint64_t id)
+/* Lock the state for a change of this process's own list, *h. */
+static int lock_own(struct ref_runtime *rt, struct rt_holder **h)
+{
+	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
+
+	*h = rc ? NULL : &rt->holders[rt->slot];
+	return rc;
+}
+
+int ref_put(struct ref_runtime *rt, uint64_t id)
 {
 	struct rt_holder *h;
 	int rc, found = 0;
 
-	if (rt->stale)
-		return refuse_stale();
-	if ((rc = rt_lock(rt)))
+	if ((rc = lock_own(rt, &h)))
 		return rc;
-	h = &rt->holders[rt->slot];
 	for (uint64_t i = 0; i < h->nentries; i++)
 		if (h->e[i].kind != REF_NONE && h->e[i].id == id) {
 			struct rt_entry e = h->e[i];
@@ -651,7 +657,7 @@ int ref_put(struct ref_rt *rt, uint64_t id)
 	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
 }
 
-void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref,
+void ref_count(const struct ref_runtime *rt, uint64_t extent, uint32_t *ref,
 	       uint32_t *pins, bool *zap)
 {
 	const struct rt_counter *c = &rt->cnt[extent];
@@ -662,16 +668,13 @@ void ref_count(const struct ref_rt *rt, uint64_t extent, uint32_t *ref,
 		*zap = __atomic_load_n(&c->zap, __ATOMIC_ACQUIRE) != 0;
 }
 
-int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run)
+int ref_put_run(struct ref_runtime *rt, uint64_t id, struct ext_run run)
 {
 	struct rt_holder *h;
 	int rc, found = 0;
 
-	if (rt->stale)
-		return refuse_stale();
-	if ((rc = rt_lock(rt)))
+	if ((rc = lock_own(rt, &h)))
 		return rc;
-	h = &rt->holders[rt->slot];
 	for (uint64_t i = 0; i < h->nentries; i++) {
 		struct rt_entry e = h->e[i], cut;
 		uint64_t lo, hi, k;
@@ -723,7 +726,7 @@ int ref_put_run(struct ref_rt *rt, uint64_t id, struct ref_run run)
 				      id, run.first, run.count);
 }
 
-int ref_zap(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool on)
+int ref_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bool on)
 {
 	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
 	bool set = false;
@@ -746,7 +749,7 @@ int ref_zap(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool on
 	return 0;
 }
 
-bool ref_zapped(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, bool all)
+bool ref_zapped(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bool all)
 {
 	for (size_t i = 0; i < nruns; i++)
 		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
@@ -759,12 +762,12 @@ bool ref_zapped(struct ref_rt *rt, const struct ref_run *runs, size_t nruns, boo
 	return all;
 }
 
-uint32_t ref_zap_seq(const struct ref_rt *rt)
+uint32_t ref_zap_seq(const struct ref_runtime *rt)
 {
 	return __atomic_load_n(&rt->hdr->zap_seq, __ATOMIC_ACQUIRE);
 }
 
-void ref_zap_wait(struct ref_rt *rt, uint32_t seq, int timeout_ms)
+void ref_zap_wait(struct ref_runtime *rt, uint32_t seq, int timeout_ms)
 {
 	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
 
@@ -772,7 +775,7 @@ void ref_zap_wait(struct ref_rt *rt, uint32_t seq, int timeout_ms)
 		NULL, 0);
 }
 
-void ref_zap_kick(struct ref_rt *rt)
+void ref_zap_kick(struct ref_runtime *rt)
 {
 	/* a spurious wake-up for every waiter: each one re-checks. The bump
 	 * too: a waiter between its read of the word and its FUTEX_WAIT
@@ -781,17 +784,7 @@ void ref_zap_kick(struct ref_rt *rt)
 	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static bool overlaps(const struct rt_entry *e, const struct ref_run *runs, size_t n)
-{
-	if (!runs)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (e->first < runs[i].first + runs[i].count && runs[i].first < e->first + e->count)
-			return true;
-	return false;
-}
-
-int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
+int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max)
 {
 	int rc = rt->stale ? refuse_stale() : rt_lock(rt), n = 0;
@@ -808,7 +801,7 @@ int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++) {
 			const struct rt_entry *e = &h->e[i];
 
-			if (e->kind == REF_NONE || !overlaps(e, runs, nruns))
+			if (e->kind == REF_NONE || (runs && !runs_overlap(runs, nruns, e->first, e->count)))
 				continue;
 			if ((size_t)n < max)
 				out[n] = (struct ref_holding){
@@ -823,7 +816,7 @@ int ref_holders(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 	return n;
 }
 
-static bool idle_locked(const struct ref_rt *rt, const struct ref_run *runs, size_t n)
+static bool idle_locked(const struct ref_runtime *rt, const struct ext_run *runs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
@@ -832,11 +825,12 @@ static bool idle_locked(const struct ref_rt *rt, const struct ref_run *runs, siz
 	return true;
 }
 
-const char *ref_backend_name(unsigned backend)
+/* Pins are recorded by backend: the names belong with the records. */
+DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
 {
 	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring" };
 
-	return backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
+	return (unsigned)backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }
 
 static int64_t now_ms(void)
@@ -847,7 +841,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
+int ref_wait_idle(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		  int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
@@ -888,7 +882,7 @@ int ref_wait_idle(struct ref_rt *rt, const struct ref_run *runs, size_t nruns,
 			len += (size_t)snprintf(msg + len, sizeof(msg) - len,
 						" pid %d %s%s%s%s of extents [%" PRIu64 ", +%" PRIu64 ")%s",
 						(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin (" : "mapping",
-						hs[i].kind == REF_PIN ? ref_backend_name(hs[i].backend) : "",
+						hs[i].kind == REF_PIN ? daxmap_pin_backend_name((enum daxmap_pin_backend)hs[i].backend) : "",
 						hs[i].kind == REF_PIN ? (hs[i].revocable ? ", revocable)" : ")") : "",
 						hs[i].alive ? "" : " (dead)",
 						hs[i].run.first, hs[i].run.count, i + 1 < n ? ";" : "");

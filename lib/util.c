@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* util.c -- small helpers shared by the library's modules */
+/* util.c -- helpers every layer may use */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
 
+#include "error.h"
 #include "util.h"
 
 const char *fmt_size(char *buf, size_t len, uint64_t v)
@@ -27,26 +32,15 @@ const char *fmt_size(char *buf, size_t len, uint64_t v)
 	return buf;
 }
 
-int read_sysfs_u64(const char *path, uint64_t *out)
+const char *fmt_memlock(char *buf, size_t len)
 {
-	char line[64], *end;
-	FILE *f = fopen(path, "re");
-	int ret = 0;
+	struct rlimit rl;
 
-	if (!f)
-		return -errno;
-	if (!fgets(line, sizeof(line), f)) {
-		ret = -EIO;
-	} else {
-		errno = 0;
-		unsigned long long v = strtoull(line, &end, 0);
-		if (errno || end == line)
-			ret = -EINVAL;
-		else
-			*out = v;
-	}
-	fclose(f);
-	return ret;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		snprintf(buf, len, "unlimited");
+	else
+		fmt_size(buf, len, (uint64_t)rl.rlim_cur);
+	return buf;
 }
 
 int read_sysfs_int(const char *path, int *out)
@@ -101,4 +95,52 @@ int has_cap_ipc_lock(void)
 	if (proc_status("CapEff", v, sizeof(v)) || sscanf(v, "%llx", &caps) != 1)
 		return -1;
 	return (int)((caps >> 14) & 1); /* linux/capability.h CAP_IPC_LOCK */
+}
+
+static unsigned k_major, k_minor;
+static int k_err;             /* uname()'s errno, EINVAL: unparsable */
+static char k_release[65] = "unknown";
+static pthread_once_t k_once = PTHREAD_ONCE_INIT;
+
+/* The running kernel does not change: read it once (uname() was most of
+ * the library's own cost of a pin). */
+static void read_kernel(void)
+{
+	struct utsname u;
+
+	if (uname(&u) != 0) {
+		k_err = errno;
+		return;
+	}
+	snprintf(k_release, sizeof(k_release), "%s", u.release);
+	if (sscanf(u.release, "%u.%u", &k_major, &k_minor) != 2)
+		k_err = EINVAL;
+}
+
+const char *kernel_release(void)
+{
+	pthread_once(&k_once, read_kernel);
+	return k_release;
+}
+
+int kernel_version(unsigned *major, unsigned *minor, bool *forced)
+{
+	const char *force = getenv("DAXMAP_KERNEL_VERSION");
+
+	if (forced)
+		*forced = false;
+	if (force && sscanf(force, "%u.%u", major, minor) == 2) {
+		if (forced)
+			*forced = true;
+		return 0;
+	}
+	pthread_once(&k_once, read_kernel);
+	if (k_err == EINVAL)
+		return daxmap_err(EINVAL, "kernel release '%s' does not start with MAJOR.MINOR; set DAXMAP_KERNEL_VERSION",
+				  k_release);
+	if (k_err)
+		return daxmap_err(k_err, "uname: %s", strerror(k_err));
+	*major = k_major;
+	*minor = k_minor;
+	return 0;
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* util.h -- small helpers shared by the library's modules */
+/*
+ * util.h -- helpers every layer may use: size formatting, sysfs and
+ * /proc/self/status reads, the running kernel's version, libpmem2 errors.
+ */
 #ifndef DAXMAP_UTIL_H
 #define DAXMAP_UTIL_H
 
 #include <errno.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,11 +25,12 @@ static inline bool is_pow2(uint64_t x)
 }
 
 /* Human-readable size for messages: "2 MiB", "1 GiB", "4096 bytes",
- * "0x3000 (12 KiB)". buf should hold 48 bytes. */
+ * "0x3000 (12288 bytes)". buf should hold 48 bytes. */
 const char *fmt_size(char *buf, size_t len, uint64_t v);
+/* RLIMIT_MEMLOCK's soft limit as fmt_size() gives it, or "unlimited". */
+const char *fmt_memlock(char *buf, size_t len);
 
 /* Read one integer from a sysfs-style file. 0 or -errno. */
-int read_sysfs_u64(const char *path, uint64_t *out);
 int read_sysfs_int(const char *path, int *out);
 
 /* The value of "key:" in /proc/self/status, trimmed ("2048 kB"); -ENOENT
@@ -37,10 +40,19 @@ int proc_status(const char *key, char *buf, size_t len);
  * -1 when it cannot tell. */
 int has_cap_ipc_lock(void);
 
-#endif
+/*
+ * The running kernel's MAJOR.MINOR, read once; DAXMAP_KERNEL_VERSION
+ * overrides it (tests), and *forced (may be NULL) says so. 0 or -errno
+ * with a message.
+ */
+int kernel_version(unsigned *major, unsigned *minor, bool *forced);
+/* uname()'s release string ("6.1.0-57-amd64"), or "unknown". */
+const char *kernel_release(void);
 
 /* libpmem2 returns -errno or its own codes below -100000 (PMEM2_E_*). */
 static inline int pmem2_to_errno(int rc)
 {
 	return (rc < 0 && rc > -4096) ? -rc : EINVAL;
 }
+
+#endif

@@ -21,7 +21,7 @@
 
 #include <xxhash.h>
 
-#include "lib/pool.h"
+#include "core_ops.h"
 
 #define LINE 64
 #define ES 4096ULL            /* extent size: an emulated 4 KiB device */
@@ -117,6 +117,7 @@ static void sim_init(struct sim *s)
 static char *state_of(char *base, int *rc_out)
 {
 	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct region_desc d;
 	struct pool_core pc;
 	struct pool_sb sb;
 	size_t cap = 1 << 16, len = 0;
@@ -139,16 +140,16 @@ static char *state_of(char *base, int *rc_out)
 	cr_assert_eq(pc.norphan, 0);
 	/* releases left in ZAP are finished by reclaim once idle: after a
 	 * crash nothing references them */
-	for (uint64_t s = 0; s < pc.sb.region_slots; s++)
-		if (rv_releasing(&pc.rv[s]))
-			cr_assert_eq(pool_region_finish(&pc, s, pc.rv[s].gen), 0, "%s",
+	for (long s = -1; (s = pool_region_next(&pc, s, &d)) >= 0;)
+		if (region_releasing(&d))
+			cr_assert_eq(pool_region_finish(&pc, d.slot, d.gen), 0, "%s",
 				     daxmap_errormsg());
 	cr_assert_eq(pc.nzap, 0);
 	cr_assert_eq(pc.norphan, 0);
 	cr_assert_eq(pc.nfree + pc.nused + pc.nbad + pc.sb.meta_extents, pc.sb.nextents,
 		     "an extent is leaked");
 	for (uint64_t s = 0; s < pc.sb.region_slots; s++) {
-		const struct region_view *v = &pc.rv[s];
+		const struct region_view *v = &pc.views[s];
 
 		if (v->state != RS_LIVE)
 			continue;
@@ -261,10 +262,10 @@ static void run_op(struct sim *s, const struct op *op)
 		rc = pool_region_create(&pc, op->name, op->extents * ES, NULL);
 		break;
 	case OP_RESIZE:
-		rc = pool_region_resize(&pc, op->name, op->extents * ES, NULL);
+		rc = core_resize(&pc, op->name, op->extents * ES, NULL);
 		break;
 	default:
-		rc = pool_region_remove(&pc, op->name);
+		rc = core_remove(&pc, op->name);
 		break;
 	}
 	cr_assert_eq(rc, 0, "%s", daxmap_errormsg());
@@ -451,11 +452,11 @@ Test(pool_core, bad_extents_never_handed_out)
 			     daxmap_errormsg());
 	}
 	for (uint64_t s = 0; s < pc.sb.region_slots; s++)
-		for (uint64_t i = 0; pc.rv[s].state == RS_LIVE && i < pc.rv[s].n; i++) {
-			uint64_t x = pc.rv[s].ext[i];
+		for (uint64_t i = 0; pc.views[s].state == RS_LIVE && i < pc.views[s].n; i++) {
+			uint64_t x = pc.views[s].ext[i];
 
 			cr_assert(x != bad[1] && x != bad[2] && x != bad[3],
-				  "bad extent %llu handed to '%s'", (unsigned long long)x, pc.rv[s].name);
+				  "bad extent %llu handed to '%s'", (unsigned long long)x, pc.views[s].name);
 			got++;
 		}
 	cr_assert_eq(got, total);
@@ -492,7 +493,7 @@ static void expect_damage(void (*fn)(struct pool_core *), const char *want)
 	cr_assert_gt(pc.problems, 0, "not detected: %s", want);
 	cr_assert(strstr(msgs, want), "reported:\n%s\nwanted: %s", msgs, want);
 	cr_assert_eq(pool_region_create(&pc, "z", ES, NULL), -EUCLEAN);
-	cr_assert_eq(pool_region_remove(&pc, "x"), -EUCLEAN);
+	cr_assert_eq(core_remove(&pc, "x"), -EUCLEAN);
 	cr_assert_eq(memcmp(copy, buf, len), 0, "a damaged pool was written to");
 	pool_core_close(&pc);
 	free(buf);
@@ -501,7 +502,7 @@ static void expect_damage(void (*fn)(struct pool_core *), const char *want)
 
 static void dup_name(struct pool_core *pc)
 {
-	struct region_rec *r = &pc->rt[1];
+	struct region_rec *r = &pc->recs[1];
 
 	memcpy(r->name, "x", 2);
 	r->name_sum = XXH64(r->name, 64, rw_gen(r->word));
@@ -510,22 +511,22 @@ static void dup_name(struct pool_core *pc)
 static void dup_extent(struct pool_core *pc)
 {
 	/* a free extent claims to be extent 0 of x as well */
-	pc->et[pc->sb.nextents - 1] = pc->et[pc->rv[0].ext[0]];
+	pc->ents[pc->sb.nextents - 1] = pc->ents[pc->views[0].ext[0]];
 }
 
 static void lost_extent(struct pool_core *pc)
 {
-	pc->et[pc->rv[0].ext[1]] = EXT_FREE;
+	pc->ents[pc->views[0].ext[1]] = EXT_FREE;
 }
 
 static void bad_state(struct pool_core *pc)
 {
-	pc->rt[1].word = rw_make(7, rw_gen(pc->rt[1].word), 2);
+	pc->recs[1].word = rw_make(7, rw_gen(pc->recs[1].word), 2);
 }
 
 static void bad_name(struct pool_core *pc)
 {
-	pc->rt[0].name[0] = 'q';
+	pc->recs[0].name[0] = 'q';
 }
 
 Test(pool_core, damage_is_reported_and_nothing_written)
@@ -539,7 +540,7 @@ Test(pool_core, damage_is_reported_and_nothing_written)
 
 static void unterminated_name(struct pool_core *pc)
 {
-	struct region_rec *r = &pc->rt[0];
+	struct region_rec *r = &pc->recs[0];
 
 	memset(r->name, 'n', sizeof(r->name));
 	r->name_sum = XXH64(r->name, 64, rw_gen(r->word));
@@ -548,7 +549,7 @@ static void unterminated_name(struct pool_core *pc)
 static void empty_live(struct pool_core *pc)
 {
 	/* y's extents become orphans; its record says LIVE with none */
-	pc->rt[1].word = rw_make(RS_LIVE, rw_gen(pc->rt[1].word), 0);
+	pc->recs[1].word = rw_make(RS_LIVE, rw_gen(pc->recs[1].word), 0);
 }
 
 Test(pool_core, malformed_records_are_reported)
@@ -569,7 +570,7 @@ Test(pool_core, blocks_gone_bad_after_format)
 	cr_assert_eq(pool_format_mem(buf, &sb, NULL, 0, &ops), 0);
 	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, NULL, NULL), 0);
 	cr_assert_eq(pool_region_create(&pc, "data", 2 * ES, NULL), 0);
-	used = pc.rv[pool_find(&pc, "data")].ext[1];
+	used = core_ext(&pc, "data", 1);
 	freex = used + 5;
 	cr_assert_eq(pc.kind[freex], EK_FREE);
 	bad[0] = used;
@@ -579,14 +580,14 @@ Test(pool_core, blocks_gone_bad_after_format)
 	cr_assert_eq(ops.drains, before + 1);
 	cr_assert(strstr(msgs, "(number 1 of region 'data') has a bad block"), "%s", msgs);
 	cr_assert_eq(pc.kind[freex], EK_BAD);
-	cr_assert_eq(pc.et[freex], EXT_BAD);
+	cr_assert_eq(pc.ents[freex], EXT_BAD);
 	cr_assert_eq(pc.kind[used], EK_USED, "a region's extent was taken away");
 	/* persistent, and never handed out */
 	cr_assert_eq(pool_scan(&pc, NULL, NULL), 0);
 	cr_assert_eq(pc.nbad, 1);
 	cr_assert_eq(pool_region_create(&pc, "all", pc.nfree * ES, NULL), 0);
-	for (uint64_t i = 0; i < pc.rv[pool_find(&pc, "all")].n; i++)
-		cr_assert_neq(pc.rv[pool_find(&pc, "all")].ext[i], freex);
+	for (uint64_t i = 0; i < pc.views[core_find(&pc, "all")].n; i++)
+		cr_assert_neq(core_ext(&pc, "all", i), freex);
 	/* again: nothing left to mark, no fence */
 	before = ops.drains;
 	cr_assert_eq(pool_mark_bad(&pc, bad, 2, NULL, NULL), 1);

@@ -18,7 +18,7 @@
 
 #include "helpers.h"
 #include "lib/format.h"
-#include "lib/pool.h"
+#include "lib/pool_handle.h"
 
 #define ES (2 * MiB)
 

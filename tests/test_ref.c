@@ -34,15 +34,15 @@ static void setup(void)
 		uuid[i] = (uint8_t)(rand() ^ getpid() ^ i);
 }
 
-static struct ref_rt *attach(void)
+static struct ref_runtime *attach(void)
 {
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 
 	cr_assert_eq(ref_attach(&rt, uuid, NEXT, dir), 0, "%s", daxmap_errormsg());
 	return rt;
 }
 
-static uint32_t refs(struct ref_rt *rt, uint64_t x)
+static uint32_t refs(struct ref_runtime *rt, uint64_t x)
 {
 	uint32_t r, p;
 
@@ -50,7 +50,7 @@ static uint32_t refs(struct ref_rt *rt, uint64_t x)
 	return r;
 }
 
-static uint32_t pins(struct ref_rt *rt, uint64_t x)
+static uint32_t pins(struct ref_runtime *rt, uint64_t x)
 {
 	uint32_t r, p;
 
@@ -62,8 +62,8 @@ TestSuite(ref, .init = setup);
 
 Test(ref, map_and_pin_counts)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run a[] = { { 2, 3 }, { 10, 1 } }, b = { 3, 2 };
+	struct ref_runtime *rt = attach();
+	struct ext_run a[] = { { 2, 3 }, { 10, 1 } }, b = { 3, 2 };
 	uint64_t m, p;
 
 	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, a, 2, &m), 0);
@@ -86,8 +86,8 @@ Test(ref, map_and_pin_counts)
 
 Test(ref, bad_input)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run out = { NEXT - 1, 2 }, zero = { 0, 0 };
+	struct ref_runtime *rt = attach();
+	struct ext_run out = { NEXT - 1, 2 }, zero = { 0, 0 };
 	uint64_t id;
 
 	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &out, 1, &id), -EINVAL);
@@ -101,7 +101,7 @@ Test(ref, bad_input)
 	ref_detach(rt);
 }
 
-static bool zap_of(struct ref_rt *rt, uint64_t x)
+static bool zap_of(struct ref_runtime *rt, uint64_t x)
 {
 	uint32_t r, p;
 	bool z;
@@ -114,8 +114,8 @@ static bool zap_of(struct ref_rt *rt, uint64_t x)
  * are live) clears a stale one instead, and is not kept as a flag. */
 Test(ref, a_zap_mark_refuses_unless_the_caller_knows_the_extents_live)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run z = { 4, 2 }, wider = { 3, 4 };
+	struct ref_runtime *rt = attach();
+	struct ext_run z = { 4, 2 }, wider = { 3, 4 };
 	struct ref_holding h;
 	uint64_t id;
 
@@ -141,8 +141,8 @@ Test(ref, a_zap_mark_refuses_unless_the_caller_knows_the_extents_live)
 /* Only a new mark wakes the revokers: re-marking (a finish) does not. */
 Test(ref, only_a_new_zap_mark_bumps_the_revokers_word)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run a = { 8, 2 }, b = { 9, 2 };
+	struct ref_runtime *rt = attach();
+	struct ext_run a = { 8, 2 }, b = { 9, 2 };
 	uint32_t s0 = ref_zap_seq(rt);
 
 	cr_assert_eq(ref_zap(rt, &a, 1, true), 0);
@@ -163,8 +163,8 @@ Test(ref, only_a_new_zap_mark_bumps_the_revokers_word)
 
 Test(ref, attachments_are_shared_within_a_process)
 {
-	struct ref_rt *a = attach(), *b = attach();
-	struct ref_run r = { 1, 1 };
+	struct ref_runtime *a = attach(), *b = attach();
+	struct ext_run r = { 1, 1 };
 	uint64_t id;
 
 	cr_assert_eq(a, b);
@@ -179,8 +179,8 @@ Test(ref, attachments_are_shared_within_a_process)
 
 Test(ref, list_compaction_keeps_counts)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 7, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 7, 1 };
 	uint64_t keep, id;
 
 	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &keep), 0);
@@ -195,14 +195,14 @@ Test(ref, list_compaction_keeps_counts)
 }
 
 struct thr {
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	int rounds;
 };
 
 static void *churn(void *arg)
 {
 	struct thr *t = arg;
-	struct ref_run r = { 0, NEXT / 2 }, p = { NEXT / 4, 4 };
+	struct ext_run r = { 0, NEXT / 2 }, p = { NEXT / 4, 4 };
 	uint64_t keep, id;
 
 	for (int i = 0; i < t->rounds; i++) {
@@ -218,7 +218,7 @@ Test(ref, processes_times_threads_exact, .timeout = 120)
 {
 	enum { NPROC = 4, NTHR = 4, ROUNDS = 2000 };
 	int ready[2], go[2];
-	struct ref_rt *rt;
+	struct ref_runtime *rt;
 	pid_t kids[NPROC];
 
 	cr_assert_eq(pipe(ready), 0);
@@ -227,7 +227,7 @@ Test(ref, processes_times_threads_exact, .timeout = 120)
 		kids[p] = fork();
 		cr_assert_geq(kids[p], 0);
 		if (kids[p] == 0) {
-			struct ref_rt *c;
+			struct ref_runtime *c;
 			pthread_t th[NTHR];
 			struct thr t;
 			void *res;
@@ -280,8 +280,8 @@ Test(ref, processes_times_threads_exact, .timeout = 120)
 Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
 {
 	enum { KILLS = 60 };
-	struct ref_rt *rt = attach();
-	struct ref_run mine = { 40, 4 };
+	struct ref_runtime *rt = attach();
+	struct ext_run mine = { 40, 4 };
 	uint64_t held;
 	struct timespec d;
 	int dead, registered = 0;
@@ -294,8 +294,8 @@ Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
 
 		cr_assert_geq(c, 0);
 		if (c == 0) {
-			struct ref_rt *r;
-			struct ref_run a = { 38, 6 }, b = { 0, 50 };
+			struct ref_runtime *r;
+			struct ext_run a = { 38, 6 }, b = { 0, 50 };
 			uint64_t id, ids[16];
 			int n = 0;
 
@@ -336,8 +336,8 @@ Test(ref, kill_9_anywhere_loses_nothing, .timeout = 300)
 
 Test(ref, wait_idle_times_out_names_holders_then_succeeds)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 5, 2 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 5, 2 };
 	int tohold[2], release[2];
 	pid_t c;
 	char b;
@@ -347,7 +347,7 @@ Test(ref, wait_idle_times_out_names_holders_then_succeeds)
 	c = fork();
 	cr_assert_geq(c, 0);
 	if (c == 0) {
-		struct ref_rt *k;
+		struct ref_runtime *k;
 		uint64_t id;
 
 		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &id) ||
@@ -371,8 +371,8 @@ Test(ref, wait_idle_times_out_names_holders_then_succeeds)
 
 Test(ref, wait_idle_reclaims_a_dead_holder)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 9, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 9, 1 };
 	int tohold[2];
 	pid_t c;
 	char b;
@@ -381,7 +381,7 @@ Test(ref, wait_idle_reclaims_a_dead_holder)
 	c = fork();
 	cr_assert_geq(c, 0);
 	if (c == 0) {
-		struct ref_rt *k;
+		struct ref_runtime *k;
 		uint64_t id;
 
 		if (ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_PIN, 0, 0, &r, 1, &id) ||
@@ -401,8 +401,8 @@ Test(ref, wait_idle_reclaims_a_dead_holder)
 
 Test(ref, a_forked_child_is_not_its_parent)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 3, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 3, 1 };
 	uint64_t id;
 	pid_t c;
 	int st;
@@ -410,7 +410,7 @@ Test(ref, a_forked_child_is_not_its_parent)
 	cr_assert_eq(ref_get(rt, REF_MAP, 0, 0, &r, 1, &id), 0);
 	c = fork();
 	if (c == 0) {
-		struct ref_rt *k;
+		struct ref_runtime *k;
 		uint64_t cid;
 
 		/* a child registers as its own holder; the parent's refs stay */
@@ -429,8 +429,8 @@ Test(ref, a_forked_child_is_not_its_parent)
  * holder is refused, never wiped under that holder. */
 Test(ref, a_foreign_looking_state_with_a_live_holder_is_not_wiped)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 1, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 1, 1 };
 	uint64_t id;
 	pid_t c;
 	int st;
@@ -439,7 +439,7 @@ Test(ref, a_foreign_looking_state_with_a_live_holder_is_not_wiped)
 	c = fork();
 	cr_assert_geq(c, 0);
 	if (c == 0) {
-		struct ref_rt *k;
+		struct ref_runtime *k;
 		int rc = ref_attach(&k, uuid, NEXT + 1, dir);
 
 		_exit(rc == -EPROTO && strstr(daxmap_errormsg(), "in use by processes") ? 0 : 1);
@@ -452,17 +452,17 @@ Test(ref, a_foreign_looking_state_with_a_live_holder_is_not_wiped)
 }
 
 struct churn {
-	struct ref_rt *keep; /* NULL: attach and detach every round */
+	struct ref_runtime *keep; /* NULL: attach and detach every round */
 	int rounds, bad;
 };
 
 static void *churn_thread(void *arg)
 {
 	struct churn *ch = arg;
-	struct ref_run r = { 2, 1 };
+	struct ext_run r = { 2, 1 };
 
 	for (int i = 0; i < ch->rounds; i++) {
-		struct ref_rt *rt;
+		struct ref_runtime *rt;
 		uint64_t id;
 
 		if (ref_attach(&rt, uuid, NEXT, dir)) {
@@ -493,7 +493,7 @@ Test(ref, a_last_detach_racing_an_attach_keeps_the_holder_alive, .timeout = 120)
 	c = fork();
 	cr_assert_geq(c, 0);
 	if (c == 0) {
-		struct ref_rt *k;
+		struct ref_runtime *k;
 
 		if (ref_attach(&k, uuid, NEXT, dir))
 			_exit(2);
@@ -522,8 +522,8 @@ Test(ref, a_last_detach_racing_an_attach_keeps_the_holder_alive, .timeout = 120)
  * caller's own mapping depends on it). */
 Test(ref, a_full_list_still_drops_whole_entries)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 7, 1 }, two = { 20, 2 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 7, 1 }, two = { 20, 2 };
 	static uint64_t ids[REF_ENTRIES];
 
 	for (unsigned i = 0; i < REF_ENTRIES; i++)
@@ -532,7 +532,7 @@ Test(ref, a_full_list_still_drops_whole_entries)
 	cr_assert_eq(ref_put_run(rt, ids[5], r), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(refs(rt, 7), REF_ENTRIES - 2);
 	/* a trim of a full list needs one new entry: the dropped one is room */
-	cr_assert_eq(ref_put_run(rt, ids[0], (struct ref_run){ 20, 1 }), 0, "%s",
+	cr_assert_eq(ref_put_run(rt, ids[0], (struct ext_run){ 20, 1 }), 0, "%s",
 		     daxmap_errormsg());
 	cr_assert_eq(refs(rt, 20), 0);
 	cr_assert_eq(refs(rt, 21), 1);
@@ -546,8 +546,8 @@ Test(ref, a_full_list_still_drops_whole_entries)
 
 Test(ref, state_from_another_boot_is_void)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 1, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 1, 1 };
 	char path[128], hex[33];
 	uint64_t id;
 	FILE *f;
@@ -560,7 +560,7 @@ Test(ref, state_from_another_boot_is_void)
 	snprintf(path, sizeof(path), "%s/daxmap-%s.rt", dir, hex);
 	if (fork() == 0) {
 		/* a child that attaches and dies with a reference */
-		struct ref_rt *k;
+		struct ref_runtime *k;
 		uint64_t cid;
 
 		_exit(ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &cid));
@@ -579,8 +579,8 @@ Test(ref, state_from_another_boot_is_void)
 
 Test(ref, an_inherited_attachment_is_refused)
 {
-	struct ref_rt *rt = attach();
-	struct ref_run r = { 4, 1 };
+	struct ref_runtime *rt = attach();
+	struct ext_run r = { 4, 1 };
 	uint64_t id;
 	pid_t c;
 	int st;

@@ -22,8 +22,9 @@
 #include <daxmap.h>
 
 #include "helpers.h"
-#include "lib/pool.h"
+#include "lib/pool_handle.h"
 #include "lib/ref.h"
+#include "lib/runtime.h"
 
 static int64_t now_ms(void)
 {
@@ -602,16 +603,16 @@ Test(release, the_dax_zap_check_refuses_to_free_what_was_never_zapped)
 	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_pool_stat st;
-	uint64_t h, slot, gen;
+	struct region_desc d;
+	uint64_t h;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
 	h = dev_hash(dev);
 	cr_assert_eq(pool_begin(pool, true), 0);
-	slot = (uint64_t)pool_find(pool_core_of(pool), "r");
-	gen = pool_core_of(pool)->rv[slot].gen;
-	cr_assert_eq(pool_region_finish(pool_core_of(pool), slot, gen), -EUCLEAN);
+	cr_assert_eq(pool_region_find(pool_core(pool), "r", FIND_LIVE, &d), 0);
+	cr_assert_eq(pool_region_finish(pool_core(pool), d.slot, d.gen), -EUCLEAN);
 	cr_assert(strstr(daxmap_errormsg(), "DAX_ZAP"), "%s", daxmap_errormsg());
-	cr_assert_eq(pool_region_finish(pool_core_of(pool), slot, gen + 1), -ESTALE);
+	cr_assert_eq(pool_region_finish(pool_core(pool), d.slot, d.gen + 1), -ESTALE);
 	pool_end(pool);
 	cr_assert_eq(dev_hash(dev), h, "the refused free wrote");
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
@@ -649,7 +650,7 @@ Test(release, zap_survives_close_and_open_finishes_it_once_idle)
 	struct holder h;
 	uint8_t uuid[16];
 
-	memcpy(uuid, pool_core_of(pool)->sb.uuid, sizeof(uuid));
+	memcpy(uuid, pool_uuid(pool), sizeof(uuid));
 	cr_assert_eq(daxmap_region_create(pool, "gone", 4 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_create(pool, "cut", 6 * MiB, NULL), 0);
 	h = spawn(daxmap_dev_path(dev), "gone", HOLD_MAP);
@@ -687,17 +688,19 @@ Test(release, a_stale_zap_mark_refuses_pins_until_mapped_or_reclaimed)
 	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_pin *pin;
 	struct daxmap_map *m;
-	struct ref_rt *rt;
-	struct ref_run run;
+	struct ref_runtime *rt;
+	struct region_desc d;
+	struct ext_run run;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0);
 	/* a releaser that died between its runtime mark and the persistent
 	 * one leaves a mark on a live region */
 	cr_assert_eq(pool_begin(pool, false), 0);
-	run = (struct ref_run){ pool_core_of(pool)->rv[pool_find(pool_core_of(pool), "r")].ext[0], 1 };
-	cr_assert_eq(ref_attach(&rt, pool_core_of(pool)->sb.uuid, pool_core_of(pool)->sb.nextents,
-				getenv("DAXMAP_RUNTIME_DIR")), 0);
+	cr_assert_eq(pool_region_find(pool_core(pool), "r", FIND_LIVE, &d), 0);
+	run.count = 1;
+	pool_region_extents(pool_core(pool), d.slot, 0, 1, &run.first);
+	cr_assert_eq(runtime_attach(pool, &rt), 0);
 	pool_end(pool);
 	cr_assert_eq(ref_zap(rt, &run, 1, true), 0);
 	cr_assert_eq(daxmap_pin_external(&pin, m, 0, 1, NULL, NULL), -ESTALE);

@@ -37,7 +37,7 @@
 #define FZ_OPS_OFF FZ_HDR
 #define FZ_SB_OFF (FZ_OPS_OFF + FZ_NOPS * 8)
 #define FZ_BSB_OFF (FZ_SB_OFF + 256)
-#define FZ_RT_OFF (FZ_BSB_OFF + 256)
+#define FZ_RECS_OFF (FZ_BSB_OFF + 256)
 
 enum {
 	FZ_F_SEAL_P = 1 << 0,   /* recompute the primary's checksum */

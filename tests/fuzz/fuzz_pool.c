@@ -6,7 +6,7 @@
  * The input describes a device's metadata area (fuzz_input.h). The harness
  * reads the superblock from a buffer of exactly pool_probe_len() bytes and
  * then opens a buffer of exactly meta_extents * extent_size bytes, as
- * lib/pool.c maps them, so ASan sees any access past either. Checksums are
+ * lib/pool_handle.c maps them, so ASan sees any access past either. Checksums are
  * re-sealed on request: without that, nothing but the superblock check
  * would ever run.
  *
@@ -29,7 +29,8 @@
 #include <xxhash.h>
 
 #include "daxmap.h"
-#include "pool.h"
+#include "pool_core.h"
+#include "../core_ops.h"
 
 #include "fuzz_input.h"
 
@@ -57,8 +58,8 @@ static int tracing = -1;
 
 struct image {
 	struct pool_sb p, b;
-	const uint8_t *rt, *et; /* region records and extent table bytes */
-	size_t rt_len, et_len;
+	const uint8_t *recs, *ents; /* region records and extent table bytes */
+	size_t recs_len, ents_len;
 	bool seal_names;
 };
 
@@ -92,11 +93,11 @@ static void place(const struct image *im, char *buf, size_t len)
 	memset(buf, 0, len);
 	put(buf, len, SB_PRIMARY_OFF, &im->p, sizeof(im->p));
 	put(buf, len, SB_BACKUP_OFF, &im->b, sizeof(im->b));
-	if (im->rt_len)
-		put(buf, len, REGION_TABLE_OFF, im->rt, im->rt_len);
+	if (im->recs_len)
+		put(buf, len, REGION_TABLE_OFF, im->recs, im->recs_len);
 	/* like the superblock checksum: without it a mutated record is only
 	 * ever "name is corrupt" */
-	for (uint64_t s = 0; im->seal_names && s < im->rt_len / REGION_REC_SIZE; s++) {
+	for (uint64_t s = 0; im->seal_names && s < im->recs_len / REGION_REC_SIZE; s++) {
 		uint64_t off = REGION_TABLE_OFF + s * REGION_REC_SIZE;
 		struct region_rec *r = (struct region_rec *)(buf + off);
 
@@ -104,9 +105,9 @@ static void place(const struct image *im, char *buf, size_t len)
 			break;
 		r->name_sum = XXH64(r->name, sizeof(r->name), rw_gen(r->word));
 	}
-	if (im->et_len)
+	if (im->ents_len)
 		put(buf, len, REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE,
-		    im->et, im->et_len);
+		    im->ents, im->ents_len);
 }
 
 /* ---- persistence: checks where the library writes ---- */
@@ -166,7 +167,7 @@ static void check_counts(const struct pool_core *pc)
 	/* clean: every live region's extents are data extents it owns (those
 	 * being released, [keep, n), may be cleared already) */
 	for (uint64_t s = 0; s < sb->region_slots; s++) {
-		const struct region_view *v = &pc->rv[s];
+		const struct region_view *v = &pc->views[s];
 
 		if (v->state != RS_LIVE)
 			continue;
@@ -206,7 +207,7 @@ static void check_media(struct pool_core *pc, const struct pool_sb *sb,
 	    q.norphan != pc->norphan || q.nzap != pc->nzap)
 		die("a fresh scan disagrees with the view");
 	for (uint64_t s = 0; s < sb->region_slots; s++) {
-		const struct region_view *v = &pc->rv[s], *w = &q.rv[s];
+		const struct region_view *v = &pc->views[s], *w = &q.views[s];
 
 		if (v->state != w->state)
 			die("slot %ju: state %u in the view, %u on media",
@@ -248,15 +249,15 @@ static const char *pick_name(const struct pool_core *pc, uint8_t sel, char *buf,
 	}
 	/* an existing region's name, so resize/remove hit something */
 	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-		nlive += pc->rv[s].state == RS_LIVE;
+		nlive += pc->views[s].state == RS_LIVE;
 	if (!nlive) {
 		snprintf(buf, len, "r0");
 		return buf;
 	}
 	k = sel % nlive;
 	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-		if (pc->rv[s].state == RS_LIVE && k-- == 0) {
-			snprintf(buf, len, "%s", pc->rv[s].name);
+		if (pc->views[s].state == RS_LIVE && k-- == 0) {
+			snprintf(buf, len, "%s", pc->views[s].name);
 			break;
 		}
 	return buf;
@@ -264,9 +265,9 @@ static const char *pick_name(const struct pool_core *pc, uint8_t sel, char *buf,
 
 static uint64_t live_n(const struct pool_core *pc, const char *name)
 {
-	long s = pool_find(pc, name);
+	long s = core_find(pc, name);
 
-	return s < 0 ? 0 : pc->rv[s].n;
+	return s < 0 ? 0 : pc->views[s].n;
 }
 
 /* Run one operation and check what it did. */
@@ -290,7 +291,7 @@ static void run_op(struct pool_core *pc, struct persist_ops *ops,
 	else
 		sz = v % (pc->sb.nextents + 2) * es;
 	want = sz / es + (sz % es != 0);
-	exists = pool_find(pc, name) >= 0;
+	exists = core_find(pc, name) >= 0;
 	n0 = live_n(pc, name);
 
 	switch (o[0] % FZ_OP_COUNT) {
@@ -306,7 +307,7 @@ static void run_op(struct pool_core *pc, struct persist_ops *ops,
 			    (uintmax_t)(ops->drains - dr0));
 		break;
 	case FZ_OP_RESIZE:
-		rc = pool_region_resize(pc, name, sz, &actual);
+		rc = core_resize(pc, name, sz, &actual);
 		if (rc)
 			break;
 		check_clean(pc, "resize");
@@ -319,11 +320,11 @@ static void run_op(struct pool_core *pc, struct persist_ops *ops,
 			    (uintmax_t)(ops->drains - dr0));
 		break;
 	case FZ_OP_REMOVE:
-		rc = pool_region_remove(pc, name);
+		rc = core_remove(pc, name);
 		if (rc)
 			break;
 		check_clean(pc, "remove");
-		if (!exists || pool_find(pc, name) >= 0 ||
+		if (!exists || core_find(pc, name) >= 0 ||
 		    pc->nused != used0 - n0 || ops->drains - dr0 != 2)
 			die("remove '%s' of %ju extents: %ju drains", name,
 			    (uintmax_t)n0, (uintmax_t)(ops->drains - dr0));
@@ -407,15 +408,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & FZ_F_SEAL_B)
 		pool_sb_seal(&im.b);
 	im.seal_names = flags & FZ_F_SEAL_N;
-	im.rt = im.et = data;
-	im.rt_len = im.et_len = 0;
-	if (size > FZ_RT_OFF) {
-		im.rt = data + FZ_RT_OFF;
-		im.rt_len = size - FZ_RT_OFF;
-		if (im.rt_len > k * REGION_REC_SIZE)
-			im.rt_len = k * REGION_REC_SIZE;
-		im.et = im.rt + im.rt_len;
-		im.et_len = size - FZ_RT_OFF - im.rt_len;
+	im.recs = im.ents = data;
+	im.recs_len = im.ents_len = 0;
+	if (size > FZ_RECS_OFF) {
+		im.recs = data + FZ_RECS_OFF;
+		im.recs_len = size - FZ_RECS_OFF;
+		if (im.recs_len > k * REGION_REC_SIZE)
+			im.recs_len = k * REGION_REC_SIZE;
+		im.ents = im.recs + im.recs_len;
+		im.ents_len = size - FZ_RECS_OFF - im.recs_len;
 	}
 
 	/* 1. the superblock, from the probe-sized mapping */
@@ -427,7 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = pool_sb_read(buf, dev_size, FZ_ALIGN, &sb, &from_backup);
 	free(buf);
 	trace("%ju extents, flags %#x, %ju records, %zu table bytes: sb %d%s %s\n",
-	      (uintmax_t)n, flags, (uintmax_t)k, im.et_len, rc,
+	      (uintmax_t)n, flags, (uintmax_t)k, im.ents_len, rc,
 	      rc ? "" : from_backup ? " (backup)" : " (primary)",
 	      rc ? daxmap_errormsg() : "");
 	if (rc)
@@ -476,9 +477,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint64_t sl = 0; sl < sb.region_slots; sl++) {
 			uint64_t d = ops.drains;
 
-			if (!rv_releasing(&pc.rv[sl]))
+			if (pc.views[sl].state != RS_ZAP && pc.views[sl].keep == pc.views[sl].n)
 				continue;
-			if (pool_region_finish(&pc, sl, pc.rv[sl].gen))
+			if (pool_region_finish(&pc, sl, pc.views[sl].gen))
 				die("finishing the release of slot %ju failed: %s", (uintmax_t)sl,
 				    daxmap_errormsg());
 			if (ops.drains - d != 1)

@@ -19,7 +19,8 @@
 #include <xxhash.h>
 
 #include "daxmap.h"
-#include "pool.h"
+#include "pool_core.h"
+#include "../core_ops.h"
 
 #include "fuzz_input.h"
 
@@ -116,19 +117,19 @@ static void mk(struct img *im, const char *name, uint64_t extents)
 
 	if (pool_region_create(&im->pc, name, extents * im->sb.extent_size, NULL))
 		fail("create %s: %s", name, daxmap_errormsg());
-	s = pool_find(&im->pc, name);
+	s = core_find(&im->pc, name);
 	rec(im, (uint64_t)s)->ctime = TIME0 + (uint64_t)s;
 }
 
 static void rs(struct img *im, const char *name, uint64_t extents)
 {
-	if (pool_region_resize(&im->pc, name, extents * im->sb.extent_size, NULL))
+	if (core_resize(&im->pc, name, extents * im->sb.extent_size, NULL))
 		fail("resize %s: %s", name, daxmap_errormsg());
 }
 
 static void rm(struct img *im, const char *name)
 {
-	if (pool_region_remove(&im->pc, name))
+	if (core_remove(&im->pc, name))
 		fail("remove %s: %s", name, daxmap_errormsg());
 }
 
@@ -183,9 +184,9 @@ struct op {
 static void emit(const char *file, struct img *im, uint64_t dev_n, unsigned flags,
 		 const struct op *op)
 {
-	uint8_t hdr[FZ_RT_OFF];
+	uint8_t hdr[FZ_RECS_OFF];
 	uint64_t k = 0, elen = im->sb.nextents * 8;
-	const uint8_t *et = (const uint8_t *)ent(im);
+	const uint8_t *ents = (const uint8_t *)ent(im);
 	char path[4096];
 	FILE *f;
 	int i;
@@ -200,7 +201,7 @@ static void emit(const char *file, struct img *im, uint64_t dev_n, unsigned flag
 				break;
 			}
 	}
-	while (elen && !et[elen - 1])
+	while (elen && !ents[elen - 1])
 		elen--;
 	if (dev_n < FZ_NMIN || dev_n >= FZ_NMIN + FZ_NSPAN)
 		fail("%s: %ju extents out of range", file, (uintmax_t)dev_n);
@@ -232,7 +233,7 @@ static void emit(const char *file, struct img *im, uint64_t dev_n, unsigned flag
 		fail("%s: %s", path, strerror(errno));
 	if (fwrite(hdr, sizeof(hdr), 1, f) != 1 ||
 	    (k && fwrite(rec(im, 0), REGION_REC_SIZE, k, f) != k) ||
-	    (elen && fwrite(et, elen, 1, f) != 1) || fclose(f))
+	    (elen && fwrite(ents, elen, 1, f) != 1) || fclose(f))
 		fail("%s: write error", path);
 	nseeds++;
 }
@@ -427,7 +428,7 @@ int main(int argc, char **argv)
 	mk(&im, "zap-whole", 4);
 	mk(&im, "zap-half", 4);
 	{
-		struct region_view *v = &im.pc.rv[pool_find(&im.pc, "zap-half")];
+		struct region_view *v = &im.pc.views[core_find(&im.pc, "zap-half")];
 
 		rec(&im, 1)->word = rw_make(RS_ZAP, 1, 4);
 		rec(&im, 2)->word = rw_make(RS_ZAP, 1, 4);
@@ -528,7 +529,7 @@ int main(int argc, char **argv)
 	{
 		uint64_t x = free_ext(&im, 0);
 
-		ent(&im)[x] = ext_make(0, im.pc.rv[0].gen, 1); /* index 1 twice */
+		ent(&im)[x] = ext_make(0, im.pc.views[0].gen, 1); /* index 1 twice */
 		emit("bad-double-claim", &im, 128, 0, OPS({ D, LIVE(0), 0, 0 }));
 		ent(&im)[x] = EXT_FREE;
 	}

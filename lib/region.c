@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * region.c -- every daxmap_region_* function: create, resize, remove,
+ * list, ranges, map.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "daxmap.h"
+#include "error.h"
+#include "pool_handle.h"
+#include "ref.h"
+#include "region_map.h"
+#include "release.h"
+#include "runtime.h"
+#include "util.h"
+
+DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *name,
+				       uint64_t size, uint64_t *actual)
+{
+	int rc = pool_begin(pool, true);
+
+	if (rc)
+		return rc;
+	rc = pool_region_create(pool_core(pool), name, size, actual);
+	pool_end(pool);
+	return rc;
+}
+
+/* Under the exclusive lock: grow, or refuse what the pool core refuses. A
+ * pending shrink of the region is finished first if it can be. */
+static int grow(struct daxmap_pool *pool, const char *name, uint64_t size, uint64_t *actual,
+		const struct region_desc *d)
+{
+	struct ref_runtime *rt;
+
+	if (d && size && region_releasing(d) && runtime_attach(pool, &rt) == 0) {
+		release_finish(pool, rt, d->slot, d->gen, NULL);
+		ref_detach(rt);
+	}
+	return pool_region_grow(pool_core(pool), name, size, actual);
+}
+
+DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
+				       uint64_t size, uint64_t *actual, int timeout_ms)
+{
+	struct region_desc d;
+	uint64_t es, keep;
+	bool found;
+	int rc;
+
+	if (!name)
+		return daxmap_err(EINVAL, "a region name is required");
+	if ((rc = pool_begin(pool, true)))
+		return rc;
+	es = pool_core_extent_size(pool_core(pool));
+	keep = size / es + (size % es != 0);
+	found = pool_region_find(pool_core(pool), name, FIND_LIVE, &d) == 0;
+	/* growing, or a size the pool core refuses: no references involved */
+	if (size == 0 || !found || keep >= d.keep) {
+		rc = grow(pool, name, size, actual, found ? &d : NULL);
+		pool_end(pool);
+		return rc;
+	}
+	pool_end(pool);
+	if ((rc = release_region(pool, name, keep, timeout_ms)) == 0 && actual)
+		*actual = keep * es;
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_region_remove(struct daxmap_pool *pool, const char *name,
+				       int timeout_ms)
+{
+	if (!name)
+		return daxmap_err(EINVAL, "a region name is required");
+	return release_region(pool, name, 0, timeout_ms);
+}
+
+DAXMAP_EXPORT int daxmap_region_list(struct daxmap_pool *pool,
+				     struct daxmap_region_info **infos,
+				     size_t *count)
+{
+	int rc = pool_begin_read(pool, infos && count, "daxmap_region_list", "infos and count");
+
+	if (rc)
+		return rc;
+	rc = pool_region_infos(pool_core(pool), infos, count);
+	pool_end(pool);
+	return rc;
+}
+
+DAXMAP_EXPORT void daxmap_region_list_free(struct daxmap_region_info *infos)
+{
+	free(infos);
+}
+
+DAXMAP_EXPORT int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
+				       struct daxmap_range **ranges, size_t *count)
+{
+	struct region_desc d;
+	int rc;
+
+	if ((rc = pool_begin_read(pool, ranges && count && name, "daxmap_region_ranges",
+				  "name, ranges and count")))
+		return rc;
+	if ((rc = pool_region_find(pool_core(pool), name, FIND_LIVE, &d)) == 0)
+		rc = pool_region_ranges(pool_core(pool), d.slot, ranges, count);
+	pool_end(pool);
+	return rc;
+}
+
+DAXMAP_EXPORT int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
+				    const char *name, unsigned flags)
+{
+	if (!mapp || !name)
+		return daxmap_err(EINVAL, "daxmap_region_map: mapp and name are required");
+	*mapp = NULL;
+	return region_map_open(mapp, pool, name, flags);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * region_map.h -- the region mappings of this process: made with one
+ * reference per extent, listed so a release can zap them, kept from
+ * fork() children. The pin layer's one door to regions: it asks here which
+ * pool extents a byte range of a mapping covers.
+ */
+#ifndef DAXMAP_REGION_MAP_H
+#define DAXMAP_REGION_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daxmap.h"
+#include "runs.h"
+
+struct ref_runtime;
+
+/* daxmap_region_map(): map the region called name, taking a REF_MAP on
+ * each of its extents until daxmap_map_delete(). */
+int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
+		    const char *name, unsigned flags);
+/*
+ * Release, step 2: replace this process's mappings of the extents in runs
+ * (sorted) with PROT_NONE, so a stale access faults instead of reaching
+ * the next owner's data, and drop their references on them.
+ */
+void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns);
+
+/*
+ * The pool extents under bytes [off, off + len) of a region mapping, as
+ * sorted runs (free() them), and a share of its runtime attachment
+ * (ref_detach() it). -EINVAL: not a region mapping, or the range is not
+ * inside it; -ESTALE: part of the range was released (ZAP).
+ */
+int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
+		    struct ref_runtime **rt, struct ext_run **runs, size_t *n);
+/* A number no other region mapping of this process has (0: not a region
+ * mapping): caches key on it, since a mapping's address may be reused. */
+uint64_t region_map_serial(const struct daxmap_map *map);
+
+#endif
