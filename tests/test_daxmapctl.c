@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <daxmap.h>
@@ -103,6 +104,43 @@ Test(daxmapctl, info_errors)
 	cr_assert_eq(ctl_err(&err, "info --align 3M /dev/null"), 1);
 	cr_assert(strstr(err, "not a power of two"), "%s", err);
 	free(err);
+}
+
+/* info tells "no pool" (neither key) from a pool ("pool") and from a pool
+ * it cannot read ("pool_error"), by the error code, not the text */
+Test(daxmapctl, info_pool_or_pool_error)
+{
+	const char *p = make_file(64 * MiB);
+	static const char junk[8] = "junkjunk";
+	struct json_object *j, *v;
+	char *out;
+	int fd;
+
+	for (int step = 0; step < 3; step++) {
+		if (step == 1)
+			cr_assert_eq(ctl(&out, "format %s", p), 0);
+		if (step == 1)
+			free(out);
+		if (step == 2) {
+			/* both superblocks' checksums broken (a reserved
+			 * word changed): a damaged pool */
+			fd = open(p, O_WRONLY);
+			cr_assert_geq(fd, 0);
+			cr_assert_eq(pwrite(fd, junk, 8, 100), 8);
+			cr_assert_eq(pwrite(fd, junk, 8, (64 << 10) + 100), 8);
+			close(fd);
+		}
+		cr_assert_eq(ctl(&out, "info %s", p), 0, "step %d", step);
+		j = json_tokener_parse(out);
+		cr_assert_not_null(j, "not JSON: %s", out);
+		cr_assert_eq(json_object_object_get_ex(j, "pool", &v), step == 1, "step %d: %s", step, out);
+		cr_assert_eq(json_object_object_get_ex(j, "pool_error", &v), step == 2, "step %d: %s",
+			     step, out);
+		if (step == 2)
+			cr_assert(strstr(json_object_get_string(v), "checksum"), "%s", out);
+		json_object_put(j);
+		free(out);
+	}
 }
 
 Test(daxmapctl, usage_errors_exit_2)

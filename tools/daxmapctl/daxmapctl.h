@@ -22,6 +22,8 @@ struct out_opts {
 struct json_object *json_size(uint64_t v, const struct out_opts *o);
 /* Print a JSON value to stdout (pretty, like daxctl) and free it. */
 int json_print(struct json_object *j);
+/* json_print(); EXIT_OK, or EXIT_ERR after saying it could not. */
+int print_or_fail(const char *cmd, struct json_object *j);
 
 /* Parse "4096", "2M", "2MiB", "1G", "1GiB", "0x200000". 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);

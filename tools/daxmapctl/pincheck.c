@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pincheck.c -- daxmapctl pin-check: which long-term pins this kernel
- * allows on a device (SPEC §4), as daxmap_pin_check() decides them before
+ * allows on a device, as daxmap_pin_check() decides them before
  * the kernel is asked, each with the rule that decides it. Nothing is
  * pinned and no pool is needed.
  */
@@ -86,9 +86,5 @@ int cmd_pin_check(int argc, char **argv)
 	}
 	json_object_object_add(j, "backends", arr);
 	daxmap_dev_close(dev);
-	if (json_print(j) < 0) {
-		cmd_error(c_pincheck.name, "cannot write to standard output");
-		return EXIT_ERR;
-	}
-	return EXIT_OK;
+	return print_or_fail(c_pincheck.name, j);
 }

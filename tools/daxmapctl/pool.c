@@ -122,7 +122,7 @@ int cmd_format(int argc, char **argv)
 		daxmap_dev_close(dev);
 		return EXIT_ERR;
 	}
-	rc = json_print(pool_json(pool, &o.out)) < 0 ? EXIT_ERR : EXIT_OK;
+	rc = print_or_fail(c_format.name, pool_json(pool, &o.out));
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 	return rc;
@@ -246,7 +246,7 @@ int cmd_regions(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(arr, region_json(&ri[i], &o.out));
 		daxmap_region_list_free(ri);
-		rc = json_print(arr) < 0 ? EXIT_ERR : EXIT_OK;
+		rc = print_or_fail(c_regions.name, arr);
 	}
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);

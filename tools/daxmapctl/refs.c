@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * refs.c -- daxmapctl refs, holders, reclaim: the runtime references of a
- * pool (SPEC §4): who maps or pins which extents, and dropping those of
+ * pool: who maps or pins which extents, and dropping those of
  * processes that died.
  */
 #include <stdio.h>
@@ -94,7 +94,7 @@ int cmd_refs(int argc, char **argv)
 
 		for (size_t i = 0; i < nr; i++)
 			json_object_array_add(arr, extent_json(&refs[i], hs, nh, &o.out));
-		rc = json_print(arr) < 0 ? EXIT_ERR : EXIT_OK;
+		rc = print_or_fail(c_refs.name, arr);
 	}
 	free(refs);
 	free(hs);
@@ -173,7 +173,7 @@ int cmd_holders(int argc, char **argv)
 		json_object_object_add(p, "references", refs);
 		json_object_array_add(arr, p);
 	}
-	rc = json_print(arr) < 0 ? EXIT_ERR : EXIT_OK;
+	rc = print_or_fail(c_holders.name, arr);
 out:
 	free(hs);
 	daxmap_pool_close(pool);
@@ -224,7 +224,7 @@ int cmd_reclaim(int argc, char **argv)
 				       json_object_new_int64((int64_t)st.extents_freed));
 		json_object_object_add(j, "extents_waiting",
 				       json_object_new_int64((int64_t)st.extents_waiting));
-		rc = json_print(j) < 0 ? EXIT_ERR : EXIT_OK;
+		rc = print_or_fail(c_reclaim.name, j);
 	}
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);

@@ -50,6 +50,14 @@ int json_print(struct json_object *j)
 	return rc;
 }
 
+int print_or_fail(const char *cmd, struct json_object *j)
+{
+	if (json_print(j) == 0)
+		return EXIT_OK;
+	cmd_error(cmd, "cannot write to standard output");
+	return EXIT_ERR;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
