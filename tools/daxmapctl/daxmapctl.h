@@ -38,6 +38,7 @@ void cmd_error(const char *cmd, const char *fmt, ...)
 
 struct daxmap_dev;
 struct daxmap_pool;
+
 /* Pool usage as JSON (info, format), or NULL. */
 struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o);
 
@@ -49,37 +50,45 @@ struct popts {
 	uint64_t align, extent_size;
 	bool force, repair;
 	int timeout_ms;  /* --timeout; 0 by default: never wait */
+	uint64_t size;   /* the SIZE argument, if the command has one */
 	struct out_opts out;
 	char **args; /* positional */
 	int nargs;
 };
 
-struct pcmd {
+/* What run_command() opens for a command before its body runs: nothing
+ * (a command without arguments), the device at its first argument only,
+ * or its pool too (with or without the reclaim an open does), read-only or
+ * not, or the device for discovery only (always, or when access is
+ * denied). */
+enum { OPEN_DEV = 0, OPEN_POOL = 1, OPEN_POOL_NORECLAIM = 2, OPEN_RO = 4,
+       OPEN_RO_UNLESS_REPAIR = 8, OPEN_QUERY = 16, OPEN_QUERY_IF_DENIED = 32 };
+
+/* A daxmapctl command, declared by the file that implements it. */
+struct command {
 	const char *name;
-	unsigned allowed;
-	int nargs;    /* positional arguments required */
-	int optional; /* and how many more may follow */
-	const char *usage;
+	const char *summary;  /* one line for 'daxmapctl --help' */
+	const char *usage;    /* 'daxmapctl NAME --help' */
+	unsigned allowed;     /* OPT_* it takes */
+	int nargs;            /* positional arguments required */
+	int optional;         /* and how many more may follow */
+	int size_arg;         /* index of a SIZE positional argument, 0: none */
+	unsigned open;        /* OPEN_* */
+	/* the command's work on what run_command() opened (dev NULL without
+	 * arguments, pool NULL without OPEN_POOL*); its exit status */
+	int (*run)(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		   struct daxmap_pool *pool);
 };
 
 /* -1: go on; otherwise the exit status to return now (0 after --help). */
-int parse_args(int argc, char **argv, const struct pcmd *c, struct popts *o);
-/* Open device (and pool, if pool is not NULL) at o->args[0]; prints the
- * error and returns EXIT_ERR on failure. */
-int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
-	      struct daxmap_dev **dev, struct daxmap_pool **pool);
+int parse_args(int argc, char **argv, const struct command *c, struct popts *o);
+/* Parse the arguments, open what c->open says, run c->run, close. */
+int run_command(int argc, char **argv, const struct command *c);
+/* Say what the library's last call refused (daxmap_errormsg()), as c;
+ * returns EXIT_ERR. */
+int lib_failed(const struct command *c);
 
-int cmd_list(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_format(int argc, char **argv);
-int cmd_create(int argc, char **argv);
-int cmd_resize(int argc, char **argv);
-int cmd_remove(int argc, char **argv);
-int cmd_regions(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_refs(int argc, char **argv);
-int cmd_holders(int argc, char **argv);
-int cmd_reclaim(int argc, char **argv);
-int cmd_pin_check(int argc, char **argv);
+extern const struct command cmd_list, cmd_info, cmd_format, cmd_create, cmd_resize, cmd_remove,
+	cmd_regions, cmd_check, cmd_refs, cmd_holders, cmd_reclaim, cmd_pin_check;
 
 #endif

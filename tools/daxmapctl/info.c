@@ -7,8 +7,14 @@
 
 #include "daxmapctl.h"
 
-static const struct pcmd c_info = {
-	"info", OPT_ALIGN | OPT_HUMAN, 1, 0,
+static int run_info(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		    struct daxmap_pool *unused);
+
+/* read-only is enough */
+const struct command cmd_info = {
+	.name = "info", .summary = "show what libdaxmap sees of a device or file, and its pool",
+	.allowed = OPT_ALIGN | OPT_HUMAN, .nargs = 1, .optional = 0,
+	.usage =
 	"usage: daxmapctl info [-u] [--align SIZE] PATH\n\n"
 	"Print a JSON object describing the device-DAX device, fsdax file or\n"
 	"emulated device (regular file) at PATH, with its pool's usage (extents\n"
@@ -17,6 +23,7 @@ static const struct pcmd c_info = {
 	"                    (default 2M; a devdax device has its own)\n"
 	"  -u, --human       sizes in human-readable form\n"
 	"  -h, --help        this text\n",
+	.open = OPEN_RO | OPEN_QUERY_IF_DENIED, .run = run_info,
 };
 
 static struct json_object *dev_json(const struct daxmap_dev *dev, const struct out_opts *o)
@@ -58,26 +65,13 @@ static void add_pool(struct json_object *j, struct daxmap_dev *dev, const struct
 	}
 }
 
-int cmd_info(int argc, char **argv)
+static int run_info(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		    struct daxmap_pool *unused)
 {
-	struct daxmap_dev *dev;
-	struct json_object *j;
-	struct popts o;
-	int rc = parse_args(argc, argv, &c_info, &o);
+	struct json_object *j = dev_json(dev, &o->out);
 
-	if (rc >= 0)
-		return rc;
-	/* read-only is enough; without access (devdax is root-only) the
-	 * discovery still works without opening the node */
-	rc = daxmap_dev_open(&dev, o.args[0], o.align, DAXMAP_DEV_RDONLY);
-	if (rc == -EACCES || rc == -EPERM)
-		rc = daxmap_dev_open(&dev, o.args[0], o.align, DAXMAP_DEV_QUERY);
-	if (rc < 0) {
-		cmd_error(c_info.name, "%s", daxmap_errormsg());
-		return EXIT_ERR;
-	}
-	j = dev_json(dev, &o.out);
-	add_pool(j, dev, &o.out);
-	daxmap_dev_close(dev);
-	return print_or_fail(c_info.name, j);
+	(void)unused;
+	add_pool(j, dev, &o->out);
+	return print_or_fail(c->name, j);
 }
+

@@ -6,8 +6,13 @@
 
 #include "daxmapctl.h"
 
-static const struct pcmd c_list = {
-	"list", OPT_HUMAN, 0, 0,
+static int run_list(const struct command *c, const struct popts *o, struct daxmap_dev *unused,
+		    struct daxmap_pool *none);
+
+const struct command cmd_list = {
+	.name = "list", .summary = "list the device-DAX devices of this system",
+	.allowed = OPT_HUMAN, .nargs = 0, .optional = 0, .run = run_list,
+	.usage =
 	"usage: daxmapctl list [-u]\n\n"
 	"Print a JSON array of the device-DAX devices of this system.\n\n"
 	"  -u, --human   sizes in human-readable form\n"
@@ -35,23 +40,20 @@ static struct json_object *devdax_json(const struct daxmap_devdax_info *d,
 	return j;
 }
 
-int cmd_list(int argc, char **argv)
+static int run_list(const struct command *c, const struct popts *o, struct daxmap_dev *unused,
+		    struct daxmap_pool *none)
 {
 	struct daxmap_devdax_info *devs;
 	struct json_object *arr;
-	struct popts o;
 	size_t n;
-	int rc = parse_args(argc, argv, &c_list, &o);
 
-	if (rc >= 0)
-		return rc;
-	if (daxmap_dev_list(&devs, &n) < 0) {
-		cmd_error(c_list.name, "%s", daxmap_errormsg());
-		return EXIT_ERR;
-	}
+	(void)unused;
+	(void)none;
+	if (daxmap_dev_list(&devs, &n) < 0)
+		return lib_failed(c);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, devdax_json(&devs[i], &o.out));
+		json_object_array_add(arr, devdax_json(&devs[i], &o->out));
 	daxmap_dev_list_free(devs);
-	return print_or_fail(c_list.name, arr);
+	return print_or_fail(c->name, arr);
 }

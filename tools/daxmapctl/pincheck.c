@@ -16,8 +16,14 @@
 
 #include "daxmapctl.h"
 
-static const struct pcmd c_pincheck = {
-	"pin-check", OPT_ALIGN, 1, 0,
+static int run_pin_check(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+			 struct daxmap_pool *unused);
+
+/* discovery is enough: the rules depend on the kind of memory */
+const struct command cmd_pin_check = {
+	.name = "pin-check", .summary = "which long-term pins this kernel allows on a device",
+	.allowed = OPT_ALIGN, .nargs = 1, .optional = 0,
+	.usage =
 	"usage: daxmapctl pin-check [--align SIZE] PATH\n\n"
 	"Print, as a JSON object, which long-term pins this kernel allows on the\n"
 	"device-DAX device, fsdax file or emulated device at PATH, as libdaxmap\n"
@@ -26,6 +32,7 @@ static const struct pcmd c_pincheck = {
 	"io_uring and external, allowed (true/false) and the rule. Nothing is\n"
 	"pinned; no pool is needed.\n\n"
 	"  -a, --align SIZE  alignment of an emulated device (default 2M)\n",
+	.open = OPEN_QUERY, .run = run_pin_check,
 };
 
 /* The kernel version the library's rules use: DAXMAP_KERNEL_VERSION
@@ -43,29 +50,21 @@ static void kernel_version(char *buf, size_t len, const struct utsname *u)
 		snprintf(buf, len, "unknown");
 }
 
-int cmd_pin_check(int argc, char **argv)
+static int run_pin_check(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+			 struct daxmap_pool *unused)
 {
 	static const enum daxmap_pin_backend backends[] = {
 		DAXMAP_PIN_RDMA, DAXMAP_PIN_VFIO, DAXMAP_PIN_IO_URING, DAXMAP_PIN_EXTERNAL,
 	};
 	struct json_object *j, *arr;
-	struct daxmap_dev *dev;
 	struct utsname u;
-	struct popts o;
 	char kver[32];
-	int rc = parse_args(argc, argv, &c_pincheck, &o);
 
-	if (rc >= 0)
-		return rc;
-	/* discovery is enough: the rules depend on the kind of memory */
-	if (daxmap_dev_open(&dev, o.args[0], o.align, DAXMAP_DEV_QUERY) < 0) {
-		cmd_error(c_pincheck.name, "%s", daxmap_errormsg());
-		return EXIT_ERR;
-	}
+	(void)o;
+	(void)unused;
 	if (uname(&u) != 0)
 		snprintf(u.release, sizeof(u.release), "unknown");
 	kernel_version(kver, sizeof(kver), &u);
-
 	j = json_object_new_object();
 	json_object_object_add(j, "path", json_object_new_string(daxmap_dev_path(dev)));
 	json_object_object_add(j, "kind",
@@ -85,6 +84,6 @@ int cmd_pin_check(int argc, char **argv)
 		json_object_array_add(arr, b);
 	}
 	json_object_object_add(j, "backends", arr);
-	daxmap_dev_close(dev);
-	return print_or_fail(c_pincheck.name, j);
+	return print_or_fail(c->name, j);
 }
+

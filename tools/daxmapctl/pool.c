@@ -13,15 +13,6 @@
 
 #include "daxmapctl.h"
 
-static int parse_size_arg(const struct pcmd *c, const char *s, uint64_t *v)
-{
-	if (parse_size(s, v) < 0) {
-		cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", s);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
-
 static struct json_object *region_json(const struct daxmap_region_info *r,
 				       const struct out_opts *o)
 {
@@ -93,8 +84,26 @@ struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o
 	return j;
 }
 
-static const struct pcmd c_format = {
-	"format", OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, 1, 0,
+static int run_format(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		      struct daxmap_pool *unused)
+{
+	struct daxmap_pool *pool;
+	int rc;
+
+	(void)unused;
+	if (daxmap_pool_format(dev, o->extent_size, o->force ? DAXMAP_FORMAT_FORCE : 0) < 0 ||
+	    daxmap_pool_open(&pool, dev, 0) < 0)
+		return lib_failed(c);
+	rc = print_or_fail(c->name, pool_json(pool, &o->out));
+	daxmap_pool_close(pool);
+	return rc;
+}
+
+const struct command cmd_format = {
+	.name = "format", .summary = "make a device an empty pool",
+	.allowed = OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, .nargs = 1, .optional = 0,
+	.size_arg = 0, .open = OPEN_DEV, .run = run_format,
+	.usage =
 	"usage: daxmapctl format [-u] [--extent-size SIZE] [--force] [--align SIZE] PATH\n\n"
 	"Make the device an empty pool. The extent size is the device alignment\n"
 	"or a multiple of it (default: the alignment). An existing pool is only\n"
@@ -105,38 +114,48 @@ static const struct pcmd c_format = {
 	"  -u, --human             sizes in human-readable form\n",
 };
 
-int cmd_format(int argc, char **argv)
+/* create and resize: the size argument, the change, the region printed */
+static int run_sized(const struct command *c, const struct popts *o, struct daxmap_pool *pool,
+		     bool create)
 {
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct popts o;
-	int rc = parse_args(argc, argv, &c_format, &o);
+	struct json_object *j;
 
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_format, &o, false, &dev, NULL)))
-		return rc;
-	if (daxmap_pool_format(dev, o.extent_size, o.force ? DAXMAP_FORMAT_FORCE : 0) < 0 ||
-	    daxmap_pool_open(&pool, dev, 0) < 0) {
-		cmd_error("format", "%s", daxmap_errormsg());
-		daxmap_dev_close(dev);
-		return EXIT_ERR;
-	}
-	rc = print_or_fail(c_format.name, pool_json(pool, &o.out));
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
-	return rc;
+	if ((create ? daxmap_region_create(pool, o->args[1], o->size, NULL) :
+		      daxmap_region_resize(pool, o->args[1], o->size, NULL, o->timeout_ms)) < 0)
+		return lib_failed(c);
+	j = find_region(pool, o->args[1], &o->out);
+	return j ? print_or_fail(c->name, j) : EXIT_ERR;
 }
 
-static const struct pcmd c_create = {
-	"create", OPT_ALIGN | OPT_HUMAN, 3, 0,
+static int run_create(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		      struct daxmap_pool *pool)
+{
+	(void)dev;
+	return run_sized(c, o, pool, true);
+}
+
+static int run_resize(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		      struct daxmap_pool *pool)
+{
+	(void)dev;
+	return run_sized(c, o, pool, false);
+}
+
+const struct command cmd_create = {
+	.name = "create", .summary = "create a region",
+	.allowed = OPT_ALIGN | OPT_HUMAN, .nargs = 3, .optional = 0,
+	.size_arg = 2, .open = OPEN_POOL, .run = run_create,
+	.usage =
 	"usage: daxmapctl create [-u] [--align SIZE] PATH NAME SIZE\n\n"
 	"Create region NAME of at least SIZE bytes, rounded up to whole extents,\n"
 	"and print it. Names: 1 to 63 printable ASCII characters, no space or '/'.\n",
 };
 
-static const struct pcmd c_resize = {
-	"resize", OPT_ALIGN | OPT_HUMAN | OPT_TIMEOUT, 3, 0,
+const struct command cmd_resize = {
+	.name = "resize", .summary = "grow or shrink a region",
+	.allowed = OPT_ALIGN | OPT_HUMAN | OPT_TIMEOUT, .nargs = 3, .optional = 0,
+	.size_arg = 2, .open = OPEN_POOL, .run = run_resize,
+	.usage =
 	"usage: daxmapctl resize [-u] [--timeout SECS] [--align SIZE] PATH NAME SIZE\n\n"
 	"Grow or shrink region NAME to SIZE bytes, rounded up to whole extents,\n"
 	"and print it. Shrinking releases the extents at the end like remove\n"
@@ -146,47 +165,18 @@ static const struct pcmd c_resize = {
 	"                      'forever')\n",
 };
 
-static int create_or_resize(int argc, char **argv, const struct pcmd *c, bool create)
+static int run_remove(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		      struct daxmap_pool *pool)
 {
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct json_object *j;
-	struct popts o;
-	uint64_t size;
-	int rc = parse_args(argc, argv, c, &o);
-
-	if (rc >= 0)
-		return rc;
-	if ((rc = parse_size_arg(c, o.args[2], &size)))
-		return rc;
-	if ((rc = open_pool(c, &o, false, &dev, &pool)))
-		return rc;
-	rc = create ? daxmap_region_create(pool, o.args[1], size, NULL) :
-		      daxmap_region_resize(pool, o.args[1], size, NULL, o.timeout_ms);
-	if (rc < 0) {
-		cmd_error(c->name, "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-	} else {
-		j = find_region(pool, o.args[1], &o.out);
-		rc = j && json_print(j) == 0 ? EXIT_OK : EXIT_ERR;
-	}
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
-	return rc;
+	(void)dev;
+	return daxmap_region_remove(pool, o->args[1], o->timeout_ms) < 0 ? lib_failed(c) : EXIT_OK;
 }
 
-int cmd_create(int argc, char **argv)
-{
-	return create_or_resize(argc, argv, &c_create, true);
-}
-
-int cmd_resize(int argc, char **argv)
-{
-	return create_or_resize(argc, argv, &c_resize, false);
-}
-
-static const struct pcmd c_remove = {
-	"remove", OPT_ALIGN | OPT_TIMEOUT, 2, 0,
+const struct command cmd_remove = {
+	.name = "remove", .summary = "remove a region",
+	.allowed = OPT_ALIGN | OPT_TIMEOUT, .nargs = 2, .optional = 0,
+	.size_arg = 0, .open = OPEN_POOL, .run = run_remove,
+	.usage =
 	"usage: daxmapctl remove [--timeout SECS] [--align SIZE] PATH NAME\n\n"
 	"Remove region NAME. Its extents are marked ZAP at once (no new mapping\n"
 	"or pin), revocable pins are revoked, and they are freed when no mapping\n"
@@ -197,69 +187,30 @@ static const struct pcmd c_remove = {
 	"                      'forever')\n",
 };
 
-int cmd_remove(int argc, char **argv)
-{
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct popts o;
-	int rc = parse_args(argc, argv, &c_remove, &o);
-
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_remove, &o, false, &dev, &pool)))
-		return rc;
-	rc = EXIT_OK;
-	if (daxmap_region_remove(pool, o.args[1], o.timeout_ms) < 0) {
-		cmd_error("remove", "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-	}
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
-	return rc;
-}
-
-static const struct pcmd c_regions = {
-	"regions", OPT_ALIGN | OPT_HUMAN, 1, 0,
-	"usage: daxmapctl regions [-u] [--align SIZE] PATH\n\n"
-	"Print a JSON array of the regions of the pool on PATH.\n",
-};
-
-int cmd_regions(int argc, char **argv)
+static int run_regions(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		       struct daxmap_pool *pool)
 {
 	struct daxmap_region_info *ri;
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct popts o;
+	struct json_object *arr;
 	size_t n;
-	int rc = parse_args(argc, argv, &c_regions, &o);
 
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_regions, &o, true, &dev, &pool)))
-		return rc;
-	if (daxmap_region_list(pool, &ri, &n) < 0) {
-		cmd_error("regions", "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-	} else {
-		struct json_object *arr = json_object_new_array();
-
-		for (size_t i = 0; i < n; i++)
-			json_object_array_add(arr, region_json(&ri[i], &o.out));
-		daxmap_region_list_free(ri);
-		rc = print_or_fail(c_regions.name, arr);
-	}
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
-	return rc;
+	(void)dev;
+	if (daxmap_region_list(pool, &ri, &n) < 0)
+		return lib_failed(c);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, region_json(&ri[i], &o->out));
+	daxmap_region_list_free(ri);
+	return print_or_fail(c->name, arr);
 }
 
-static const struct pcmd c_check = {
-	"check", OPT_ALIGN | OPT_REPAIR, 1, 0,
-	"usage: daxmapctl check [--repair] [--align SIZE] PATH\n\n"
-	"Check the pool metadata on PATH and print the findings as JSON. Nothing\n"
-	"is written without --repair, which restores a damaged primary superblock\n"
-	"from its backup and finishes interrupted operations. Exit status 1 when\n"
-	"problems are found.\n",
+const struct command cmd_regions = {
+	.name = "regions", .summary = "list the regions of a pool",
+	.allowed = OPT_ALIGN | OPT_HUMAN, .nargs = 1, .optional = 0,
+	.size_arg = 0, .open = OPEN_POOL | OPEN_RO, .run = run_regions,
+	.usage =
+	"usage: daxmapctl regions [-u] [--align SIZE] PATH\n\n"
+	"Print a JSON array of the regions of the pool on PATH.\n",
 };
 
 static void add_finding(void *arg, const char *msg)
@@ -267,36 +218,42 @@ static void add_finding(void *arg, const char *msg)
 	json_object_array_add(arg, json_object_new_string(msg));
 }
 
-int cmd_check(int argc, char **argv)
+static int run_check(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		     struct daxmap_pool *unused)
 {
-	struct json_object *j, *findings;
-	struct daxmap_dev *dev;
-	struct popts o;
-	int rc = parse_args(argc, argv, &c_check, &o), problems;
+	struct json_object *j, *findings = json_object_new_array();
+	int problems = daxmap_pool_check(dev, o->repair ? DAXMAP_CHECK_REPAIR : 0, add_finding,
+					 findings);
 
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_check, &o, !o.repair, &dev, NULL)))
-		return rc;
-	findings = json_object_new_array();
-	problems = daxmap_pool_check(dev, o.repair ? DAXMAP_CHECK_REPAIR : 0, add_finding, findings);
+	(void)unused;
 	if (problems < 0) {
-		cmd_error("check", "%s: %s", o.args[0], daxmap_errormsg());
+		cmd_error(c->name, "%s: %s", o->args[0], daxmap_errormsg());
 		json_object_put(findings);
-		daxmap_dev_close(dev);
 		return EXIT_ERR;
 	}
 	j = json_object_new_object();
-	json_object_object_add(j, "path", json_object_new_string(o.args[0]));
+	json_object_object_add(j, "path", json_object_new_string(o->args[0]));
 	json_object_object_add(j, "problems", json_object_new_int(problems));
 	json_object_object_add(j, "findings", findings);
-	if (o.repair) {
+	if (o->repair) {
 		/* what is left after the repair decides the exit status */
 		problems = daxmap_pool_check(dev, 0, NULL, NULL);
 		json_object_object_add(j, "remaining", json_object_new_int(problems));
 	}
-	daxmap_dev_close(dev);
 	if (json_print(j) < 0)
 		return EXIT_ERR;
 	return problems ? EXIT_ERR : EXIT_OK;
 }
+
+const struct command cmd_check = {
+	.name = "check", .summary = "check (and repair) a pool's metadata",
+	.allowed = OPT_ALIGN | OPT_REPAIR, .nargs = 1, .optional = 0,
+	.size_arg = 0, .open = OPEN_DEV | OPEN_RO_UNLESS_REPAIR, .run = run_check,
+	.usage =
+	"usage: daxmapctl check [--repair] [--align SIZE] PATH\n\n"
+	"Check the pool metadata on PATH and print the findings as JSON. Nothing\n"
+	"is written without --repair, which restores a damaged primary superblock\n"
+	"from its backup and finishes interrupted operations. Exit status 1 when\n"
+	"problems are found.\n",
+};
+

@@ -25,8 +25,14 @@ static void add_kind(struct json_object *j, const struct daxmap_holding *h)
 	json_object_object_add(j, "revocable", json_object_new_boolean(h->revocable));
 }
 
-static const struct pcmd c_refs = {
-	"refs", OPT_ALIGN | OPT_HUMAN, 1, 1,
+static int run_refs(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		    struct daxmap_pool *pool);
+
+const struct command cmd_refs = {
+	.name = "refs", .summary = "show the references on each extent of a pool",
+	.allowed = OPT_ALIGN | OPT_HUMAN, .nargs = 1, .optional = 1,
+	.size_arg = 0, .open = OPEN_POOL | OPEN_RO, .run = run_refs,
+	.usage =
 	"usage: daxmapctl refs [-u] [--align SIZE] PATH [REGION]\n\n"
 	"Print a JSON array with the reference state of each extent of REGION,\n"
 	"or of every region (those being removed included): region, index,\n"
@@ -69,42 +75,40 @@ static struct json_object *extent_json(const struct daxmap_extent_refs *e,
 	return j;
 }
 
-int cmd_refs(int argc, char **argv)
+static int run_refs(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		    struct daxmap_pool *pool)
 {
 	struct daxmap_extent_refs *refs = NULL;
 	struct daxmap_holding *hs = NULL;
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct popts o;
+	struct json_object *arr;
 	size_t nr, nh;
-	int rc = parse_args(argc, argv, &c_refs, &o);
+	int rc;
 
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_refs, &o, true, &dev, &pool)))
-		return rc;
+	(void)dev;
 	/* two snapshots: a reference taken or dropped in between shows in
 	 * one and not the other; good enough for a live view */
-	if (daxmap_pool_refs(pool, o.nargs > 1 ? o.args[1] : NULL, &refs, &nr) < 0 ||
+	if (daxmap_pool_refs(pool, o->nargs > 1 ? o->args[1] : NULL, &refs, &nr) < 0 ||
 	    daxmap_pool_holders(pool, &hs, &nh) < 0) {
-		cmd_error("refs", "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-	} else {
-		struct json_object *arr = json_object_new_array();
-
-		for (size_t i = 0; i < nr; i++)
-			json_object_array_add(arr, extent_json(&refs[i], hs, nh, &o.out));
-		rc = print_or_fail(c_refs.name, arr);
+		free(refs);
+		return lib_failed(c);
 	}
+	arr = json_object_new_array();
+	for (size_t i = 0; i < nr; i++)
+		json_object_array_add(arr, extent_json(&refs[i], hs, nh, &o->out));
+	rc = print_or_fail(c->name, arr);
 	free(refs);
 	free(hs);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 	return rc;
 }
 
-static const struct pcmd c_holders = {
-	"holders", OPT_ALIGN | OPT_HUMAN, 1, 0,
+static int run_holders(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		       struct daxmap_pool *pool);
+
+const struct command cmd_holders = {
+	.name = "holders", .summary = "show the processes holding references on a pool",
+	.allowed = OPT_ALIGN | OPT_HUMAN, .nargs = 1, .optional = 0,
+	.size_arg = 0, .open = OPEN_POOL | OPEN_RO, .run = run_holders,
+	.usage =
 	"usage: daxmapctl holders [-u] [--align SIZE] PATH\n\n"
 	"Print a JSON array with one object per process holding references on\n"
 	"the pool: pid, start_time (clock ticks after boot), alive (false: it\n"
@@ -131,31 +135,16 @@ static struct json_object *holding_json(const struct daxmap_holding *h)
 	return j;
 }
 
-int cmd_holders(int argc, char **argv)
+/* One object per process, in order of first appearance, with its
+ * references. */
+static struct json_object *processes_json(const struct daxmap_holding *hs, size_t nh)
 {
-	struct daxmap_holding *hs = NULL;
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct json_object *arr;
-	struct popts o;
-	size_t nh;
-	int rc = parse_args(argc, argv, &c_holders, &o);
+	struct json_object *arr = json_object_new_array();
 
-	if (rc >= 0)
-		return rc;
-	if ((rc = open_pool(&c_holders, &o, true, &dev, &pool)))
-		return rc;
-	if (daxmap_pool_holders(pool, &hs, &nh) < 0) {
-		cmd_error("holders", "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-		goto out;
-	}
-	arr = json_object_new_array();
 	for (size_t i = 0; i < nh; i++) {
-		struct json_object *p = NULL, *refs;
+		struct json_object *p, *refs;
 		size_t k;
 
-		/* one object per process, in order of first appearance */
 		for (k = 0; k < i; k++)
 			if (hs[k].pid == hs[i].pid && hs[k].start_time == hs[i].start_time)
 				break;
@@ -173,16 +162,34 @@ int cmd_holders(int argc, char **argv)
 		json_object_object_add(p, "references", refs);
 		json_object_array_add(arr, p);
 	}
-	rc = print_or_fail(c_holders.name, arr);
-out:
+	return arr;
+}
+
+static int run_holders(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		       struct daxmap_pool *pool)
+{
+	struct daxmap_holding *hs;
+	size_t nh;
+	int rc;
+
+	(void)o;
+	(void)dev;
+	if (daxmap_pool_holders(pool, &hs, &nh) < 0)
+		return lib_failed(c);
+	rc = print_or_fail(c->name, processes_json(hs, nh));
 	free(hs);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 	return rc;
 }
 
-static const struct pcmd c_reclaim = {
-	"reclaim", OPT_ALIGN, 1, 0,
+static int run_reclaim(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		       struct daxmap_pool *pool);
+
+/* the open must not reclaim first: this reports what reclaim did */
+const struct command cmd_reclaim = {
+	.name = "reclaim", .summary = "drop dead holders' references, finish releases",
+	.allowed = OPT_ALIGN, .nargs = 1, .optional = 0,
+	.size_arg = 0, .open = OPEN_POOL_NORECLAIM, .run = run_reclaim,
+	.usage =
 	"usage: daxmapctl reclaim [--align SIZE] PATH\n\n"
 	"Drop the references of processes that died, then free the extents of\n"
 	"every removal or shrink that no reference holds any more. Prints\n"
@@ -191,42 +198,22 @@ static const struct pcmd c_reclaim = {
 	"  -a, --align SIZE  alignment of an emulated device (default 2M)\n",
 };
 
-int cmd_reclaim(int argc, char **argv)
+static int run_reclaim(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
+		       struct daxmap_pool *pool)
 {
 	struct daxmap_reclaim_stat st;
-	struct daxmap_pool *pool;
-	struct daxmap_dev *dev;
-	struct popts o;
-	int rc = parse_args(argc, argv, &c_reclaim, &o);
+	struct json_object *j;
 
-	if (rc >= 0)
-		return rc;
-	/* the open must not reclaim first: this reports what reclaim did */
-	if (daxmap_dev_open(&dev, o.args[0], o.align, 0) < 0) {
-		cmd_error("reclaim", "%s", daxmap_errormsg());
-		return EXIT_ERR;
-	}
-	if (daxmap_pool_open(&pool, dev, DAXMAP_POOL_NORECLAIM) < 0) {
-		cmd_error("reclaim", "%s: %s", o.args[0], daxmap_errormsg());
-		daxmap_dev_close(dev);
-		return EXIT_ERR;
-	}
-	if (daxmap_pool_reclaim(pool, &st) < 0) {
-		cmd_error("reclaim", "%s", daxmap_errormsg());
-		rc = EXIT_ERR;
-	} else {
-		struct json_object *j = json_object_new_object();
-
-		json_object_object_add(j, "holders_dropped", json_object_new_int64(st.holders_dropped));
-		json_object_object_add(j, "releases_finished",
-				       json_object_new_int64(st.releases_finished));
-		json_object_object_add(j, "extents_freed",
-				       json_object_new_int64((int64_t)st.extents_freed));
-		json_object_object_add(j, "extents_waiting",
-				       json_object_new_int64((int64_t)st.extents_waiting));
-		rc = print_or_fail(c_reclaim.name, j);
-	}
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
-	return rc;
+	(void)o;
+	(void)dev;
+	if (daxmap_pool_reclaim(pool, &st) < 0)
+		return lib_failed(c);
+	j = json_object_new_object();
+	json_object_object_add(j, "holders_dropped", json_object_new_int64(st.holders_dropped));
+	json_object_object_add(j, "releases_finished", json_object_new_int64(st.releases_finished));
+	json_object_object_add(j, "extents_freed", json_object_new_int64((int64_t)st.extents_freed));
+	json_object_object_add(j, "extents_waiting",
+			       json_object_new_int64((int64_t)st.extents_waiting));
+	return print_or_fail(c->name, j);
 }
+

@@ -131,7 +131,7 @@ void cmd_error(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int parse_args(int argc, char **argv, const struct pcmd *c, struct popts *o)
+int parse_args(int argc, char **argv, const struct command *c, struct popts *o)
 {
 	static const struct option lo[] = {
 		{ "align", required_argument, NULL, 'a' },
@@ -192,20 +192,48 @@ int parse_args(int argc, char **argv, const struct pcmd *c, struct popts *o)
 	}
 	o->args = argv + optind;
 	o->nargs = n;
+	if (c->size_arg && parse_size(o->args[c->size_arg], &o->size) < 0) {
+		cmd_error(c->name, "invalid size '%s' (examples: 4096, 2M, 1G)", o->args[c->size_arg]);
+		return EXIT_USAGE;
+	}
 	return -1;
 }
 
-int open_pool(const struct pcmd *c, const struct popts *o, bool rdonly,
-	      struct daxmap_dev **dev, struct daxmap_pool **pool)
+int lib_failed(const struct command *c)
 {
-	if (daxmap_dev_open(dev, o->args[0], o->align, rdonly ? DAXMAP_DEV_RDONLY : 0) < 0) {
-		cmd_error(c->name, "%s", daxmap_errormsg());
+	cmd_error(c->name, "%s", daxmap_errormsg());
+	return EXIT_ERR;
+}
+
+int run_command(int argc, char **argv, const struct command *c)
+{
+	struct daxmap_pool *pool = NULL;
+	struct daxmap_dev *dev;
+	struct popts o;
+	bool rdonly;
+	int rc = parse_args(argc, argv, c, &o);
+
+	if (rc >= 0)
+		return rc;
+	if (c->nargs == 0)
+		return c->run(c, &o, NULL, NULL);
+	rdonly = (c->open & OPEN_RO) || ((c->open & OPEN_RO_UNLESS_REPAIR) && !o.repair);
+	rc = daxmap_dev_open(&dev, o.args[0], o.align, (c->open & OPEN_QUERY) ? DAXMAP_DEV_QUERY :
+						     rdonly ? DAXMAP_DEV_RDONLY : 0);
+	/* without access (devdax nodes are root-only) discovery still works */
+	if ((rc == -EACCES || rc == -EPERM) && (c->open & OPEN_QUERY_IF_DENIED))
+		rc = daxmap_dev_open(&dev, o.args[0], o.align, DAXMAP_DEV_QUERY);
+	if (rc < 0)
+		return lib_failed(c);
+	if ((c->open & (OPEN_POOL | OPEN_POOL_NORECLAIM)) &&
+	    daxmap_pool_open(&pool, dev, (rdonly ? DAXMAP_POOL_RDONLY : 0) |
+			     ((c->open & OPEN_POOL_NORECLAIM) ? DAXMAP_POOL_NORECLAIM : 0)) < 0) {
+		cmd_error(c->name, "%s: %s", o.args[0], daxmap_errormsg());
+		daxmap_dev_close(dev);
 		return EXIT_ERR;
 	}
-	if (pool && daxmap_pool_open(pool, *dev, rdonly ? DAXMAP_POOL_RDONLY : 0) < 0) {
-		cmd_error(c->name, "%s: %s", o->args[0], daxmap_errormsg());
-		daxmap_dev_close(*dev);
-		return EXIT_ERR;
-	}
-	return EXIT_OK;
+	rc = c->run(c, &o, dev, pool);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return rc;
 }
