@@ -465,19 +465,6 @@ Test(daxmapctl, list_shows_the_devices)
  * command pipe reaches EOF (the parent's test failed) exits.
  */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* system-wide: comparable across processes */
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t ms_since(int64_t t0)
-{
-	return (now_ns() - t0) / 1000000;
-}
-
 struct pooled {
 	const char *path;
 	struct daxmap_dev *dev;
