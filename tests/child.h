@@ -82,7 +82,7 @@ struct child_reply {
 	int cb_calls;
 	pid_t cb_pid, cb_tid;     /* where it ran (last time) */
 	int cb_unpin_rc;          /* its daxmap_unpin() of the child's pin */
-	char text[320];           /* what went wrong (daxmap_errormsg() or more) */
+	char text[1024];          /* what went wrong (daxmap_errormsg() or more) */
 };
 
 struct child {
