@@ -13,6 +13,7 @@
 
 #include <daxmap.h>
 
+#include "child.h"
 #include "helpers.h"
 
 static const char *tool(void)
@@ -364,45 +365,6 @@ static void expect_refs(struct json_object *refs, size_t i, const char *region, 
 	cr_assert_eq(json_object_array_length(h), nholders, "extent %zu", i);
 }
 
-/* Fork a child that opens the pool itself, maps region name and writes a
- * byte to *ready; it exits (unmapping) when a byte arrives on *go or at
- * EOF, and never returns. */
-static pid_t child_mapping(const char *p, const char *name, int *ready, int *go)
-{
-	int r[2], g[2];
-	pid_t c;
-	char b;
-
-	cr_assert_eq(pipe(r), 0);
-	cr_assert_eq(pipe(g), 0);
-	c = fork();
-	cr_assert_geq(c, 0);
-	if (c == 0) {
-		struct daxmap_dev *dev;
-		struct daxmap_pool *pool;
-		struct daxmap_map *map;
-
-		close(r[0]);
-		close(g[1]);
-		if (daxmap_dev_open(&dev, p, 0, 0) < 0 || daxmap_pool_open(&pool, dev, 0) < 0 ||
-		    daxmap_region_map(&map, pool, name, 0) < 0)
-			_exit(1);
-		if (write(r[1], "r", 1) != 1)
-			_exit(1);
-		(void)!read(g[0], &b, 1);
-		daxmap_map_delete(&map);
-		daxmap_pool_close(pool);
-		daxmap_dev_close(dev);
-		_exit(0);
-	}
-	close(r[1]);
-	close(g[0]);
-	cr_assert_eq(read(r[0], &b, 1), 1, "the child could not map '%s'", name);
-	*ready = r[0];
-	*go = g[1];
-	return c;
-}
-
 Test(daxmapctl, refs_show_own_mapping_and_pin)
 {
 	const char *p = make_pool(true);
@@ -512,16 +474,14 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 {
 	const char *p = make_pool(false);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = child_mapping(p, "wal", &ready, &go);
+	struct child c = child_mapping(p, "wal");
 
 	j = ctl_json("holders %s%s", p, "");
 	cr_assert_eq(json_object_array_length(j), 1);
-	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c);
+	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c.pid);
 	cr_assert(jbool(jat(j, 0, NULL), "alive"));
 	json_object_put(j);
-	cr_assert_eq(kill(c, SIGKILL), 0);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_kill(&c);
 
 	json_object_put(reclaim_json(p));
 	j = ctl_json("refs %s%s", p, "");
@@ -536,8 +496,6 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 	cr_assert_eq(jint(j, "holders_dropped"), 0);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* A listing keeps dead holders' references visible; reclaim drops them. */
@@ -545,15 +503,14 @@ Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
 {
 	const char *p = make_pool(false);
 	struct json_object *j, *h;
-	int ready, go, st;
-	pid_t c = child_mapping(p, "wal", &ready, &go);
+	struct child c = child_mapping(p, "wal");
+	pid_t pid = c.pid;
 
-	cr_assert_eq(kill(c, SIGKILL), 0);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_kill(&c);
 	j = ctl_json("holders %s%s", p, "");
 	cr_assert_eq(json_object_array_length(j), 1);
 	h = jat(j, 0, NULL);
-	cr_assert_eq(jint(h, "pid"), c);
+	cr_assert_eq(jint(h, "pid"), pid);
 	cr_assert(!jbool(h, "alive"), "a killed holder is dead");
 	json_object_put(j);
 	j = ctl_json("refs %s%s", p, "");
@@ -564,21 +521,19 @@ Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
 	cr_assert_eq(jint(j, "holders_dropped"), 1);
 	cr_assert_eq(jint(j, "releases_finished"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* A child maps wal; remove --timeout 0 fails naming it and leaves wal's
  * extents releasing. Returns the child. */
-static pid_t remove_while_mapped(const char *p, int *ready, int *go)
+static struct child remove_while_mapped(const char *p)
 {
 	struct json_object *j, *h;
 	char *err, cmd[512], pid[32];
-	pid_t c = child_mapping(p, "wal", ready, go);
+	struct child c = child_mapping(p, "wal");
 
 	snprintf(cmd, sizeof(cmd), "remove --timeout 0 %s wal", p);
 	cr_assert_eq(ctl_err(&err, cmd), 1);
-	snprintf(pid, sizeof(pid), "%d", (int)c);
+	snprintf(pid, sizeof(pid), "%d", (int)c.pid);
 	cr_assert(strstr(err, "daxmapctl remove: ") && strstr(err, pid), "%s", err);
 	free(err);
 	/* gone by name, its extents ZAP while mapped */
@@ -590,7 +545,7 @@ static pid_t remove_while_mapped(const char *p, int *ready, int *go)
 	for (size_t i = 0; i < 3; i++) {
 		expect_refs(j, i, "wal", (int64_t)i, "releasing", 1, 0, 1);
 		h = jat(jat(j, i, "holders"), 0, NULL);
-		cr_assert_eq(jint(h, "pid"), c);
+		cr_assert_eq(jint(h, "pid"), c.pid);
 		cr_assert(jbool(h, "alive"));
 	}
 	expect_refs(j, 3, "other", 0, "live", 0, 0, 0);
@@ -602,8 +557,7 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 {
 	const char *p = make_pool(true);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = remove_while_mapped(p, &ready, &go);
+	struct child c = remove_while_mapped(p);
 
 	/* a region being removed is still found by refs */
 	j = ctl_json("refs %s %s", p, "wal");
@@ -615,9 +569,7 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 	cr_assert_eq(jint(j, "extents_waiting"), 3);
 	json_object_put(j);
 
-	cr_assert_eq(write(go, "g", 1), 1);
-	cr_assert_eq(waitpid(c, &st, 0), c);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child_finish(&c);
 	j = reclaim_json(p);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
@@ -629,8 +581,6 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 	cr_assert_eq(jint(j, "pool.extents.free"), 30);
 	cr_assert_eq(jint(j, "pool.extents.releasing"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* daxmapctl reclaim opens without reclaiming, so it reports what it did. */
@@ -638,19 +588,15 @@ Test(daxmapctl, reclaim_reports_a_finished_removal)
 {
 	const char *p = make_pool(true);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = remove_while_mapped(p, &ready, &go);
+	struct child c = remove_while_mapped(p);
 
-	cr_assert_eq(write(go, "g", 1), 1);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_finish(&c);
 	j = reclaim_json(p);
 	cr_assert_eq(jint(j, "holders_dropped"), 0);
 	cr_assert_eq(jint(j, "releases_finished"), 1);
 	cr_assert_eq(jint(j, "extents_freed"), 3);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 Test(daxmapctl, resize_shrink_waits_for_a_mapping)
