@@ -51,6 +51,12 @@ uint64_t child_spot(uint64_t es, uint64_t index, int which)
 	return index * es + (which ? es / 2 : 0);
 }
 
+void child_unpin_arg(struct daxmap_pin *pin, void *arg)
+{
+	(void)pin;
+	daxmap_unpin(arg);
+}
+
 /* ---- the child's side ------------------------------------------------------ */
 
 /* Only ever used in the child. */

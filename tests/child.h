@@ -115,6 +115,10 @@ void child_finish(struct child *c);
 /* SIGKILL and reap: it must die of the signal (it was alive). */
 void child_kill(struct child *c);
 
+/* A revoke callback that unpins *arg (a struct daxmap_pin **), for a
+ * CHILD_RUN loop's revocable pins. */
+void child_unpin_arg(struct daxmap_pin *pin, void *arg);
+
 /* What a child writes into extent index of its mapping, at two spots. */
 void child_pattern(char out[64], pid_t pid, uint64_t index);
 /* The spots: the extent's start (which 0) and its middle (which 1). */

@@ -45,44 +45,86 @@ static int ctl_err(char **err, const char *args)
 	return run_capture(cmd, err);
 }
 
+/* Parse stdout of a successful command as JSON. */
+static struct json_object *ctl_json(const char *fmt, const char *a, const char *b)
+{
+	char args[512], *out;
+	struct json_object *j;
+
+	snprintf(args, sizeof(args), fmt, a, b);
+	cr_assert_eq(ctl(&out, "%s", args), 0, "daxmapctl %s failed", args);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "not JSON: %s", out);
+	free(out);
+	return j;
+}
+
+static int64_t jint(struct json_object *j, const char *path)
+{
+	char key[64];
+	const char *dot = strchr(path, '.');
+	struct json_object *v;
+
+	if (dot) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+		return jint(v, dot + 1);
+	}
+	cr_assert(json_object_object_get_ex(j, path, &v), "no %s", path);
+	return json_object_get_int64(v);
+}
+
+/* Element i of a JSON array (which must have it), or member key of it. */
+static struct json_object *jat(struct json_object *arr, size_t i, const char *key)
+{
+	struct json_object *e, *v;
+
+	cr_assert(json_object_is_type(arr, json_type_array));
+	cr_assert_lt(i, json_object_array_length(arr), "no element %zu", i);
+	e = json_object_array_get_idx(arr, i);
+	if (!key)
+		return e;
+	cr_assert(json_object_object_get_ex(e, key, &v), "no %s", key);
+	return v;
+}
+
+static const char *jstr(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	return json_object_get_string(v);
+}
+
+static bool jbool(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	cr_assert(json_object_is_type(v, json_type_boolean), "%s is not a boolean", key);
+	return json_object_get_boolean(v);
+}
+
 Test(daxmapctl, info_emulated_file)
 {
 	const char *p = make_file(64 * MiB);
-	struct json_object *j, *v;
-	char *out;
+	struct json_object *j = ctl_json("info --align 4M %s%s", p, "");
 
-	cr_assert_eq(ctl(&out, "info --align 4M %s", p), 0);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	cr_assert(json_object_object_get_ex(j, "path", &v));
-	cr_assert_str_eq(json_object_get_string(v), p);
-	cr_assert(json_object_object_get_ex(j, "kind", &v));
-	cr_assert_str_eq(json_object_get_string(v), "file");
-	cr_assert(json_object_object_get_ex(j, "size", &v));
-	cr_assert_eq(json_object_get_int64(v), (int64_t)(64 * MiB));
-	cr_assert(json_object_object_get_ex(j, "align", &v));
-	cr_assert_eq(json_object_get_int64(v), (int64_t)(4 * MiB));
-	cr_assert(json_object_object_get_ex(j, "numa_node", &v));
-	cr_assert_eq(json_object_get_int(v), -1);
+	cr_assert_str_eq(jstr(j, "path"), p);
+	cr_assert_str_eq(jstr(j, "kind"), "file");
+	cr_assert_eq(jint(j, "size"), (int64_t)(64 * MiB));
+	cr_assert_eq(jint(j, "align"), (int64_t)(4 * MiB));
+	cr_assert_eq(jint(j, "numa_node"), -1);
 	json_object_put(j);
-	free(out);
 }
 
 Test(daxmapctl, info_human_sizes)
 {
-	const char *p = make_file(2 * GiB);
-	struct json_object *j, *v;
-	char *out;
+	struct json_object *j = ctl_json("info -u %s%s", make_file(2 * GiB), "");
 
-	cr_assert_eq(ctl(&out, "info -u %s", p), 0);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	cr_assert(json_object_object_get_ex(j, "size", &v));
-	cr_assert_str_eq(json_object_get_string(v), "2.00 GiB (2.15 GB)");
-	cr_assert(json_object_object_get_ex(j, "align", &v));
-	cr_assert_str_eq(json_object_get_string(v), "2.00 MiB (2.10 MB)");
+	cr_assert_str_eq(jstr(j, "size"), "2.00 GiB (2.15 GB)");
+	cr_assert_str_eq(jstr(j, "align"), "2.00 MiB (2.10 MB)");
 	json_object_put(j);
-	free(out);
 }
 
 Test(daxmapctl, info_errors)
@@ -163,35 +205,6 @@ Test(daxmapctl, list_is_a_json_array)
 	free(out);
 	cr_assert_eq(ctl(&out, "list -u"), 0);
 	free(out);
-}
-
-/* Parse stdout of a successful command as JSON. */
-static struct json_object *ctl_json(const char *fmt, const char *a, const char *b)
-{
-	char args[512], *out;
-	struct json_object *j;
-
-	snprintf(args, sizeof(args), fmt, a, b);
-	cr_assert_eq(ctl(&out, "%s", args), 0, "daxmapctl %s failed", args);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	free(out);
-	return j;
-}
-
-static int64_t jint(struct json_object *j, const char *path)
-{
-	char key[64];
-	const char *dot = strchr(path, '.');
-	struct json_object *v;
-
-	if (dot) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-		return jint(v, dot + 1);
-	}
-	cr_assert(json_object_object_get_ex(j, path, &v), "no %s", path);
-	return json_object_get_int64(v);
 }
 
 Test(daxmapctl, pool_life_cycle)
@@ -315,37 +328,6 @@ static const char *make_pool(bool other)
 	if (other)
 		json_object_put(ctl_json("create %s other%s", p, " 1M"));
 	return p;
-}
-
-/* Element i of a JSON array (which must have it), or member key of it. */
-static struct json_object *jat(struct json_object *arr, size_t i, const char *key)
-{
-	struct json_object *e, *v;
-
-	cr_assert(json_object_is_type(arr, json_type_array));
-	cr_assert_lt(i, json_object_array_length(arr), "no element %zu", i);
-	e = json_object_array_get_idx(arr, i);
-	if (!key)
-		return e;
-	cr_assert(json_object_object_get_ex(e, key, &v), "no %s", key);
-	return v;
-}
-
-static const char *jstr(struct json_object *j, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-	return json_object_get_string(v);
-}
-
-static bool jbool(struct json_object *j, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-	cr_assert(json_object_is_type(v, json_type_boolean), "%s is not a boolean", key);
-	return json_object_get_boolean(v);
 }
 
 /* Element i of the output of refs must be extent index of region, in

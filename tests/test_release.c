@@ -679,14 +679,6 @@ Test(release, n_processes_by_m_threads_leave_exact_counts, .timeout = 120)
 	daxmap_dev_close(dev);
 }
 
-/* Never called (nothing is removed while the child runs): a revocable pin
- * is all the loop needs. */
-static void unpin_arg(struct daxmap_pin *pin, void *arg)
-{
-	(void)pin;
-	daxmap_unpin(arg);
-}
-
 /* The child's loop; it exits only where it could not map (the kill then
  * finds it gone, and the test says so). */
 static int map_pin_unmap(struct child_env *e, long arg, char *text, size_t size)
@@ -701,7 +693,7 @@ static int map_pin_unmap(struct child_env *e, long arg, char *text, size_t size)
 		if (daxmap_region_map(&m, e->pool, "hot", 0))
 			_exit(2);
 		daxmap_pin_external(&pin, m, (i % 3) * 2 * MiB, 8192, NULL, NULL);
-		daxmap_pin_external(&pin2, m, 0, 6 * MiB, unpin_arg, &pin2);
+		daxmap_pin_external(&pin2, m, 0, 6 * MiB, child_unpin_arg, &pin2);
 		daxmap_unpin(&pin);
 		if (i & 1)
 			daxmap_unpin(&pin2);

@@ -44,3 +44,14 @@ struct daxmap_dev *open_dev(const char *path)
 	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0, "%s: %s", path, daxmap_errormsg());
 	return dev;
 }
+
+struct daxmap_pool *rig_fresh_pool(struct daxmap_dev *dev, struct daxmap_pool_stat *st)
+{
+	struct daxmap_pool *pool;
+
+	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	if (st)
+		cr_assert_eq(daxmap_pool_stat(pool, st), 0, "%s", daxmap_errormsg());
+	return pool;
+}

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <daxmap.h>
+
 /*
  * A device of the rig, named by the variable that holds its path. Criterion
  * copies a parameter's bytes into the test's worker process, where a
@@ -37,6 +39,9 @@ const char *rig_path(const struct rig_dev *d, const char *file);
 const char *fsdax_file(const char *name, uint64_t size);
 
 struct daxmap_dev *open_dev(const char *path);
+/* A new pool on dev, formatted over whatever was there, and open; its stat
+ * in *st unless st is NULL. */
+struct daxmap_pool *rig_fresh_pool(struct daxmap_dev *dev, struct daxmap_pool_stat *st);
 
 /* Outside the rig the program exits 77 (Meson's "skipped") before any test
  * runs, and says why: here is true where the devices every test of the

@@ -251,11 +251,11 @@ static struct rig rig_open(const char *path, uint64_t region_size, bool format)
 {
 	struct rig r;
 
-	cr_assert_eq(daxmap_dev_open(&r.dev, path, 0, 0), 0, "%s: %s", path, daxmap_errormsg());
+	r.dev = open_dev(path);
 	if (format)
-		cr_assert_eq(daxmap_pool_format(r.dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s",
-			     daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&r.pool, r.dev, 0), 0, "%s", daxmap_errormsg());
+		r.pool = rig_fresh_pool(r.dev, NULL);
+	else
+		cr_assert_eq(daxmap_pool_open(&r.pool, r.dev, 0), 0, "%s", daxmap_errormsg());
 	if (format)
 		cr_assert_eq(daxmap_region_create(r.pool, "rdma", region_size, NULL), 0, "%s",
 			     daxmap_errormsg());

@@ -27,9 +27,7 @@ static void pool_round_trip(const char *path)
 	uint64_t es, actual;
 	char *a;
 
-	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	pool = rig_fresh_pool(dev, &st);
 	es = st.extent_size;
 	cr_assert_eq(es, daxmap_dev_align(dev));
 	cr_assert_eq(daxmap_region_create(pool, "a", es, NULL), 0, "%s", daxmap_errormsg());
@@ -93,8 +91,7 @@ Test(pool, references_on_devdax)
 	struct child c;
 	char want[64];
 
-	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	pool = rig_fresh_pool(dev, NULL);
 	cr_assert_eq(daxmap_region_create(pool, "shared", 8 * MiB, NULL), 0);
 	c = child_mapping(path, "shared");
 	cr_assert_eq(daxmap_region_map(&map, pool, "shared", 0), 0);

@@ -44,9 +44,7 @@ static void fresh_pool(struct pooled *p, const char *path)
 
 	p->path = path;
 	p->dev = open_dev(path);
-	cr_assert_eq(daxmap_pool_format(p->dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&p->pool, p->dev, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_stat(p->pool, &st), 0, "%s", daxmap_errormsg());
+	p->pool = rig_fresh_pool(p->dev, &st);
 	p->es = st.extent_size;
 	p->free0 = st.extents_free;
 	/* the 1 GiB device has room for 2 extents only */
@@ -421,14 +419,6 @@ ParameterizedTest(struct rig_dev *d, release, revocable_pin, .timeout = 120)
 /* 4. Processes killed (SIGKILL) at random moments while they map, pin,
  *    unpin and unmap in a loop: after reclaim every count is exactly 0 and
  *    a removal with timeout 0 goes through. */
-/* Never called (nothing is removed while the child runs): a revocable pin
- * is all the loop needs. */
-static void unpin_arg(struct daxmap_pin *pin, void *arg)
-{
-	(void)pin;
-	daxmap_unpin(arg);
-}
-
 /* The child's loop, after it mapped "k" for good: whenever it answered
  * that, it holds references. A failure exits at once, so that the kill
  * finds it gone and the test says so. */
@@ -447,7 +437,7 @@ static int churn(struct child_env *e, long arg, char *text, size_t size)
 		a = daxmap_map_addr(m);
 		a[(i * 4096) % (2 * e->es)] = (char)i;
 		/* across the seam of the two extents; every other one revocable */
-		if (daxmap_pin_external(&pin, m, e->es / 2, e->es, (i & 1) ? unpin_arg : NULL, &pin))
+		if (daxmap_pin_external(&pin, m, e->es / 2, e->es, (i & 1) ? child_unpin_arg : NULL, &pin))
 			_exit(5);
 		if (daxmap_unpin(&pin) || daxmap_map_delete(&m))
 			_exit(6);

@@ -74,10 +74,8 @@ static void pooled_map(struct pooled *p, const char *path, uint64_t n)
 {
 	struct daxmap_pool_stat st;
 
-	cr_assert_eq(daxmap_dev_open(&p->dev, path, 0, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_format(p->dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&p->pool, p->dev, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_stat(p->pool, &st), 0);
+	p->dev = open_dev(path);
+	p->pool = rig_fresh_pool(p->dev, &st);
 	p->es = st.extent_size;
 	cr_assert_eq(daxmap_region_create(p->pool, "u", n * p->es, NULL), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_map(&p->map, p->pool, "u", 0), 0, "%s", daxmap_errormsg());
