@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -80,4 +81,17 @@ const char *env_or_skip(const char *name)
 	if (!v || !*v)
 		cr_skip_test("%s is not set (not in the rig: tests/vm/run, --iommu for VFIO)", name);
 	return v;
+}
+
+int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ms_since(int64_t t0_ns)
+{
+	return (now_ns() - t0_ns) / 1000000;
 }

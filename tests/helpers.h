@@ -21,6 +21,10 @@ void drop_root(void);
 /* The value of an environment variable the rig sets (a device path);
  * skips the test when it is unset (not in the rig, tests/vm/run). */
 const char *env_or_skip(const char *name);
+/* CLOCK_MONOTONIC in ns, and the ms since such a time: system-wide, so
+ * another process's time stamps compare with this one's. */
+int64_t now_ns(void);
+int64_t ms_since(int64_t t0_ns);
 
 /* pool_helpers.c (the testpool library): an emulated device of size bytes
  * on a new sparse file, a fresh pool on it, and a hash of the whole device

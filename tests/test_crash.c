@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_crash.c -- the crash simulator (SPEC §5).
+ * test_crash.c -- the crash simulator: power lost at every drain of every
+ * pool operation.
  *
  * The pool core runs on a working copy; flushes move 64-byte lines to a
  * pending set, drains commit them to a media copy. For every drain k of

@@ -14,6 +14,7 @@
 
 #include <daxmap.h>
 
+#include "child.h"
 #include "helpers.h"
 
 static const char *tool(void)
@@ -45,44 +46,86 @@ static int ctl_err(char **err, const char *args)
 	return run_capture(cmd, err);
 }
 
+/* Parse stdout of a successful command as JSON. */
+static struct json_object *ctl_json(const char *fmt, const char *a, const char *b)
+{
+	char args[512], *out;
+	struct json_object *j;
+
+	snprintf(args, sizeof(args), fmt, a, b);
+	cr_assert_eq(ctl(&out, "%s", args), 0, "daxmapctl %s failed", args);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "not JSON: %s", out);
+	free(out);
+	return j;
+}
+
+static int64_t jint(struct json_object *j, const char *path)
+{
+	char key[64];
+	const char *dot = strchr(path, '.');
+	struct json_object *v;
+
+	if (dot) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+		return jint(v, dot + 1);
+	}
+	cr_assert(json_object_object_get_ex(j, path, &v), "no %s", path);
+	return json_object_get_int64(v);
+}
+
+/* Element i of a JSON array (which must have it), or member key of it. */
+static struct json_object *jat(struct json_object *arr, size_t i, const char *key)
+{
+	struct json_object *e, *v;
+
+	cr_assert(json_object_is_type(arr, json_type_array));
+	cr_assert_lt(i, json_object_array_length(arr), "no element %zu", i);
+	e = json_object_array_get_idx(arr, i);
+	if (!key)
+		return e;
+	cr_assert(json_object_object_get_ex(e, key, &v), "no %s", key);
+	return v;
+}
+
+static const char *jstr(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	return json_object_get_string(v);
+}
+
+static bool jbool(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
+	cr_assert(json_object_is_type(v, json_type_boolean), "%s is not a boolean", key);
+	return json_object_get_boolean(v);
+}
+
 Test(daxmapctl, info_emulated_file)
 {
 	const char *p = make_file(64 * MiB);
-	struct json_object *j, *v;
-	char *out;
+	struct json_object *j = ctl_json("info --align 4M %s%s", p, "");
 
-	cr_assert_eq(ctl(&out, "info --align 4M %s", p), 0);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	cr_assert(json_object_object_get_ex(j, "path", &v));
-	cr_assert_str_eq(json_object_get_string(v), p);
-	cr_assert(json_object_object_get_ex(j, "kind", &v));
-	cr_assert_str_eq(json_object_get_string(v), "file");
-	cr_assert(json_object_object_get_ex(j, "size", &v));
-	cr_assert_eq(json_object_get_int64(v), (int64_t)(64 * MiB));
-	cr_assert(json_object_object_get_ex(j, "align", &v));
-	cr_assert_eq(json_object_get_int64(v), (int64_t)(4 * MiB));
-	cr_assert(json_object_object_get_ex(j, "numa_node", &v));
-	cr_assert_eq(json_object_get_int(v), -1);
+	cr_assert_str_eq(jstr(j, "path"), p);
+	cr_assert_str_eq(jstr(j, "kind"), "file");
+	cr_assert_eq(jint(j, "size"), (int64_t)(64 * MiB));
+	cr_assert_eq(jint(j, "align"), (int64_t)(4 * MiB));
+	cr_assert_eq(jint(j, "numa_node"), -1);
 	json_object_put(j);
-	free(out);
 }
 
 Test(daxmapctl, info_human_sizes)
 {
-	const char *p = make_file(2 * GiB);
-	struct json_object *j, *v;
-	char *out;
+	struct json_object *j = ctl_json("info -u %s%s", make_file(2 * GiB), "");
 
-	cr_assert_eq(ctl(&out, "info -u %s", p), 0);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	cr_assert(json_object_object_get_ex(j, "size", &v));
-	cr_assert_str_eq(json_object_get_string(v), "2.00 GiB (2.15 GB)");
-	cr_assert(json_object_object_get_ex(j, "align", &v));
-	cr_assert_str_eq(json_object_get_string(v), "2.00 MiB (2.10 MB)");
+	cr_assert_str_eq(jstr(j, "size"), "2.00 GiB (2.15 GB)");
+	cr_assert_str_eq(jstr(j, "align"), "2.00 MiB (2.10 MB)");
 	json_object_put(j);
-	free(out);
 }
 
 Test(daxmapctl, info_errors)
@@ -200,35 +243,6 @@ Test(daxmapctl, list_is_a_json_array)
 	free(out);
 	cr_assert_eq(ctl(&out, "list -u"), 0);
 	free(out);
-}
-
-/* Parse stdout of a successful command as JSON. */
-static struct json_object *ctl_json(const char *fmt, const char *a, const char *b)
-{
-	char args[512], *out;
-	struct json_object *j;
-
-	snprintf(args, sizeof(args), fmt, a, b);
-	cr_assert_eq(ctl(&out, "%s", args), 0, "daxmapctl %s failed", args);
-	j = json_tokener_parse(out);
-	cr_assert_not_null(j, "not JSON: %s", out);
-	free(out);
-	return j;
-}
-
-static int64_t jint(struct json_object *j, const char *path)
-{
-	char key[64];
-	const char *dot = strchr(path, '.');
-	struct json_object *v;
-
-	if (dot) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-		return jint(v, dot + 1);
-	}
-	cr_assert(json_object_object_get_ex(j, path, &v), "no %s", path);
-	return json_object_get_int64(v);
 }
 
 Test(daxmapctl, pool_life_cycle)
@@ -354,37 +368,6 @@ static const char *make_pool(bool other)
 	return p;
 }
 
-/* Element i of a JSON array (which must have it), or member key of it. */
-static struct json_object *jat(struct json_object *arr, size_t i, const char *key)
-{
-	struct json_object *e, *v;
-
-	cr_assert(json_object_is_type(arr, json_type_array));
-	cr_assert_lt(i, json_object_array_length(arr), "no element %zu", i);
-	e = json_object_array_get_idx(arr, i);
-	if (!key)
-		return e;
-	cr_assert(json_object_object_get_ex(e, key, &v), "no %s", key);
-	return v;
-}
-
-static const char *jstr(struct json_object *j, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-	return json_object_get_string(v);
-}
-
-static bool jbool(struct json_object *j, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(j, key, &v), "no %s", key);
-	cr_assert(json_object_is_type(v, json_type_boolean), "%s is not a boolean", key);
-	return json_object_get_boolean(v);
-}
-
 /* Element i of the output of refs must be extent index of region, in
  * state, with refcount, pins and nholders holders. */
 static void expect_refs(struct json_object *refs, size_t i, const char *region, int64_t index,
@@ -400,45 +383,6 @@ static void expect_refs(struct json_object *refs, size_t i, const char *region, 
 	cr_assert_eq(jint(e, "pins"), pins, "extent %zu", i);
 	cr_assert(json_object_object_get_ex(e, "holders", &h));
 	cr_assert_eq(json_object_array_length(h), nholders, "extent %zu", i);
-}
-
-/* Fork a child that opens the pool itself, maps region name and writes a
- * byte to *ready; it exits (unmapping) when a byte arrives on *go or at
- * EOF, and never returns. */
-static pid_t child_mapping(const char *p, const char *name, int *ready, int *go)
-{
-	int r[2], g[2];
-	pid_t c;
-	char b;
-
-	cr_assert_eq(pipe(r), 0);
-	cr_assert_eq(pipe(g), 0);
-	c = fork();
-	cr_assert_geq(c, 0);
-	if (c == 0) {
-		struct daxmap_dev *dev;
-		struct daxmap_pool *pool;
-		struct daxmap_map *map;
-
-		close(r[0]);
-		close(g[1]);
-		if (daxmap_dev_open(&dev, p, 0, 0) < 0 || daxmap_pool_open(&pool, dev, 0) < 0 ||
-		    daxmap_region_map(&map, pool, name, 0) < 0)
-			_exit(1);
-		if (write(r[1], "r", 1) != 1)
-			_exit(1);
-		(void)!read(g[0], &b, 1);
-		daxmap_map_delete(&map);
-		daxmap_pool_close(pool);
-		daxmap_dev_close(dev);
-		_exit(0);
-	}
-	close(r[1]);
-	close(g[0]);
-	cr_assert_eq(read(r[0], &b, 1), 1, "the child could not map '%s'", name);
-	*ready = r[0];
-	*go = g[1];
-	return c;
 }
 
 Test(daxmapctl, refs_show_own_mapping_and_pin)
@@ -550,16 +494,14 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 {
 	const char *p = make_pool(false);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = child_mapping(p, "wal", &ready, &go);
+	struct child c = child_mapping(p, "wal");
 
 	j = ctl_json("holders %s%s", p, "");
 	cr_assert_eq(json_object_array_length(j), 1);
-	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c);
+	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c.pid);
 	cr_assert(jbool(jat(j, 0, NULL), "alive"));
 	json_object_put(j);
-	cr_assert_eq(kill(c, SIGKILL), 0);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_kill(&c);
 
 	json_object_put(reclaim_json(p));
 	j = ctl_json("refs %s%s", p, "");
@@ -574,8 +516,6 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 	cr_assert_eq(jint(j, "holders_dropped"), 0);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* A listing keeps dead holders' references visible; reclaim drops them. */
@@ -583,15 +523,14 @@ Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
 {
 	const char *p = make_pool(false);
 	struct json_object *j, *h;
-	int ready, go, st;
-	pid_t c = child_mapping(p, "wal", &ready, &go);
+	struct child c = child_mapping(p, "wal");
+	pid_t pid = c.pid;
 
-	cr_assert_eq(kill(c, SIGKILL), 0);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_kill(&c);
 	j = ctl_json("holders %s%s", p, "");
 	cr_assert_eq(json_object_array_length(j), 1);
 	h = jat(j, 0, NULL);
-	cr_assert_eq(jint(h, "pid"), c);
+	cr_assert_eq(jint(h, "pid"), pid);
 	cr_assert(!jbool(h, "alive"), "a killed holder is dead");
 	json_object_put(j);
 	j = ctl_json("refs %s%s", p, "");
@@ -602,21 +541,19 @@ Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
 	cr_assert_eq(jint(j, "holders_dropped"), 1);
 	cr_assert_eq(jint(j, "releases_finished"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* A child maps wal; remove --timeout 0 fails naming it and leaves wal's
  * extents releasing. Returns the child. */
-static pid_t remove_while_mapped(const char *p, int *ready, int *go)
+static struct child remove_while_mapped(const char *p)
 {
 	struct json_object *j, *h;
 	char *err, cmd[512], pid[32];
-	pid_t c = child_mapping(p, "wal", ready, go);
+	struct child c = child_mapping(p, "wal");
 
 	snprintf(cmd, sizeof(cmd), "remove --timeout 0 %s wal", p);
 	cr_assert_eq(ctl_err(&err, cmd), 1);
-	snprintf(pid, sizeof(pid), "%d", (int)c);
+	snprintf(pid, sizeof(pid), "%d", (int)c.pid);
 	cr_assert(strstr(err, "daxmapctl remove: ") && strstr(err, pid), "%s", err);
 	free(err);
 	/* gone by name, its extents ZAP while mapped */
@@ -628,7 +565,7 @@ static pid_t remove_while_mapped(const char *p, int *ready, int *go)
 	for (size_t i = 0; i < 3; i++) {
 		expect_refs(j, i, "wal", (int64_t)i, "releasing", 1, 0, 1);
 		h = jat(jat(j, i, "holders"), 0, NULL);
-		cr_assert_eq(jint(h, "pid"), c);
+		cr_assert_eq(jint(h, "pid"), c.pid);
 		cr_assert(jbool(h, "alive"));
 	}
 	expect_refs(j, 3, "other", 0, "live", 0, 0, 0);
@@ -640,8 +577,7 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 {
 	const char *p = make_pool(true);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = remove_while_mapped(p, &ready, &go);
+	struct child c = remove_while_mapped(p);
 
 	/* a region being removed is still found by refs */
 	j = ctl_json("refs %s %s", p, "wal");
@@ -653,9 +589,7 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 	cr_assert_eq(jint(j, "extents_waiting"), 3);
 	json_object_put(j);
 
-	cr_assert_eq(write(go, "g", 1), 1);
-	cr_assert_eq(waitpid(c, &st, 0), c);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child_finish(&c);
 	j = reclaim_json(p);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
@@ -667,8 +601,6 @@ Test(daxmapctl, remove_waits_for_a_holder_then_reclaim_frees)
 	cr_assert_eq(jint(j, "pool.extents.free"), 30);
 	cr_assert_eq(jint(j, "pool.extents.releasing"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 /* daxmapctl reclaim opens without reclaiming, so it reports what it did. */
@@ -676,19 +608,15 @@ Test(daxmapctl, reclaim_reports_a_finished_removal)
 {
 	const char *p = make_pool(true);
 	struct json_object *j;
-	int ready, go, st;
-	pid_t c = remove_while_mapped(p, &ready, &go);
+	struct child c = remove_while_mapped(p);
 
-	cr_assert_eq(write(go, "g", 1), 1);
-	cr_assert_eq(waitpid(c, &st, 0), c);
+	child_finish(&c);
 	j = reclaim_json(p);
 	cr_assert_eq(jint(j, "holders_dropped"), 0);
 	cr_assert_eq(jint(j, "releases_finished"), 1);
 	cr_assert_eq(jint(j, "extents_freed"), 3);
 	cr_assert_eq(jint(j, "extents_waiting"), 0);
 	json_object_put(j);
-	close(ready);
-	close(go);
 }
 
 Test(daxmapctl, resize_shrink_waits_for_a_mapping)

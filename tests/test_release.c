@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_release.c -- zap, wait, reclaim (SPEC §4) through the public API on
- * emulated devices, with real processes holding the references.
+ * test_release.c -- zap, wait, reclaim through the public API on emulated
+ * devices, with real processes holding the references (child.h).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -21,18 +21,11 @@
 
 #include <daxmap.h>
 
+#include "child.h"
 #include "helpers.h"
 #include "lib/pool_handle.h"
 #include "lib/ref.h"
 #include "lib/runtime.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Permissions of the mapping holding addr in /proc/self/maps ("rw-s"). */
 static void perms_of(const void *addr, char out[5])
@@ -66,120 +59,6 @@ static void assert_counts_zero(struct daxmap_pool *pool)
 	free(r);
 }
 
-/* ---- a holder in another process ---------------------------------------- */
-
-enum { HOLD_MAP = 1, HOLD_PIN = 2, HOLD_REVOCABLE = 4 };
-
-struct holder {
-	pid_t pid;
-	int cmd, reply;    /* pipes: to the child, from it */
-};
-
-static int child_reply = -1;
-
-static void child_revoke(struct daxmap_pin *pin, void *arg)
-{
-	struct daxmap_pin **slot = arg;
-
-	(void)pin;
-	daxmap_unpin(slot);
-	if (write(child_reply, "v", 1) != 1)
-		_exit(3);
-}
-
-/*
- * Fork a process that opens the pool on path itself, maps region (and pins
- * its first extent), writes 'r', then on 'u' unpins, unmaps and writes 'd'.
- */
-static struct holder spawn(const char *path, const char *region, unsigned what)
-{
-	struct holder h;
-	int c2p[2], p2c[2];
-	char b;
-
-	cr_assert_eq(pipe(c2p), 0);
-	cr_assert_eq(pipe(p2c), 0);
-	h.pid = fork();
-	cr_assert_geq(h.pid, 0);
-	if (h.pid == 0) {
-		static struct daxmap_pin *pin;
-		struct daxmap_dev *d;
-		struct daxmap_pool *q;
-		struct daxmap_map *m;
-
-		/* the test's end of the pipes: EOF when it goes */
-		close(c2p[0]);
-		close(p2c[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_reply = c2p[1];
-		if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0) ||
-		    daxmap_region_map(&m, q, region, 0)) {
-			fprintf(stderr, "holder: %s\n", daxmap_errormsg());
-			_exit(1);
-		}
-		memset(daxmap_map_addr(m), 0x5a, 4096);
-		if ((what & HOLD_PIN) &&
-		    daxmap_pin_external(&pin, m, 0, 4096,
-					(what & HOLD_REVOCABLE) ? child_revoke : NULL, &pin))
-			_exit(2);
-		if (write(c2p[1], "r", 1) != 1)
-			_exit(3);
-		while (read(p2c[0], &b, 1) == 1) {
-			if (b == 'u') {
-				daxmap_unpin(&pin);
-				daxmap_map_delete(&m);
-				if (write(c2p[1], "d", 1) != 1)
-					_exit(3);
-			}
-		}
-		_exit(0);
-	}
-	close(c2p[1]);
-	close(p2c[0]);
-	h.cmd = p2c[1];
-	h.reply = c2p[0];
-	if (read(h.reply, &b, 1) != 1) {
-		int st = 0;
-
-		waitpid(h.pid, &st, 0);
-		cr_assert_fail("the holder did not start: status %#x", st);
-	}
-	cr_assert_eq(b, 'r');
-	return h;
-}
-
-static char expect(struct holder *h)
-{
-	char b = 0;
-
-	cr_assert_eq(read(h->reply, &b, 1), 1);
-	return b;
-}
-
-static void drop(struct holder *h)
-{
-	cr_assert_eq(write(h->cmd, "u", 1), 1);
-	cr_assert_eq(expect(h), 'd');
-}
-
-static void finish(struct holder *h)
-{
-	int st;
-
-	close(h->cmd);
-	cr_assert_eq(waitpid(h->pid, &st, 0), h->pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder status %d", st);
-	close(h->reply);
-}
-
-static void kill_holder(struct holder *h)
-{
-	kill(h->pid, SIGKILL);
-	waitpid(h->pid, NULL, 0);
-	close(h->cmd);
-	close(h->reply);
-}
-
 /* ---- tests ------------------------------------------------------------------- */
 
 Test(release, remove_waits_for_another_process_then_reclaim_finishes)
@@ -191,12 +70,12 @@ Test(release, remove_waits_for_another_process_then_reclaim_finishes)
 	struct daxmap_region_info *ri;
 	struct daxmap_pool_stat st;
 	struct daxmap_map *m = NULL;
-	struct holder h;
+	struct child h;
 	char pid[32];
 	size_t n;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
-	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP);
+	h = child_mapping(daxmap_dev_path(dev), "r");
 	cr_assert_eq(daxmap_region_remove(pool, "r", 100), -EBUSY);
 	snprintf(pid, sizeof(pid), "pid %d mapping", (int)h.pid);
 	cr_assert(strstr(daxmap_errormsg(), pid) && strstr(daxmap_errormsg(), "stay in ZAP"),
@@ -217,7 +96,7 @@ Test(release, remove_waits_for_another_process_then_reclaim_finishes)
 	cr_assert_eq(daxmap_pool_reclaim(pool, &rs), 0);
 	cr_assert_eq(rs.extents_waiting, 2);
 	cr_assert_eq(rs.releases_finished, 0);
-	drop(&h);
+	child_do(&h, CHILD(.op = CHILD_UNMAP));
 	cr_assert_eq(daxmap_pool_reclaim(pool, &rs), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(rs.releases_finished, 1);
 	cr_assert_eq(rs.extents_freed, 2);
@@ -225,7 +104,7 @@ Test(release, remove_waits_for_another_process_then_reclaim_finishes)
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extents_used, 0);
 	cr_assert_eq(st.extents_releasing, 0);
-	finish(&h);
+	child_finish(&h);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
@@ -234,28 +113,27 @@ Test(release, remove_returns_once_the_last_reference_is_dropped)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev);
-	struct holder h;
-	int64_t t0, t;
-	pid_t timer;
+	struct child_reply d;
+	struct child h;
+	int64_t t0, t1;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 2 * MiB, NULL), 0);
-	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP | HOLD_PIN);
-	t0 = now_ms();
-	timer = fork();
-	if (timer == 0) {
-		usleep(300000);
-		_exit(write(h.cmd, "u", 1) != 1);
-	}
+	h = child_mapping(daxmap_dev_path(dev), "r");
+	child_do(&h, CHILD(.op = CHILD_PIN, .off = 0, .len = 4096));
+	t0 = now_ns();
+	/* unpin and unmap 300 ms from now */
+	child_send(&h, CHILD(.op = CHILD_DROP, .delay_ms = 300));
 	cr_assert_eq(daxmap_region_remove(pool, "r", DAXMAP_WAIT_FOREVER), 0, "%s",
 		     daxmap_errormsg());
-	t = now_ms() - t0;
-	/* the holder answers 'd' after it dropped both: it must be there */
-	cr_assert_eq(expect(&h), 'd');
-	cr_assert_geq(t, 250, "remove returned after %lld ms, before the holder let go",
-		      (long long)t);
-	waitpid(timer, NULL, 0);
+	t1 = now_ns();
+	/* the holder answers after it dropped both: it must be there */
+	d = child_read(&h);
+	cr_assert_eq(d.rc, 0, "%s", d.text);
+	cr_assert_geq((t1 - t0) / 1000000, 250, "remove returned after %lld ms, before the holder let go",
+		      (long long)(t1 - t0) / 1000000);
+	cr_assert_gt(t1, d.t_ns, "remove returned before the holder began to let go");
 	assert_counts_zero(pool);
-	finish(&h);
+	child_finish(&h);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
@@ -267,11 +145,11 @@ Test(release, shrink_keeps_the_tail_in_zap_until_it_is_idle)
 	struct daxmap_region_info *ri;
 	struct daxmap_map *m;
 	uint64_t actual = 0;
-	struct holder h;
+	struct child h;
 	size_t n;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 6 * MiB, NULL), 0);
-	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP);
+	h = child_mapping(daxmap_dev_path(dev), "r");
 	cr_assert_eq(daxmap_region_resize(pool, "r", 2 * MiB, &actual, 0), -EBUSY);
 	cr_assert_eq(actual, 0, "actual is set on success only");
 	cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
@@ -285,13 +163,13 @@ Test(release, shrink_keeps_the_tail_in_zap_until_it_is_idle)
 	/* growing waits for the pending shrink */
 	cr_assert_eq(daxmap_region_resize(pool, "r", 8 * MiB, NULL, 0), -EBUSY);
 	cr_assert(strstr(daxmap_errormsg(), "still releasing 2 extent(s)"), "%s", daxmap_errormsg());
-	drop(&h);
+	child_do(&h, CHILD(.op = CHILD_UNMAP));
 	cr_assert_eq(daxmap_region_resize(pool, "r", 8 * MiB, &actual, 0), 0, "%s",
 		     daxmap_errormsg());
 	cr_assert_eq(actual, 8 * MiB);
 	daxmap_map_delete(&m);
 	assert_counts_zero(pool);
-	finish(&h);
+	child_finish(&h);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
@@ -349,7 +227,8 @@ Test(release, a_revocable_pin_is_revoked_here_and_in_another_process)
 	struct daxmap_extent_refs *er;
 	struct daxmap_pin *pin = NULL;
 	struct daxmap_map *m;
-	struct holder h;
+	struct child_reply cb;
+	struct child h;
 	size_t n;
 
 	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
@@ -360,7 +239,8 @@ Test(release, a_revocable_pin_is_revoked_here_and_in_another_process)
 	 * around fork(), so a child forked while that thread allocates its
 	 * start-up state inherits a held allocator lock and hangs in malloc.
 	 */
-	h = spawn(daxmap_dev_path(dev), "r", HOLD_MAP | HOLD_PIN | HOLD_REVOCABLE);
+	h = child_mapping(daxmap_dev_path(dev), "r");
+	child_do(&h, CHILD(.op = CHILD_PIN, .off = 0, .len = 4096, .revocable = 1));
 	cr_assert_eq(daxmap_pin_external(&pin, m, 2 * MiB, 100, revoke_own, &pin), 0, "%s",
 		     daxmap_errormsg());
 	cr_assert_eq(daxmap_pin_backend(pin), DAXMAP_PIN_EXTERNAL);
@@ -371,24 +251,18 @@ Test(release, a_revocable_pin_is_revoked_here_and_in_another_process)
 	cr_assert_eq(er[1].refcount, 2 + DAXMAP_PIN_BIAS);
 	cr_assert_eq(er[0].pins, 1);
 	free(er);
-	/* the child's mapping is not revocable: let it go once revoked */
-	{
-		pid_t w = fork();
-
-		if (w == 0) {
-			char b;
-
-			if (read(h.reply, &b, 1) != 1 || b != 'v' || write(h.cmd, "u", 1) != 1)
-				_exit(1);
-			_exit(0);
-		}
-		cr_assert_eq(daxmap_region_remove(pool, "r", 10000), 0, "%s", daxmap_errormsg());
-		cr_assert_eq(waitpid(w, &(int){ 0 }, 0), w);
-	}
+	/* the child's mapping is not revocable: it lets go once revoked */
+	child_send(&h, CHILD(.op = CHILD_WAIT_REVOKE));
+	child_send(&h, CHILD(.op = CHILD_DROP));
+	cr_assert_eq(daxmap_region_remove(pool, "r", 10000), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(__atomic_load_n(&revoked, __ATOMIC_SEQ_CST), 1, "revoked %d times", revoked);
 	cr_assert_null(pin, "the callback unpinned");
-	cr_assert_eq(expect(&h), 'd');
-	finish(&h);
+	cb = child_read(&h);
+	cr_assert_eq(cb.rc, 0, "%s", cb.text);
+	cr_assert_eq(cb.cb_calls, 1);
+	cr_assert_eq(cb.cb_unpin_rc, 0, "the child's callback could not unpin: %d", cb.cb_unpin_rc);
+	cr_assert_eq(child_read(&h).rc, 0, "the child could not drop its mapping");
+	child_finish(&h);
 	daxmap_map_delete(&m);
 	assert_counts_zero(pool);
 	daxmap_pool_close(pool);
@@ -647,13 +521,13 @@ Test(release, zap_survives_close_and_open_finishes_it_once_idle)
 	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_pool_stat st;
-	struct holder h;
+	struct child h;
 	uint8_t uuid[16];
 
 	memcpy(uuid, pool_uuid(pool), sizeof(uuid));
 	cr_assert_eq(daxmap_region_create(pool, "gone", 4 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_create(pool, "cut", 6 * MiB, NULL), 0);
-	h = spawn(daxmap_dev_path(dev), "gone", HOLD_MAP);
+	h = child_mapping(daxmap_dev_path(dev), "gone");
 	cr_assert_eq(daxmap_region_remove(pool, "gone", 0), -EBUSY);
 	daxmap_pool_close(pool);
 	/* open while the holder lives: the release stays pending */
@@ -661,17 +535,17 @@ Test(release, zap_survives_close_and_open_finishes_it_once_idle)
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extents_releasing, 2);
 	daxmap_pool_close(pool);
-	kill_holder(&h);
+	child_kill(&h);
 	/* open drops the dead holder's references and finishes */
 	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extents_releasing, 0);
 	cr_assert_eq(st.extents_used, 3);
 	/* a reboot voids the runtime state: pending releases are idle then */
-	h = spawn(daxmap_dev_path(dev), "cut", HOLD_MAP);
+	h = child_mapping(daxmap_dev_path(dev), "cut");
 	cr_assert_eq(daxmap_region_resize(pool, "cut", 2 * MiB, NULL, 0), -EBUSY);
 	daxmap_pool_close(pool);
-	kill_holder(&h);
+	child_kill(&h);
 	remove_runtime_state(uuid);
 	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
@@ -808,6 +682,29 @@ Test(release, n_processes_by_m_threads_leave_exact_counts, .timeout = 120)
 	daxmap_dev_close(dev);
 }
 
+/* The child's loop; it exits only where it could not map (the kill then
+ * finds it gone, and the test says so). */
+static int map_pin_unmap(struct child_env *e, long arg, char *text, size_t size)
+{
+	(void)arg;
+	(void)text;
+	(void)size;
+	for (unsigned i = 0;; i++) {
+		struct daxmap_map *m;
+		struct daxmap_pin *pin = NULL, *pin2 = NULL;
+
+		if (daxmap_region_map(&m, e->pool, "hot", 0))
+			_exit(2);
+		daxmap_pin_external(&pin, m, (i % 3) * 2 * MiB, 8192, NULL, NULL);
+		daxmap_pin_external(&pin2, m, 0, 6 * MiB, child_unpin_arg, &pin2);
+		daxmap_unpin(&pin);
+		if (i & 1)
+			daxmap_unpin(&pin2);
+		daxmap_map_delete(&m);
+		daxmap_unpin(&pin2);
+	}
+}
+
 Test(release, kill_9_in_a_map_pin_unmap_loop_never_loses_or_invents_a_count, .timeout = 120)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
@@ -820,38 +717,12 @@ Test(release, kill_9_in_a_map_pin_unmap_loop_never_loses_or_invents_a_count, .ti
 	for (int k = 0; k < 60; k++) {
 		struct daxmap_holding *hs;
 		size_t n;
-		pid_t c = fork();
+		struct child c = child_spawn(&(struct child_spec){ .path = path });
 
-		cr_assert_geq(c, 0);
-		if (c == 0) {
-			struct daxmap_dev *d;
-			struct daxmap_pool *q;
-
-			if (daxmap_dev_open(&d, path, 0, 0) || daxmap_pool_open(&q, d, 0))
-				_exit(1);
-			for (unsigned i = 0;; i++) {
-				struct daxmap_map *m;
-				struct daxmap_pin *pin = NULL, *pin2 = NULL;
-
-				if (daxmap_region_map(&m, q, "hot", 0))
-					_exit(2);
-				daxmap_pin_external(&pin, m, (i % 3) * 2 * MiB, 8192, NULL, NULL);
-				daxmap_pin_external(&pin2, m, 0, 6 * MiB, child_revoke, &pin2);
-				daxmap_unpin(&pin);
-				if (i & 1)
-					daxmap_unpin(&pin2);
-				daxmap_map_delete(&m);
-				daxmap_unpin(&pin2);
-			}
-		}
+		/* killed anywhere, opening the pool included */
+		child_send(&c, CHILD(.op = CHILD_RUN, .run = map_pin_unmap));
 		usleep((useconds_t)(rand_r(&seed) % 20000));
-		cr_assert_eq(kill(c, SIGKILL), 0);
-		{
-			int st;
-
-			cr_assert_eq(waitpid(c, &st, 0), c);
-			cr_assert(WIFSIGNALED(st), "the looping child exited by itself: %d", st);
-		}
+		child_kill(&c);
 		kills++;
 		cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
 		assert_counts_zero(pool);

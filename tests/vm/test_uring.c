@@ -2,15 +2,14 @@
 /*
  * test_uring.c -- the io_uring pin backend and 'daxmapctl pin-check' on
  * real device-DAX (NVDIMM 2 MiB and 1 GiB, hmem) and fsdax, on the rig's
- * Debian 6.1 kernel (SPEC §3: io_uring fixed buffers on devdax are refused
- * before 6.5). The library's rule is checked against the kernel itself:
- * the same registration, asked of the kernel directly, must be refused.
+ * Debian 6.1 kernel (io_uring fixed buffers on devdax are refused before
+ * 6.5: io_uring/rsrc.c). The library's rule is checked against the kernel
+ * itself: the same registration, asked of the kernel directly, must be
+ * refused.
  * Runs inside the QEMU rig (tests/vm/run sets DAXMAP_TEST_*); anywhere else
  * it exits 77, Meson's "skipped", and says why.
  */
 #define _GNU_SOURCE
-#include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -27,6 +26,7 @@
 #include <daxmap.h>
 
 #include "helpers.h"
+#include "rig.h"
 
 /* The running kernel's major.minor; these tests are about kernels before
  * 6.5 (the rig's 6.1), where io_uring refuses every file-backed buffer. */
@@ -74,10 +74,8 @@ static void pooled_map(struct pooled *p, const char *path, uint64_t n)
 {
 	struct daxmap_pool_stat st;
 
-	cr_assert_eq(daxmap_dev_open(&p->dev, path, 0, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_format(p->dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&p->pool, p->dev, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_stat(p->pool, &st), 0);
+	p->dev = open_dev(path);
+	p->pool = rig_fresh_pool(p->dev, &st);
 	p->es = st.extent_size;
 	cr_assert_eq(daxmap_region_create(p->pool, "u", n * p->es, NULL), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_map(&p->map, p->pool, "u", 0), 0, "%s", daxmap_errormsg());
@@ -129,14 +127,20 @@ static void library_refuses(const char *path)
 	pooled_close(&p);
 }
 
-Test(uring, library_refuses_devdax_2m)
+/* The 2 MiB devices: NVDIMM and hmem. */
+static struct rig_dev devdax_2m[] = {
+	{ "DAXMAP_TEST_DEVDAX_2M" },
+	{ "DAXMAP_TEST_HMEM" },
+};
+
+ParameterizedTestParameters(uring, library_refuses)
 {
-	library_refuses(env_or_skip("DAXMAP_TEST_DEVDAX_2M"));
+	return cr_make_param_array(struct rig_dev, devdax_2m, 2);
 }
 
-Test(uring, library_refuses_hmem)
+ParameterizedTest(struct rig_dev *d, uring, library_refuses)
 {
-	library_refuses(env_or_skip("DAXMAP_TEST_HMEM"));
+	library_refuses(env_or_skip(d->env));
 }
 
 /* 2. The rule holds: the kernel itself, asked without the library,
@@ -179,40 +183,39 @@ static void kernel_refuses(const char *path, int fd, uint64_t maplen, uint64_t b
 	munmap(a, maplen);
 }
 
-static void kernel_refuses_devdax(const char *path, uint64_t align)
+/* A device-DAX and its alignment: the smallest mapping it takes. */
+struct aligned_dev {
+	char env[32];    /* not a pointer: see struct rig_dev */
+	uint64_t align;
+};
+
+ParameterizedTestParameters(uring, kernel_refuses_devdax)
 {
+	static struct aligned_dev devs[] = {
+		{ "DAXMAP_TEST_DEVDAX_2M", 2 * MiB },
+		{ "DAXMAP_TEST_DEVDAX_1G", GiB },
+		{ "DAXMAP_TEST_HMEM", 2 * MiB },
+	};
+
+	return cr_make_param_array(struct aligned_dev, devs, sizeof(devs) / sizeof(devs[0]));
+}
+
+ParameterizedTest(struct aligned_dev *d, uring, kernel_refuses_devdax)
+{
+	const char *path = env_or_skip(d->env);
 	int fd = open(path, O_RDWR);
 
 	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-	kernel_refuses(path, fd, align, 2 * MiB);
+	kernel_refuses(path, fd, d->align, 2 * MiB);
 	close(fd);
-}
-
-Test(uring, kernel_refuses_devdax_2m)
-{
-	kernel_refuses_devdax(env_or_skip("DAXMAP_TEST_DEVDAX_2M"), 2 * MiB);
-}
-
-Test(uring, kernel_refuses_devdax_1g)
-{
-	kernel_refuses_devdax(env_or_skip("DAXMAP_TEST_DEVDAX_1G"), GiB);
-}
-
-Test(uring, kernel_refuses_hmem)
-{
-	kernel_refuses_devdax(env_or_skip("DAXMAP_TEST_HMEM"), 2 * MiB);
 }
 
 Test(uring, kernel_refuses_fsdax)
 {
-	const char *dir = env_or_skip("DAXMAP_TEST_FSDAX_DIR");
-	char path[512];
-	int fd;
+	const char *path = fsdax_file("uring", 4 * MiB);
+	int fd = open(path, O_RDWR);
 
-	snprintf(path, sizeof(path), "%s/uring", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(posix_fallocate(fd, 0, (off_t)(4 * MiB)), 0);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
 	kernel_refuses(path, fd, 4 * MiB, 2 * MiB);
 	close(fd);
 	unlink(path);
@@ -255,14 +258,14 @@ static void kernel_refusal_reported(const char *path)
 	pooled_close(&p);
 }
 
-Test(uring, kernel_refusal_reported_2m)
+ParameterizedTestParameters(uring, kernel_refusal_reported)
 {
-	kernel_refusal_reported(env_or_skip("DAXMAP_TEST_DEVDAX_2M"));
+	return cr_make_param_array(struct rig_dev, devdax_2m, 2);
 }
 
-Test(uring, kernel_refusal_reported_hmem)
+ParameterizedTest(struct rig_dev *d, uring, kernel_refusal_reported)
 {
-	kernel_refusal_reported(env_or_skip("DAXMAP_TEST_HMEM"));
+	kernel_refusal_reported(env_or_skip(d->env));
 }
 
 /* 4. 1 GiB per buffer: a 2 GiB range of the 1 GiB-aligned device is
@@ -365,27 +368,14 @@ static void devdax_matrix(const char *path, const char *ver)
 	json_object_put(j);
 }
 
-Test(pin_check, devdax_2m)
+ParameterizedTestParameters(pin_check, devdax)
 {
-	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_2M");
-	char ver[16];
-
-	kernel_before_6_5(ver, sizeof(ver));
-	devdax_matrix(path, ver);
+	return RIG_DEVDAX_PARAMS();
 }
 
-Test(pin_check, devdax_1g)
+ParameterizedTest(struct rig_dev *d, pin_check, devdax)
 {
-	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_1G");
-	char ver[16];
-
-	kernel_before_6_5(ver, sizeof(ver));
-	devdax_matrix(path, ver);
-}
-
-Test(pin_check, hmem)
-{
-	const char *path = env_or_skip("DAXMAP_TEST_HMEM");
+	const char *path = env_or_skip(d->env);
 	char ver[16];
 
 	kernel_before_6_5(ver, sizeof(ver));
@@ -394,19 +384,13 @@ Test(pin_check, hmem)
 
 Test(pin_check, fsdax)
 {
-	const char *dir = env_or_skip("DAXMAP_TEST_FSDAX_DIR");
 	static const char *const longterm[] = { "rdma", "vfio", "io_uring" };
+	const char *path = fsdax_file("pin-check", 64 * MiB);
 	struct json_object *j;
 	const char *rule;
-	char path[512], ver[16];
-	int fd;
+	char ver[16];
 
 	kernel_before_6_5(ver, sizeof(ver));
-	snprintf(path, sizeof(path), "%s/pin-check", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(posix_fallocate(fd, 0, (off_t)(64 * MiB)), 0);
-	close(fd);
 	j = pin_check(path, NULL);
 	cr_assert_str_eq(str_of(j, "kind"), "fsdax");
 	cr_assert_str_eq(str_of(j, "kernel"), ver);
@@ -432,13 +416,4 @@ Test(pin_check, needs_no_root)
 	json_object_put(j);
 }
 
-/* Runs in the runner before any test: no device here means skipped (77). */
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	if (!getenv("DAXMAP_TEST_DEVDAX_2M")) {
-		fprintf(stderr, "skipped: no device-DAX here; tests/vm/run boots a VM that has them "
-				"and sets DAXMAP_TEST_* (meson test --suite vm)\n");
-		exit(77);
-	}
-}
+RIG_SKIP_UNLESS(getenv("DAXMAP_TEST_DEVDAX_2M"), "device-DAX")

@@ -32,6 +32,7 @@
 #include <daxmap.h>
 
 #include "helpers.h"
+#include "rig.h"
 
 #define IOVA_BASE 0x1000000ULL /* 16 MiB: below edu's 28-bit DMA mask */
 #define EDU_BUF 0x40000U       /* edu's 4 KiB DMA buffer, as a DMA address */
@@ -191,10 +192,8 @@ static void fresh_region(struct pooled *p)
 	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_2M");
 	struct daxmap_pool_stat st;
 
-	cr_assert_eq(daxmap_dev_open(&p->dev, path, 0, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_format(p->dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&p->pool, p->dev, 0), 0, "%s", daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_stat(p->pool, &st), 0);
+	p->dev = open_dev(path);
+	p->pool = rig_fresh_pool(p->dev, &st);
 	p->es = st.extent_size;
 	cr_assert_eq(p->es, 2 * MiB);
 	cr_assert_eq(daxmap_region_create(p->pool, "v", 4 * p->es, NULL), 0, "%s", daxmap_errormsg());

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_rdma.c -- RDMA pins and the registration cache on real device-DAX,
- * with real verbs on soft-RoCE (SPEC §3, §6). Runs inside the QEMU rig
+ * test_pin_rdma_rig.c -- RDMA pins and the registration cache on real
+ * device-DAX, with real verbs on soft-RoCE, and fsdax refused as the kernel
+ * refuses it (FOLL_LONGTERM, mm/gup.c). Runs inside the QEMU rig
  * (tests/vm/run sets DAXMAP_TEST_RXE and the device paths); anywhere else
  * it exits 77, Meson's "skipped", and says why.
  *
@@ -10,8 +11,6 @@
  * GID are the same: drivers/infiniband/sw/rxe/rxe_net.c).
  */
 #define _GNU_SOURCE
-#include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -31,17 +30,11 @@
 
 #include <daxmap.h>
 
+#include "child.h"
 #include "helpers.h"
+#include "rig.h"
 
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- verbs ---------------------------------------------------------------- */
 
@@ -89,23 +82,45 @@ static int find_gid(struct verbs *v, const char *dev)
 	return -1;
 }
 
+/* Open device name: 0, or -errno and why. No cr_assert: a child (child.h)
+ * opens its own too. */
+static int verbs_try_open(struct verbs *v, const char *name, char *why, size_t size)
+{
+	struct ibv_device **list;
+	int n;
+
+	memset(v, 0, sizeof(*v));
+	list = ibv_get_device_list(&n);
+	if (!list) {
+		snprintf(why, size, "ibv_get_device_list: %s", strerror(errno));
+		return -ENODEV;
+	}
+	for (int i = 0; i < n && !v->ctx; i++)
+		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
+			v->ctx = ibv_open_device(list[i]);
+	ibv_free_device_list(list);
+	if (!v->ctx) {
+		snprintf(why, size, "cannot open %s", name);
+		return -ENODEV;
+	}
+	if (!(v->pd = ibv_alloc_pd(v->ctx))) {
+		snprintf(why, size, "ibv_alloc_pd on %s: %s", name, strerror(errno));
+		return -ENOMEM;
+	}
+	if (find_gid(v, name) != 0) {
+		snprintf(why, size, "no RoCE v2 GID on %s", name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static struct verbs verbs_open(void)
 {
 	const char *name = env_or_skip("DAXMAP_TEST_RXE");
-	struct ibv_device **list;
-	struct verbs v = { 0 };
-	int n;
+	struct verbs v;
+	char why[128];
 
-	list = ibv_get_device_list(&n);
-	cr_assert_not_null(list, "ibv_get_device_list: %s", strerror(errno));
-	for (int i = 0; i < n && !v.ctx; i++)
-		if (strcmp(ibv_get_device_name(list[i]), name) == 0)
-			v.ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
-	cr_assert_not_null(v.ctx, "cannot open %s", name);
-	v.pd = ibv_alloc_pd(v.ctx);
-	cr_assert_not_null(v.pd);
-	cr_assert_eq(find_gid(&v, name), 0, "no RoCE v2 GID on %s", name);
+	cr_assert_eq(verbs_try_open(&v, name, why, sizeof(why)), 0, "%s", why);
 	return v;
 }
 
@@ -202,7 +217,7 @@ static enum ibv_wc_status rdma_write(struct qpp *p, void *remote, uint32_t rkey,
 	struct ibv_sge sge = { (uintptr_t)p->src, (uint32_t)len, p->src_mr->lkey };
 	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
-	int64_t deadline = now_ms() + 20000;
+	int64_t t0 = now_ns();
 	int n;
 
 	memset(p->src, c, len);
@@ -216,7 +231,7 @@ static enum ibv_wc_status rdma_write(struct qpp *p, void *remote, uint32_t rkey,
 	wr.wr.rdma.rkey = rkey;
 	cr_assert_eq(ibv_post_send(p->qp[0], &wr, &bad), 0, "ibv_post_send: %s", strerror(errno));
 	while ((n = ibv_poll_cq(p->cq[0], 1, &wc)) == 0) {
-		cr_assert_lt(now_ms(), deadline, "no completion for the RDMA WRITE");
+		cr_assert_lt(ms_since(t0), 20000, "no completion for the RDMA WRITE");
 		usleep(100);
 	}
 	cr_assert_eq(n, 1);
@@ -236,11 +251,11 @@ static struct rig rig_open(const char *path, uint64_t region_size, bool format)
 {
 	struct rig r;
 
-	cr_assert_eq(daxmap_dev_open(&r.dev, path, 0, 0), 0, "%s: %s", path, daxmap_errormsg());
+	r.dev = open_dev(path);
 	if (format)
-		cr_assert_eq(daxmap_pool_format(r.dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s",
-			     daxmap_errormsg());
-	cr_assert_eq(daxmap_pool_open(&r.pool, r.dev, 0), 0, "%s", daxmap_errormsg());
+		r.pool = rig_fresh_pool(r.dev, NULL);
+	else
+		cr_assert_eq(daxmap_pool_open(&r.pool, r.dev, 0), 0, "%s", daxmap_errormsg());
 	if (format)
 		cr_assert_eq(daxmap_region_create(r.pool, "rdma", region_size, NULL), 0, "%s",
 			     daxmap_errormsg());
@@ -307,33 +322,31 @@ static void pin_and_write(const char *path)
 	verbs_close(&v);
 }
 
-Test(rdma, reg_mr_and_rdma_write_on_devdax_2m)
+ParameterizedTestParameters(rdma, reg_mr_and_rdma_write)
 {
-	pin_and_write(env_or_skip("DAXMAP_TEST_DEVDAX_2M"));
+	static struct rig_dev devs[] = {
+		{ "DAXMAP_TEST_DEVDAX_2M" },
+		{ "DAXMAP_TEST_HMEM" },
+	};
+
+	return cr_make_param_array(struct rig_dev, devs, sizeof(devs) / sizeof(devs[0]));
 }
 
-Test(rdma, reg_mr_and_rdma_write_on_hmem)
+ParameterizedTest(struct rig_dev *d, rdma, reg_mr_and_rdma_write)
 {
-	pin_and_write(env_or_skip("DAXMAP_TEST_HMEM"));
+	pin_and_write(env_or_skip(d->env));
 }
 
 Test(rdma, fsdax_is_refused_by_the_library_naming_the_rule)
 {
-	const char *dir = env_or_skip("DAXMAP_TEST_FSDAX_DIR");
+	const char *path = fsdax_file("rdma-pool", 64 * MiB);
 	struct verbs v = verbs_open();
 	struct daxmap_mr_cache *c;
 	struct daxmap_mr_entry *e;
 	struct daxmap_pin *pin;
 	struct ibv_mr *raw;
-	char path[512];
 	struct rig r;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/rdma-pool", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(posix_fallocate(fd, 0, (off_t)(64 * MiB)), 0);
-	close(fd);
 	r = rig_open(path, 4 * MiB, true);
 	cr_assert_eq(daxmap_dev_kind(r.dev), DAXMAP_KIND_FSDAX);
 	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, v.pd, ACCESS, NULL, NULL), -EOPNOTSUPP);
@@ -345,7 +358,8 @@ Test(rdma, fsdax_is_refused_by_the_library_naming_the_rule)
 	cr_assert(strstr(daxmap_errormsg(), "fsdax"), "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
 	cr_assert_eq(pins_of(r.pool, "rdma"), 0);
-	/* the kernel fact the rule stands for (SPEC §3) */
+	/* the kernel fact the rule stands for: FOLL_LONGTERM refuses fsdax
+	 * (check_vma_flags() in mm/gup.c on 6.1) */
 	raw = ibv_reg_mr(v.pd, r.addr, 4096, ACCESS);
 	cr_assert_null(raw, "the kernel registered fsdax memory");
 	cr_assert_eq(errno, EOPNOTSUPP, "%s", strerror(errno));
@@ -366,109 +380,79 @@ static int drop_cap_ipc_lock(void)
 	return (int)syscall(SYS_capset, &hdr, d);
 }
 
+/* In a child (child.h): an RDMA pin with the child's own verbs context
+ * (one opened before fork() is not the child's). */
+static struct verbs child_verbs;
+
+static int child_verbs_open(void)
+{
+	char why[128];
+
+	if (!child_verbs.ctx &&
+	    verbs_try_open(&child_verbs, getenv("DAXMAP_TEST_RXE"), why, sizeof(why)) != 0) {
+		fprintf(stderr, "child %d: %s\n", (int)getpid(), why);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int rdma_pin_own(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
+			uint64_t len, daxmap_revoke_fn revoke, void *arg)
+{
+	int rc = child_verbs_open();
+
+	return rc ? rc : daxmap_pin_rdma(pinp, map, off, len, child_verbs.pd, ACCESS, revoke, arg);
+}
+
+/* The same, without CAP_IPC_LOCK and with RLIMIT_MEMLOCK at 1 MiB (the
+ * verbs context opened before). */
+static int rdma_pin_limited(struct daxmap_pin **pinp, struct daxmap_map *map, uint64_t off,
+			    uint64_t len, daxmap_revoke_fn revoke, void *arg)
+{
+	struct rlimit rl = { 1 << 20, 1 << 20 };
+	int rc = child_verbs_open();
+
+	if (rc)
+		return rc;
+	if (drop_cap_ipc_lock() != 0 || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+		return -errno;
+	return daxmap_pin_rdma(pinp, map, off, len, child_verbs.pd, ACCESS, revoke, arg);
+}
+
 Test(rdma, the_kernels_refusal_names_rlimit_memlock)
 {
 	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_2M");
+	struct child_reply m;
+	struct child k;
 	struct rig r;
-	pid_t pid;
-	int st;
 
 	env_or_skip("DAXMAP_TEST_RXE");
 	r = rig_open(path, 8 * MiB, true);
+	/* a child opens the pool and the device itself */
+	k = child_start(&(struct child_spec){ .path = path, .pin = rdma_pin_limited });
+	child_do(&k, CHILD(.op = CHILD_MAP, .region = "rdma"));
+	m = child_try(&k, CHILD(.op = CHILD_PIN, .off = 0, .len = 4 * MiB));
+	printf("pin without CAP_IPC_LOCK, RLIMIT_MEMLOCK 1 MiB: %d: %s\n", m.rc, m.text);
+	fflush(stdout);
+	cr_assert_eq(m.rc, -ENOMEM, "%s", m.text);
+	cr_assert(strstr(m.text, "RLIMIT_MEMLOCK") && strstr(m.text, "now 1 MiB") &&
+		  strstr(m.text, "4 MiB asked"), "%s", m.text);
+	cr_assert_eq(pins_of(r.pool, "rdma"), 0);
+	child_finish(&k);
 	rig_close(&r);
-	pid = fork();
-	if (pid == 0) {
-		struct rlimit rl = { 1 << 20, 1 << 20 };
-		struct daxmap_pin *pin;
-		struct verbs v;
-		struct rig k;
-		int rc;
-
-		/* a child opens the pool and the device itself */
-		v = verbs_open();
-		k = rig_open(path, 0, false);
-		if (drop_cap_ipc_lock() != 0 || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
-			_exit(2);
-		rc = daxmap_pin_rdma(&pin, k.map, 0, 4 * MiB, v.pd, ACCESS, NULL, NULL);
-		printf("pin without CAP_IPC_LOCK, RLIMIT_MEMLOCK 1 MiB: %d: %s\n", rc,
-		       daxmap_errormsg());
-		fflush(stdout);
-		_exit(rc == -ENOMEM && strstr(daxmap_errormsg(), "RLIMIT_MEMLOCK") &&
-		      strstr(daxmap_errormsg(), "now 1 MiB") && strstr(daxmap_errormsg(), "4 MiB asked") &&
-		      pins_of(k.pool, "rdma") == 0 ? 0 : 1);
-	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
 }
 
 /* ---- releases ------------------------------------------------------------ */
 
-/* A child that pins bytes of the region with its own verbs context, says
- * 'p', and unpins (deregisters) when told 'u' or after delay_ms. */
-struct kid {
-	pid_t pid;
-	int cmd, reply;
-};
-
-static struct kid spawn_pinner(const char *path, int delay_ms)
+/* A child that maps the region and pins its first 4 KiB with its own verbs
+ * context. */
+static struct child spawn_pinner(const char *path)
 {
-	int down[2], up[2];
-	struct kid k;
+	struct child k = child_start(&(struct child_spec){ .path = path, .pin = rdma_pin_own });
 
-	cr_assert_eq(pipe(down), 0);
-	cr_assert_eq(pipe(up), 0);
-	k.pid = fork();
-	cr_assert_geq(k.pid, 0);
-	if (k.pid == 0) {
-		struct daxmap_pin *pin;
-		struct verbs v = verbs_open();
-		struct rig r = rig_open(path, 0, false);
-		char b = 0;
-
-		close(down[1]);
-		close(up[0]);
-		if (daxmap_pin_rdma(&pin, r.map, 0, 4096, v.pd, ACCESS, NULL, NULL) != 0)
-			_exit(3);
-		if (write(up[1], "p", 1) != 1)
-			_exit(4);
-		if (delay_ms > 0)
-			usleep((useconds_t)delay_ms * 1000);
-		else if (read(down[0], &b, 1) != 1 || b != 'u')
-			_exit(5);
-		if (daxmap_unpin(&pin) != 0)
-			_exit(6);
-		if (write(up[1], "d", 1) != 1)
-			_exit(7);
-		/* mapping and pool stay until told to go */
-		if (read(down[0], &b, 1) < 0)
-			_exit(8);
-		rig_close(&r);
-		verbs_close(&v);
-		_exit(0);
-	}
-	close(down[0]);
-	close(up[1]);
-	k.cmd = down[1];
-	k.reply = up[0];
+	child_do(&k, CHILD(.op = CHILD_MAP, .region = "rdma"));
+	child_do(&k, CHILD(.op = CHILD_PIN, .off = 0, .len = 4096));
 	return k;
-}
-
-static char expect_from(struct kid *k)
-{
-	char b = 0;
-
-	cr_assert_eq(read(k->reply, &b, 1), 1, "the child died");
-	return b;
-}
-
-static void reap(struct kid *k)
-{
-	int st;
-
-	close(k->cmd);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
-	close(k->reply);
 }
 
 Test(rdma, a_remove_with_a_timeout_names_the_pin_and_daxmapctl_shows_it)
@@ -477,14 +461,13 @@ Test(rdma, a_remove_with_a_timeout_names_the_pin_and_daxmapctl_shows_it)
 	const char *tool = getenv("DAXMAPCTL");
 	struct daxmap_reclaim_stat rs;
 	char cmd[512], want[64], *out;
-	struct kid k;
+	struct child k;
 	struct rig r;
 
 	env_or_skip("DAXMAP_TEST_RXE");
 	r = rig_open(path, 8 * MiB, true);
 	daxmap_map_delete(&r.map);
-	k = spawn_pinner(path, 0);
-	cr_assert_eq(expect_from(&k), 'p');
+	k = spawn_pinner(path);
 	/* daxmapctl refs: backend, range (extent) and holder */
 	if (tool) {
 		struct json_object *j, *e0, *hs, *h;
@@ -513,9 +496,8 @@ Test(rdma, a_remove_with_a_timeout_names_the_pin_and_daxmapctl_shows_it)
 	snprintf(want, sizeof(want), "pid %d pin (rdma) of extents", (int)k.pid);
 	cr_assert(strstr(daxmap_errormsg(), want), "%s", daxmap_errormsg());
 	/* the child's mapping was not this process's to zap: it is listed too */
-	cr_assert_eq(write(k.cmd, "u", 1), 1);
-	cr_assert_eq(expect_from(&k), 'd');
-	reap(&k);
+	child_do(&k, CHILD(.op = CHILD_UNPIN));
+	child_finish(&k);
 	cr_assert_eq(daxmap_pool_reclaim(r.pool, &rs), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(rs.releases_finished, 1);
 	daxmap_pool_close(r.pool);
@@ -525,37 +507,28 @@ Test(rdma, a_remove_with_a_timeout_names_the_pin_and_daxmapctl_shows_it)
 Test(rdma, a_remove_waiting_forever_returns_after_another_process_deregisters)
 {
 	const char *path = env_or_skip("DAXMAP_TEST_DEVDAX_2M");
-	struct kid k;
+	struct child_reply d;
+	struct child k;
 	struct rig r;
-	int64_t t0;
+	int64_t t0, t1;
 
 	env_or_skip("DAXMAP_TEST_RXE");
 	r = rig_open(path, 8 * MiB, true);
 	daxmap_map_delete(&r.map);
-	k = spawn_pinner(path, 1500);
-	cr_assert_eq(expect_from(&k), 'p');
-	t0 = now_ms();
+	k = spawn_pinner(path);
+	t0 = now_ns();
 	/* waits for the deregistration, not for the child's exit: the child
 	 * still has the pool open and its mapping (not a pin) is zapped only
-	 * in this process, so let it go once it deregistered */
-	{
-		pid_t w = fork();
-
-		if (w == 0) {
-			char b;
-
-			if (read(k.reply, &b, 1) != 1 || b != 'd' || write(k.cmd, "x", 1) != 1)
-				_exit(1);
-			_exit(0);
-		}
-		cr_assert_eq(daxmap_region_remove(r.pool, "rdma", DAXMAP_WAIT_FOREVER), 0, "%s",
-			     daxmap_errormsg());
-		cr_assert_eq(waitpid(w, &(int){ 0 }, 0), w);
-	}
-	cr_assert_geq(now_ms() - t0, 1000, "returned before the MR was deregistered");
-	close(k.cmd);
-	waitpid(k.pid, &(int){ 0 }, 0);
-	close(k.reply);
+	 * in this process, so it lets that go right after it deregistered */
+	child_send(&k, CHILD(.op = CHILD_DROP, .delay_ms = 1500));
+	cr_assert_eq(daxmap_region_remove(r.pool, "rdma", DAXMAP_WAIT_FOREVER), 0, "%s",
+		     daxmap_errormsg());
+	t1 = now_ns();
+	cr_assert_geq((t1 - t0) / 1000000, 1000, "returned before the MR was deregistered");
+	d = child_read(&k);
+	cr_assert_eq(d.rc, 0, "%s", d.text);
+	cr_assert_gt(t1, d.t_ns, "returned before the child began to deregister");
+	child_finish(&k);
 	daxmap_pool_close(r.pool);
 	daxmap_dev_close(r.dev);
 }
@@ -572,7 +545,7 @@ static void *unpin_later(void *arg)
 	struct late_unpin *u = arg;
 
 	usleep(800 * 1000);
-	__atomic_store_n(&u->unpin_ms, now_ms(), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&u->unpin_ms, ms_since(0), __ATOMIC_SEQ_CST);
 	u->rc = daxmap_unpin(&u->pin);
 	return NULL;
 }
@@ -603,10 +576,10 @@ Test(rdma, a_revocable_pin_is_deregistered_before_the_remove_returns)
 	p = qpp_new(&v);
 	cr_assert_eq(rdma_write(&p, at, rkey, 64, 'a'), IBV_WC_SUCCESS);
 	cr_assert_eq(r.addr[63], 'a');
-	t0 = now_ms();
+	t0 = now_ns();
 	cr_assert_eq(daxmap_region_remove(r.pool, "rdma", DAXMAP_WAIT_FOREVER), 0, "%s",
 		     daxmap_errormsg());
-	cr_assert_geq(now_ms() - t0, 800);
+	cr_assert_geq(ms_since(t0), 800);
 	cr_assert_neq(__atomic_load_n(&u.unpin_ms, __ATOMIC_SEQ_CST), 0,
 		      "the remove returned before the unpin");
 	pthread_join(u.thread, NULL);
@@ -658,9 +631,9 @@ Test(rdma, the_cache_reuses_mrs_and_a_remove_revokes_them)
 	cr_assert_eq(st.entries, 1);
 	cr_assert_eq(pins_of(r.pool, "rdma"), 1);
 	/* an idle cached MR never holds a release up */
-	t0 = now_ms();
+	t0 = now_ns();
 	cr_assert_eq(daxmap_region_remove(r.pool, "rdma", 5000), 0, "%s", daxmap_errormsg());
-	printf("remove with an idle cached MR: %lld ms\n", (long long)(now_ms() - t0));
+	printf("remove with an idle cached MR: %lld ms\n", (long long)ms_since(t0));
 	cr_assert_eq(daxmap_mr_cache_stat(c, &st), 0);
 	cr_assert_eq(st.revoked, 1);
 	cr_assert_eq(st.entries, 0);
@@ -742,14 +715,5 @@ Test(rdma, a_forked_child_does_not_use_the_parents_cache)
 	verbs_close(&v);
 }
 
-/* Runs in the runner before any test: no soft-RoCE device here means
- * skipped (77). */
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	if (!getenv("DAXMAP_TEST_RXE") || !getenv("DAXMAP_TEST_DEVDAX_2M")) {
-		fprintf(stderr, "skipped: no device-DAX or soft-RoCE device here; tests/vm/run boots "
-				"a VM that has them and sets DAXMAP_TEST_* (meson test vm-rdma)\n");
-		exit(77);
-	}
-}
+RIG_SKIP_UNLESS(getenv("DAXMAP_TEST_RXE") && getenv("DAXMAP_TEST_DEVDAX_2M"),
+		"device-DAX or soft-RoCE device")

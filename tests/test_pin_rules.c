@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_pin.c -- the long-term pin rules (SPEC §3, §4), decided before the
- * kernel is asked */
+/* test_pin_rules.c -- the long-term pin rules (which backend may pin which
+ * kind of device on which kernel), decided before the kernel is asked */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
