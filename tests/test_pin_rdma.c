@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_rdma.c -- the RDMA pin backend and its registration cache on an
+ * test_pin_rdma.c -- the RDMA pin backend and its registration cache on an
  * emulated device, with the verbs calls replaced (rdma_set_verbs()): the
  * host has no RDMA device. The real ibv_reg_mr() on devdax, fsdax and
- * soft-RoCE is tested in the rig (tests/vm/test_rdma.c).
+ * soft-RoCE is tested in the rig (tests/vm/test_pin_rdma_rig.c).
  *
  * The long-term pin rules refuse emulated (page-cache) devices, which is
  * tested first; the other tests then make the library see the emulated
