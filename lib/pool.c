@@ -65,7 +65,7 @@ DAXMAP_EXPORT void daxmap_pool_close(struct daxmap_pool *pool)
 DAXMAP_EXPORT int daxmap_pool_stat(struct daxmap_pool *pool,
 				   struct daxmap_pool_stat *st)
 {
-	int rc = pool_begin_read(pool, st, "daxmap_pool_stat", "st");
+	int rc = pool_begin_read(pool, st != NULL, "daxmap_pool_stat", "st");
 
 	if (rc)
 		return rc;
