@@ -280,8 +280,16 @@ void daxmap_region_list_free(struct daxmap_region_info *infos);
 /* The device ranges of a region, in order (free with free()). */
 int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
 			 struct daxmap_range **ranges, size_t *count);
+/* daxmap_region_map() flags */
+/* The caller writes every byte of the region before it reads any: extents
+ * never mapped since they were handed out are not zeroed first (they show
+ * a previous owner's bytes until overwritten), and count as written. */
+#define DAXMAP_MAP_OVERWRITE (1U << 0)
+
 /*
- * Map a region's extents contiguously (daxmap_map_new_ranges()). The
+ * Map a region's extents contiguously (daxmap_map_new_ranges()). Extents
+ * mapped for the first time since they were handed out to the region read
+ * as zeros (they are zeroed first, once), unless DAXMAP_MAP_OVERWRITE. The
  * mapping holds one reference on each extent until daxmap_map_delete().
  * It is not inherited by fork() (MADV_DONTFORK): a child has neither the
  * mapping nor its references, and maps the region itself if it needs it.

@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * format.h -- the on-media pool format, version 1 (doc/format.md).
+ * format.h -- the on-media pool format, version 1.2 (doc/format.md).
  *
  * All integers little-endian. The device is cut into extents of
  * sb.extent_size bytes; extents [0, sb.meta_extents) hold the metadata:
  *
- *   0        primary superblock (struct pool_sb), written once by format
- *   64 KiB   backup superblock (same bytes)
- *   region_off  region table: region_slots records of 128 bytes
- *   extent_off  extent table: one 8-byte entry per extent of the device
+ *   0            primary superblock (struct pool_sb), written once by format
+ *   2 MiB        backup superblock (same bytes)        1.1: at 64 KiB
+ *   2 MiB+64 KiB region table: region_slots records of 128 bytes
+ *                                                      1.1: at 128 KiB
+ *   after it     extent table: one 8-byte entry per extent of the device
+ *
+ * Only the primary superblock lives in the first 2 MiB (1.2): a tool that
+ * writes the start of the device (fio's dev-dax engine with an offset, for
+ * one) destroys nothing the backup cannot restore.
  *
  * Every mutable piece is an 8-byte word updated with one store, so no log
  * is needed: a region's record word commits an operation after the extent
  * entries it refers to are durable.
  *
  * 1.1 adds the zap word of a region record (a shrink being released); a
- * 1.0 pool has zero there, which means no release pending.
+ * 1.0 pool has zero there, which means no release pending. 1.2 moves the
+ * backup superblock and the tables to 2 MiB and adds the written word
+ * (indices never mapped since they were handed out read as zeros on their
+ * first mapping); a 1.1 reader refuses a 1.2 pool (its offsets differ).
  */
 #ifndef DAXMAP_FORMAT_H
 #define DAXMAP_FORMAT_H
@@ -24,13 +32,32 @@
 
 #define POOL_MAGIC "DAXMAPPL"
 #define POOL_MAJOR 1
-#define POOL_MINOR 1 /* 1.1: the zap word of region records */
+#define POOL_MINOR 2 /* 1.1: the zap word; 1.2: the layout at 2 MiB, the written word */
 
 #define SB_PRIMARY_OFF 0ULL
-#define SB_BACKUP_OFF (64ULL << 10)
-#define REGION_TABLE_OFF (128ULL << 10)
+#define META_BASE (2ULL << 20)       /* 1.2: backup superblock and tables */
+#define SB_BACKUP_OFF META_BASE
+#define REGION_TABLE_OFF (META_BASE + (64ULL << 10))
+#define SB_BACKUP_OFF_1_1 (64ULL << 10)
+#define REGION_TABLE_OFF_1_1 (128ULL << 10)
 #define REGION_SLOTS 1024ULL
 #define REGION_REC_SIZE 128ULL
+
+/* Where a superblock of this minor version keeps its backup and tables. */
+static inline uint64_t layout_backup_off(uint32_t minor)
+{
+	return minor >= 2 ? SB_BACKUP_OFF : SB_BACKUP_OFF_1_1;
+}
+
+static inline uint64_t layout_region_off(uint32_t minor)
+{
+	return minor >= 2 ? REGION_TABLE_OFF : REGION_TABLE_OFF_1_1;
+}
+
+static inline uint64_t layout_extent_off(uint32_t minor)
+{
+	return layout_region_off(minor) + REGION_SLOTS * REGION_REC_SIZE;
+}
 #define NAME_MAX_LEN 63 /* bytes, excluding the terminating NUL */
 
 struct pool_sb {
@@ -86,12 +113,23 @@ static inline uint64_t zw_make(uint64_t gen, uint64_t keep)
 static inline uint64_t zw_gen(uint64_t z) { return (z >> 32) & GEN_MASK; }
 static inline uint64_t zw_keep(uint64_t z) { return z & 0xffffffffULL; }
 
+/*
+ * Written word (1.2), the same shape: ZW_VALID | gen << 32 | w: indices
+ * [w, n) of the region of that gen were never mapped since they were
+ * handed out, and are zeroed before their first mapping. Not valid, or of
+ * another gen: every index is written (a region a 1.1 library created).
+ */
+#define ww_make zw_make
+#define ww_gen zw_gen
+#define ww_count zw_keep
+
 struct region_rec {
 	uint64_t word;        /* the commit word, see rw_make() */
 	uint64_t name_sum;    /* XXH64 of name[] seeded with the record's gen */
 	uint64_t ctime;       /* creation, seconds since the epoch */
 	uint64_t zap;         /* the zap word, see zw_make() (1.1) */
-	uint64_t reserved[4];
+	uint64_t written;     /* the written word, see ww_make() (1.2) */
+	uint64_t reserved[3];
 	char name[64];        /* NUL-terminated, printable, unique */
 };
 _Static_assert(sizeof(struct region_rec) == REGION_REC_SIZE, "record is 128 bytes");

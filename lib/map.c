@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,46 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	map_free(m);
 	*mapp = NULL;
 	return rc;
+}
+
+/* devdax: non-temporal stores over a mapping of the ranges, one drain. */
+static int zero_by_stores(struct daxmap_dev *dev, const struct daxmap_range *ranges, size_t n)
+{
+	struct daxmap_map *m;
+	int rc = daxmap_map_new_ranges(&m, dev, ranges, n, 0);
+
+	if (rc)
+		return rc;
+	m->memset(m->head.addr, 0, m->head.len, DAXMAP_F_NONTEMPORAL | DAXMAP_F_NODRAIN);
+	m->drain();
+	return daxmap_map_delete(&m);
+}
+
+/*
+ * Files (fsdax, emulated devices): punch holes. The filesystem hands out
+ * zeroed blocks on the next fault (fs/dax zeroes an unwritten extent before
+ * mapping it), so nothing is written; fdatasync makes the punch durable.
+ */
+static int zero_by_punching(struct daxmap_dev *dev, const struct daxmap_range *ranges, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fallocate(dev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)ranges[i].offset, (off_t)ranges[i].len) != 0) {
+			if (errno == EOPNOTSUPP)
+				return zero_by_stores(dev, ranges, n);
+			return daxmap_err(errno, "%s: cannot zero [0x%" PRIx64 ", +0x%" PRIx64 "): fallocate: %s",
+					  dev->path, ranges[i].offset, ranges[i].len, strerror(errno));
+		}
+	if (fdatasync(dev->fd) != 0)
+		return daxmap_err(errno, "%s: fdatasync: %s", dev->path, strerror(errno));
+	return 0;
+}
+
+int map_zero_ranges(struct daxmap_dev *dev, const struct daxmap_range *ranges, size_t n)
+{
+	if (dev->kind == DAXMAP_KIND_DEVDAX)
+		return zero_by_stores(dev, ranges, n);
+	return zero_by_punching(dev, ranges, n);
 }
 
 void map_set_owner(struct daxmap_map *map, struct map_owner *owner)

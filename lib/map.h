@@ -61,6 +61,12 @@ int map_check_ranges(const struct daxmap_dev *dev,
 		     uint64_t *total);
 int map_span_refused(const struct daxmap_map *map, uint64_t off, uint64_t len);
 
+/*
+ * Make device ranges read as zeros, durably, before a new owner maps them:
+ * it never sees the previous owner's bytes. 0 or -errno.
+ */
+int map_zero_ranges(struct daxmap_dev *dev, const struct daxmap_range *ranges, size_t n);
+
 /* Are bytes [off, off + len) inside the mapping, len > 0? 0, or -EINVAL
  * with a message naming the numbers. */
 static inline int map_check_span(const struct daxmap_map *map, uint64_t off, uint64_t len)

@@ -28,11 +28,18 @@
 
 #define FORMAT_IN_PROGRESS "DAXMAPFX" /* primary magic while formatting */
 
-uint64_t pool_probe_len(uint64_t dev_align)
+uint64_t pool_probe_len(uint64_t dev_size, uint64_t dev_align)
 {
-	uint64_t need = REGION_TABLE_OFF;
+	uint64_t need = (SB_BACKUP_OFF + sizeof(struct pool_sb) + dev_align - 1) / dev_align * dev_align;
 
-	return (need + dev_align - 1) / dev_align * dev_align;
+	/* a small device holds a 1.1 pool at most: read what there is */
+	return need <= dev_size ? need : dev_size / dev_align * dev_align;
+}
+
+/* Extents the metadata of a pool of n extents needs in this layout. */
+static uint64_t meta_extents_of(uint32_t minor, uint64_t n, uint64_t extent_size)
+{
+	return (layout_extent_off(minor) + n * 8 + extent_size - 1) / extent_size;
 }
 
 int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
@@ -49,8 +56,7 @@ int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
 				  fmt_size(a, sizeof(a), extent_size),
 				  fmt_size(b, sizeof(b), dev_align));
 	n = dev_size / extent_size;
-	meta = REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE + n * 8;
-	meta = (meta + extent_size - 1) / extent_size;
+	meta = meta_extents_of(POOL_MINOR, n, extent_size);
 	if (n <= meta)
 		return daxmap_err(ENOSPC,
 				  "device of %s holds %" PRIu64 " extent(s) of %s, but the metadata needs %" PRIu64
@@ -66,8 +72,8 @@ int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
 	sb->nextents = n;
 	sb->meta_extents = meta;
 	sb->region_slots = REGION_SLOTS;
-	sb->region_off = REGION_TABLE_OFF;
-	sb->extent_off = REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE;
+	sb->region_off = layout_region_off(POOL_MINOR);
+	sb->extent_off = layout_extent_off(POOL_MINOR);
 	return 0;
 }
 
@@ -134,8 +140,8 @@ int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_alig
 	if (!sb->extent_size || sb->extent_size % dev_align ||
 	    sb->nextents != sb->dev_size / sb->extent_size ||
 	    sb->dev_size % sb->extent_size || sb->region_slots != REGION_SLOTS ||
-	    sb->region_off != REGION_TABLE_OFF ||
-	    sb->extent_off != REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE ||
+	    sb->region_off != layout_region_off(sb->minor) ||
+	    sb->extent_off != layout_extent_off(sb->minor) ||
 	    sb->meta_extents == 0 || sb->meta_extents >= sb->nextents ||
 	    sb->nextents > (UINT64_MAX - sb->extent_off) / 8 ||
 	    sb->extent_off + sb->nextents * 8 > sb->meta_extents * sb->extent_size)
@@ -143,7 +149,23 @@ int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_alig
 	return 0;
 }
 
-int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
+/* The backup superblock at off counts only where its own layout keeps it,
+ * and only if the bytes read (len) hold it. */
+static int backup_at(const char *base, uint64_t len, uint64_t off, uint64_t dev_size,
+		     uint64_t dev_align, struct pool_sb *b)
+{
+	int rc;
+
+	if (off + sizeof(*b) > len)
+		return daxmap_err(ENODATA, "not a libdaxmap pool (no pool superblock)");
+	memcpy(b, base + off, sizeof(*b));
+	rc = pool_sb_check(b, dev_size, dev_align);
+	if ((rc == 0 || rc == -EINVAL) && layout_backup_off(b->minor) != off)
+		return daxmap_err(ENODATA, "not a libdaxmap pool (a superblock where its layout has none)");
+	return rc;
+}
+
+int pool_sb_read(const char *base, uint64_t len, uint64_t dev_size, uint64_t dev_align,
 		 struct pool_sb *out, bool *from_backup)
 {
 	struct pool_sb p, b;
@@ -151,7 +173,6 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 	int rc, rb;
 
 	memcpy(&p, base + SB_PRIMARY_OFF, sizeof(p));
-	memcpy(&b, base + SB_BACKUP_OFF, sizeof(b));
 	rc = pool_sb_check(&p, dev_size, dev_align);
 	if (rc == 0) {
 		*out = p;
@@ -165,7 +186,10 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 	if (rc == -ENOTSUP || rc == -EINVAL)
 		return rc;
 	snprintf(why, sizeof(why), "%s", daxmap_errormsg());
-	rb = pool_sb_check(&b, dev_size, dev_align);
+	/* 1.2 keeps the backup at 2 MiB, 1.1 at 64 KiB */
+	rb = backup_at(base, len, SB_BACKUP_OFF, dev_size, dev_align, &b);
+	if (rb == -ENODATA)
+		rb = backup_at(base, len, SB_BACKUP_OFF_1_1, dev_size, dev_align, &b);
 	if (rb == 0) {
 		*out = b;
 		*from_backup = true;
@@ -187,6 +211,56 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 	}
 }
 
+int pool_migration_blocked(const struct pool_core *pc, struct pool_sb *sb, char *why,
+			   size_t len)
+{
+	const struct pool_sb *old = &pc->sb;
+
+	*sb = *old;
+	sb->minor = POOL_MINOR;
+	sb->region_off = layout_region_off(POOL_MINOR);
+	sb->extent_off = layout_extent_off(POOL_MINOR);
+	sb->meta_extents = meta_extents_of(POOL_MINOR, old->nextents, old->extent_size);
+	if (old->extent_off + old->nextents * 8 > SB_BACKUP_OFF) {
+		snprintf(why, len, "its extent table reaches past 2 MiB, where the 1.2 metadata starts");
+		return 1;
+	}
+	if (sb->meta_extents >= sb->nextents) {
+		snprintf(why, len, "the device has no room for the 1.2 metadata");
+		return 1;
+	}
+	for (uint64_t x = old->meta_extents; x < sb->meta_extents; x++)
+		if (pc->kind[x] != EK_FREE) {
+			snprintf(why, len,
+				 "extents %" PRIu64 " to %" PRIu64 " must be free for the 1.2 metadata; extent %" PRIu64 " is not",
+				 old->meta_extents, sb->meta_extents - 1, x);
+			return 1;
+		}
+	pool_sb_seal(sb);
+	return 0;
+}
+
+void pool_migrate_mem(char *base, const struct pool_sb *old, const struct pool_sb *sb,
+		      struct persist_ops *ops)
+{
+	size_t rlen = old->region_slots * REGION_REC_SIZE, elen = old->nextents * 8;
+
+	memcpy(base + sb->region_off, base + old->region_off, rlen);
+	memcpy(base + sb->extent_off, base + old->extent_off, elen);
+	persist_flush(ops, base + sb->region_off, rlen);
+	persist_flush(ops, base + sb->extent_off, elen);
+	persist_drain(ops);
+	memcpy(base + SB_BACKUP_OFF, sb, sizeof(*sb));
+	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(*sb));
+	persist_drain(ops);
+	memset(base + SB_BACKUP_OFF_1_1, 0, sizeof(*sb));
+	persist_flush(ops, base + SB_BACKUP_OFF_1_1, sizeof(*sb));
+	persist_drain(ops);
+	memcpy(base + SB_PRIMARY_OFF, sb, sizeof(*sb));
+	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(*sb));
+	persist_drain(ops);
+}
+
 int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 		    size_t nbad, struct persist_ops *ops)
 {
@@ -200,8 +274,11 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	memcpy(mark.magic, FORMAT_IN_PROGRESS, 8);
 	memcpy(base + SB_PRIMARY_OFF, &mark, sizeof(mark));
 	memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
+	/* nor as a 1.1 pool by its old backup */
+	memset(base + SB_BACKUP_OFF_1_1, 0, sizeof(mark));
 	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(mark));
 	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
+	persist_flush(ops, base + SB_BACKUP_OFF_1_1, sizeof(mark));
 	persist_drain(ops);
 	/* 2. empty tables; bad extents are never handed out */
 	memset(rt, 0, rlen);
@@ -213,8 +290,8 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	persist_flush(ops, et, elen);
 	persist_drain(ops);
 	/* 3. backup, 4. primary: a crash between them opens from the backup */
-	memcpy(base + SB_BACKUP_OFF, sb, sizeof(*sb));
-	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(*sb));
+	memcpy(base + layout_backup_off(sb->minor), sb, sizeof(*sb));
+	persist_flush(ops, base + layout_backup_off(sb->minor), sizeof(*sb));
 	persist_drain(ops);
 	memcpy(base + SB_PRIMARY_OFF, sb, sizeof(*sb));
 	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(*sb));
@@ -323,6 +400,13 @@ static int scan_regions(struct pool_core *pc, pool_report_fn fn, void *arg)
 		}
 		if (v->keep > v->n)
 			v->keep = v->n;
+		v->written = v->n;
+		if (sb->minor >= 2) {
+			uint64_t w = load_u64(&r->written);
+
+			if ((w & ZW_VALID) && ww_gen(w) == v->gen && ww_count(w) < v->n)
+				v->written = ww_count(w);
+		}
 		v->ext = malloc((v->n ? v->n : 1) * sizeof(uint64_t));
 		if (!v->ext)
 			return daxmap_err(ENOMEM, "out of memory");
@@ -581,6 +665,8 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	r->name_sum = name_sum(r->name, gen);
 	r->ctime = (uint64_t)time(NULL);
 	r->zap = 0;
+	/* 1.2: nothing of it was mapped yet: its first mapping zeroes it */
+	r->written = pc->sb.minor >= 2 ? ww_make(gen, 0) : 0;
 	persist_flush(pc->ops, &r->name_sum, sizeof(*r) - 8);
 	claim(pc, s, gen, 0, n);
 	persist_drain(pc->ops);
@@ -627,6 +713,11 @@ int pool_region_grow(struct pool_core *pc, const char *name, uint64_t size,
 		/* an inert zap word of this gen must not cover the new extents */
 		store_u64(&r->zap, 0);
 		persist_flush(pc->ops, &r->zap, 8);
+		/* the new extents were never mapped; the old stay as they were */
+		if (pc->sb.minor >= 2) {
+			store_u64(&r->written, ww_make(v->gen, v->written));
+			persist_flush(pc->ops, &r->written, 8);
+		}
 		persist_drain(pc->ops);
 		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
 		persist_flush(pc->ops, &r->word, 8);
@@ -707,6 +798,29 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
 	return pool_scan(pc, NULL, NULL);
 }
 
+int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t written)
+{
+	struct region_view *v;
+	int rc;
+
+	if ((rc = writable(pc)))
+		return rc;
+	if (slot >= pc->sb.region_slots || pc->views[slot].state == RS_FREE ||
+	    pc->views[slot].gen != gen)
+		return daxmap_err(ESTALE, "region slot %" PRIu64 " generation %" PRIu64 " is gone",
+				  slot, gen);
+	v = &pc->views[slot];
+	if (pc->sb.minor < 2 || written <= v->written)
+		return 0;
+	if (written > v->n)
+		written = v->n;
+	store_u64(&pc->recs[slot].written, ww_make(gen, written));
+	persist_flush(pc->ops, &pc->recs[slot].written, 8);
+	persist_drain(pc->ops);
+	v->written = written;
+	return 0;
+}
+
 int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 		  pool_report_fn fn, void *arg)
 {
@@ -761,6 +875,7 @@ static void describe(const struct pool_core *pc, uint64_t s, struct region_desc 
 	r->gen = v->gen;
 	r->n = v->n;
 	r->keep = v->keep;
+	r->written = v->written;
 	r->zap = v->state == RS_ZAP;
 	r->ctime = v->ctime;
 	memcpy(r->name, v->name, sizeof(r->name));
@@ -871,6 +986,11 @@ int pool_extent_owner(const struct pool_core *pc, uint64_t x, char name[64], uin
 	*idx = ext_idx(e);
 	*releasing = *idx >= v->keep;
 	return 1;
+}
+
+bool pool_core_zeroes_on_map(const struct pool_core *pc)
+{
+	return pc->sb.minor >= 2;
 }
 
 uint64_t pool_core_extent_size(const struct pool_core *pc)

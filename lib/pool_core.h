@@ -26,6 +26,7 @@ struct region_view {
 	uint64_t gen;
 	uint64_t n;           /* extents */
 	uint64_t keep;        /* [keep, n) are being released (ZAP); n: none */
+	uint64_t written;     /* [written, n) were never mapped (zeroed first) */
 	uint64_t ctime;
 	char name[64];
 	uint64_t *ext;        /* device extent of each index, EXT_NONE unknown */
@@ -58,16 +59,35 @@ struct pool_core {
 int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
 		uint64_t extent_size);
 /* Bytes needed from the start of the device to read both superblocks. */
-uint64_t pool_probe_len(uint64_t dev_align);
+uint64_t pool_probe_len(uint64_t dev_size, uint64_t dev_align);
 /* Validate a superblock against the device; 0 or -errno with a message. */
 int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align);
-/* Pick the superblock to trust from the first bytes of the device.
- * -EINVAL: a valid one, written for another alignment (still in *out). */
-int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
+/* Pick the superblock to trust from the first len bytes of the device
+ * (pool_probe_len()). -EINVAL: a valid one, written for another alignment
+ * (still in *out). */
+int pool_sb_read(const char *base, uint64_t len, uint64_t dev_size, uint64_t dev_align,
 		 struct pool_sb *out, bool *from_backup);
 void pool_sb_seal(struct pool_sb *sb);
 /* Store sb over the primary superblock (one drain): a check's repair. */
 void pool_sb_restore(struct pool_core *pc);
+
+/*
+ * Can this 1.1 pool move to the 1.2 layout in place (its metadata grows
+ * only over free extents, and the new tables do not overlap the old)? 0
+ * with the new superblock in *sb (sealed), or 1 with the reason in why.
+ */
+int pool_migration_blocked(const struct pool_core *pc, struct pool_sb *sb, char *why,
+			   size_t len);
+
+/*
+ * Move a 1.1 pool's backup superblock and tables to the 1.2 layout sb
+ * (pool_migration_blocked()), in the metadata area at base, which covers
+ * sb's. Crash-safe, four drains: the new tables, the new backup, the old
+ * backup cleared (a stale backup must never be read over newer tables),
+ * then the primary; until that last store the pool is the 1.1 one.
+ */
+void pool_migrate_mem(char *base, const struct pool_sb *old, const struct pool_sb *sb,
+		      struct persist_ops *ops);
 
 /* Write a new, empty pool into the metadata area at base (len bytes,
  * sb->meta_extents * sb->extent_size). bad: extents never to hand out. */
@@ -120,6 +140,13 @@ int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
  */
 int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen);
 
+/*
+ * Indices [0, written) of the region in slot at gen have been mapped (or
+ * zeroed) since they were handed out: a 1.2 pool stores it (one drain);
+ * -ESTALE when the region is gone.
+ */
+int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t written);
+
 /* ---- what the layers above may ask ---- */
 
 /* A region, as a copy of its scanned record. */
@@ -127,6 +154,7 @@ struct region_desc {
 	uint64_t slot, gen;
 	uint64_t n;     /* extents it owns */
 	uint64_t keep;  /* [keep, n) are being released */
+	uint64_t written; /* [written, n) were never mapped: zero them first */
 	bool zap;       /* the whole region is being removed */
 	uint64_t ctime;
 	char name[64];
@@ -174,6 +202,10 @@ int pool_releasing_runs(const struct pool_core *pc, struct ext_run **runs, size_
  * being released; 0 when no region owns it. */
 int pool_extent_owner(const struct pool_core *pc, uint64_t x, char name[64], uint64_t *idx,
 		      bool *releasing);
+/* Does the pool record which extents were mapped since they were handed
+ * out (format 1.2), so that a first mapping zeroes them? A 1.1 pool does
+ * not: its new extents are zeroed when they are handed out. */
+bool pool_core_zeroes_on_map(const struct pool_core *pc);
 /* The pool's extent size. */
 uint64_t pool_core_extent_size(const struct pool_core *pc);
 /* How many regions have a release pending (removals and shrinks). */

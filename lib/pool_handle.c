@@ -120,16 +120,16 @@ static int need_fd(struct daxmap_dev *dev, bool write)
 /* Read the superblocks from the first bytes of the device. */
 static int read_sb(struct daxmap_dev *dev, struct pool_sb *sb, bool *from_backup)
 {
-	uint64_t len = pool_probe_len(dev->align);
+	uint64_t len = pool_probe_len(dev->size, dev->align);
 	struct daxmap_map *m;
 	int rc;
 
-	if (len > dev->size)
+	if (len < REGION_TABLE_OFF_1_1)
 		return daxmap_err(ENODATA, "%s: too small to hold a pool", dev->path);
 	rc = daxmap_map_new(&m, dev, 0, len, 0);
 	if (rc)
 		return rc;
-	rc = pool_sb_read(daxmap_map_addr(m), dev->size, dev->align, sb, from_backup);
+	rc = pool_sb_read(daxmap_map_addr(m), len, dev->size, dev->align, sb, from_backup);
 	daxmap_map_delete(&m);
 	return rc;
 }
@@ -236,10 +236,62 @@ out:
 	return rc;
 }
 
+/* Map the metadata area sb describes and run the core on it, in place of
+ * what the handle had (nothing at open). */
+static int attach_core(struct daxmap_pool *p, const struct pool_sb *sb, bool rdonly)
+{
+	struct daxmap_map *m;
+	struct pool_core core;
+	int rc;
+
+	if ((rc = daxmap_map_new(&m, p->dev, 0, sb->meta_extents * sb->extent_size, 0)))
+		return rc;
+	p->ops.ctx = m;
+	rc = pool_core_open(&core, daxmap_map_addr(m), sb, rdonly, &p->ops, NULL, NULL);
+	if (rc) {
+		p->ops.ctx = p->meta;
+		daxmap_map_delete(&m);
+		return rc;
+	}
+	if (p->meta) {
+		core.from_backup = p->core.from_backup;
+		pool_core_close(&p->core);
+		daxmap_map_delete(&p->meta);
+	}
+	p->core = core;
+	p->meta = m;
+	return 0;
+}
+
+/*
+ * Under the lock: follow a change of the primary superblock since this
+ * handle read it. Another process moved the pool to the 1.2 layout: the
+ * metadata is mapped anew. A new pool (another uuid) under the handle is
+ * refused. A damaged primary changes nothing (the superblock the handle
+ * holds is the right one).
+ */
+static int follow_layout(struct daxmap_pool *p)
+{
+	const struct pool_sb *now = (const struct pool_sb *)(p->core.base + SB_PRIMARY_OFF);
+	struct pool_sb sb = *now;
+
+	if (memcmp(&sb, &p->core.sb, sizeof(sb)) == 0 ||
+	    pool_sb_check(&sb, p->dev->size, p->dev->align) != 0)
+		return 0;
+	if (memcmp(sb.uuid, p->core.sb.uuid, sizeof(sb.uuid)) != 0)
+		return daxmap_err(ESTALE,
+				  "%s was formatted again after this pool handle was opened: close it and open the new pool",
+				  p->dev->path);
+	return attach_core(p, &sb, p->core.rdonly);
+}
+
 /* Under the lock: re-read the tables, finish what a dead process left. */
 static int refresh(struct daxmap_pool *p)
 {
-	int rc = pool_scan(&p->core, NULL, NULL);
+	int rc = follow_layout(p);
+
+	if (rc == 0)
+		rc = pool_scan(&p->core, NULL, NULL);
 
 	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 && p->core.norphan) {
 		pool_recover(&p->core);
@@ -271,6 +323,34 @@ int pool_begin(struct daxmap_pool *p, bool excl)
 	return 0;
 }
 
+/*
+ * A 1.1 pool moves its backup superblock and tables to 2 MiB (1.2) when
+ * that only takes free extents and the new tables do not overlap the old
+ * (pool_migrate_mem()), under the exclusive lock. 0 also when the pool
+ * stays 1.1 (pool_migration_blocked() says why; check reports it).
+ */
+static int migrate(struct daxmap_pool *p)
+{
+	const struct pool_sb old = p->core.sb;
+	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
+	struct daxmap_map *m;
+	struct pool_sb sb;
+	char why[160];
+	int rc;
+
+
+	if (pool_migration_blocked(&p->core, &sb, why, sizeof(why)))
+		return 0;
+	if ((rc = daxmap_map_new(&m, p->dev, 0, sb.meta_extents * sb.extent_size, 0)))
+		return rc;
+	ops.ctx = m;
+	pool_migrate_mem(daxmap_map_addr(m), &old, &sb, &ops);
+	daxmap_map_delete(&m);
+	p->ops.drains += ops.drains;
+	p->ops.flushes += ops.flushes;
+	return attach_core(p, &sb, false);
+}
+
 int pool_handle_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, bool rdonly)
 {
 	struct daxmap_pool *p;
@@ -293,13 +373,9 @@ int pool_handle_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, bool rd
 		goto err_close;
 	if ((rc = read_sb(dev, &sb, &fb)))
 		goto err_unlock;
-	if ((rc = daxmap_map_new(&p->meta, dev, 0, sb.meta_extents * sb.extent_size, 0)))
+	p->ops = (struct persist_ops){ map_flush, map_drain, NULL, 0, 0 };
+	if ((rc = attach_core(p, &sb, rdonly)))
 		goto err_unlock;
-	p->ops = (struct persist_ops){ map_flush, map_drain, p->meta, 0, 0 };
-	rc = pool_core_open(&p->core, daxmap_map_addr(p->meta), &sb, rdonly, &p->ops,
-			    NULL, NULL);
-	if (rc)
-		goto err_unmap;
 	p->core.from_backup = fb;
 	if (rc == 0 && (rc = bad_extents(dev, sb.extent_size, &p->bad, &p->nbad))) {
 		pool_core_close(&p->core);
@@ -320,6 +396,10 @@ int pool_handle_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, bool rd
 	if (!rdonly && fb) {
 		pool_sb_restore(&p->core);
 		p->core.from_backup = false;
+	}
+	if (!rdonly && p->core.sb.minor < 2 && (rc = migrate(p))) {
+		pool_core_close(&p->core);
+		goto err_unmap;
 	}
 	pool_unlock(p->lock_fd);
 	*poolp = p;
@@ -379,6 +459,19 @@ static long check_device_findings(struct daxmap_dev *dev, struct pool_core *core
 		check_report(cc, repair ? "primary superblock is damaged: restored from the backup" :
 					  "primary superblock is damaged; the backup is intact");
 		problems++;
+	}
+	if (core->sb.minor < 2) {
+		struct pool_sb sb;
+		char why[160], msg[400];
+
+		if (pool_migration_blocked(core, &sb, why, sizeof(why)))
+			snprintf(msg, sizeof(msg),
+				 "format 1.1: the backup superblock sits at 64 KiB, where a tool writing the start of the device reaches both; the pool cannot move to 1.2: %s",
+				 why);
+		else
+			snprintf(msg, sizeof(msg),
+				 "format 1.1: the next open for writing moves the backup superblock and the tables to 2 MiB (format 1.2)");
+		check_report(cc, msg);
 	}
 	if (core->norphan || core->nzap) {
 		char msg[160];

@@ -15,6 +15,22 @@
 #include "runtime.h"
 #include "util.h"
 
+/*
+ * Under the exclusive lock: a 1.1 pool (one that could not move to 1.2)
+ * records nothing of what was mapped, so the extents a create or a grow
+ * just handed out, [from, n), are zeroed now, before anyone can map them.
+ * (A crash in between leaves them as they were: 1.2 pools have no window.)
+ */
+static int zero_handed_out(struct daxmap_pool *pool, const char *name, uint64_t from)
+{
+	struct region_desc d;
+
+	if (pool_core_zeroes_on_map(pool_core(pool)) ||
+	    pool_region_find(pool_core(pool), name, FIND_LIVE, &d))
+		return 0;
+	return region_zero(pool, &d, from, d.n);
+}
+
 DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *name,
 				       uint64_t size, uint64_t *actual)
 {
@@ -22,7 +38,8 @@ DAXMAP_EXPORT int daxmap_region_create(struct daxmap_pool *pool, const char *nam
 
 	if (rc)
 		return rc;
-	rc = pool_region_create(pool_core(pool), name, size, actual);
+	if ((rc = pool_region_create(pool_core(pool), name, size, actual)) == 0)
+		rc = zero_handed_out(pool, name, 0);
 	pool_end(pool);
 	return rc;
 }
@@ -33,12 +50,14 @@ static int grow(struct daxmap_pool *pool, const char *name, uint64_t size, uint6
 		const struct region_desc *d)
 {
 	struct ref_runtime *rt;
+	int rc;
 
 	if (d && size && region_releasing(d) && runtime_attach(pool, &rt) == 0) {
 		release_finish(pool, rt, d->slot, d->gen, NULL);
 		ref_detach(rt);
 	}
-	return pool_region_grow(pool_core(pool), name, size, actual);
+	rc = pool_region_grow(pool_core(pool), name, size, actual);
+	return rc == 0 && d ? zero_handed_out(pool, name, d->keep) : rc;
 }
 
 /* 0, a positive number of milliseconds or DAXMAP_WAIT_FOREVER: nothing

@@ -173,6 +173,81 @@ out:
 	return rc;
 }
 
+int region_zero(struct daxmap_pool *pool, const struct region_desc *d, uint64_t from,
+		uint64_t to)
+{
+	const struct pool_core *c = pool_core(pool);
+	uint64_t es = pool_core_extent_size(c), n = to - from;
+	uint64_t *x = malloc((n ? n : 1) * sizeof(*x));
+	struct daxmap_range *r = malloc((n ? n : 1) * sizeof(*r));
+	size_t k = 0;
+	int rc;
+
+	if (!x || !r) {
+		rc = daxmap_err(ENOMEM, "out of memory");
+		goto out;
+	}
+	pool_region_extents(c, d->slot, from, to, x);
+	for (uint64_t i = 0; i < n; i++) {
+		if (k && r[k - 1].offset + r[k - 1].len == x[i] * es)
+			r[k - 1].len += es;
+		else
+			r[k++] = (struct daxmap_range){ x[i] * es, es };
+	}
+	rc = k ? map_zero_ranges(pool_dev(pool), r, k) : 0;
+out:
+	free(x);
+	free(r);
+	return rc;
+}
+
+/*
+ * Under the exclusive pool lock: the region's extents that were never
+ * mapped since they were handed out ([written, keep)) are zeroed -- unless
+ * the caller overwrites everything -- and then counted as written, so a
+ * new owner never sees a previous one's bytes (fs/dax zeroes an unwritten
+ * extent on its first fault the same way).
+ */
+static int zero_unwritten(struct daxmap_pool *pool, const struct region_desc *d, bool overwrite)
+{
+	int rc = overwrite ? 0 : region_zero(pool, d, d->written, d->keep);
+
+	return rc ? rc : pool_region_written(pool_core(pool), d->slot, d->gen, d->keep);
+}
+
+/*
+ * Begin a region mapping: the pool locked shared, the region found; or,
+ * when part of it was never mapped, locked exclusive and that part zeroed
+ * first (once: the next mapping finds it written).
+ */
+static int begin_written(struct daxmap_pool *pool, const char *name, bool overwrite,
+			 struct region_desc *d)
+{
+	int rc = pool_begin(pool, false);
+
+	if (rc)
+		return rc;
+	if ((rc = pool_region_find(pool_core(pool), name, FIND_LIVE, d)) ||
+	    d->written >= d->keep)
+		goto out;
+	pool_end(pool);
+	if ((rc = pool_begin(pool, true)))
+		return rc;
+	if ((rc = pool_region_find(pool_core(pool), name, FIND_LIVE, d)) == 0 &&
+	    d->written < d->keep) {
+		if (pool_rdonly(pool))
+			rc = daxmap_err(EROFS,
+					"region '%s' has extents never mapped since they were handed out: a read-write mapping zeroes them first",
+					name);
+		else
+			rc = zero_unwritten(pool, d, overwrite);
+	}
+out:
+	if (rc)
+		pool_end(pool);
+	return rc;
+}
+
 int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		    const char *name, unsigned flags)
 {
@@ -183,11 +258,13 @@ int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 	size_t n, nruns;
 	int rc;
 
+	if (flags & ~DAXMAP_MAP_OVERWRITE)
+		return daxmap_err(EINVAL, "daxmap_region_map: unknown flags 0x%x",
+				  flags & ~DAXMAP_MAP_OVERWRITE);
 	pthread_once(&rmaps_once, rmaps_init);
-	if ((rc = pool_begin(pool, false)))
+	if ((rc = begin_written(pool, name, flags & DAXMAP_MAP_OVERWRITE, &d)))
 		return rc;
-	if ((rc = pool_region_find(pool_core(pool), name, FIND_LIVE, &d)) ||
-	    (rc = pool_region_ranges(pool_core(pool), d.slot, &r, &n)) ||
+	if ((rc = pool_region_ranges(pool_core(pool), d.slot, &r, &n)) ||
 	    (rc = rmap_new(pool, &d, &m, &runs, &nruns)) ||
 	    (rc = runtime_attach(pool, &m->rt)))
 		goto out;
@@ -201,7 +278,7 @@ int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		ref_detach(m->rt);
 		goto out;
 	}
-	if ((rc = map_and_list(mapp, pool, r, n, flags, m))) {
+	if ((rc = map_and_list(mapp, pool, r, n, flags & ~DAXMAP_MAP_OVERWRITE, m))) {
 		ref_put(m->rt, m->id);
 		ref_detach(m->rt);
 		goto out;

@@ -20,6 +20,13 @@ struct ref_runtime;
  * each of its extents until daxmap_map_delete(). */
 int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		    const char *name, unsigned flags);
+struct region_desc;
+
+/* Under the exclusive pool lock: make the region's extents [from, to)
+ * read as zeros, durably (map_zero_ranges()). */
+int region_zero(struct daxmap_pool *pool, const struct region_desc *d, uint64_t from,
+		uint64_t to);
+
 /*
  * Release, step 2: replace this process's mappings of the extents in runs
  * (sorted) with PROT_NONE, so a stale access faults instead of reaching

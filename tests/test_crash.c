@@ -26,7 +26,7 @@
 
 #define LINE 64
 #define ES 4096ULL            /* extent size: an emulated 4 KiB device */
-#define DEV_EXTENTS 128ULL
+#define DEV_EXTENTS 1024ULL        /* 4 MiB: the 1.2 metadata starts at 2 MiB */
 
 struct sim {
 	char *work, *media, *pend; /* pend: line snapshots taken at flush */
@@ -94,9 +94,14 @@ static struct pool_sb layout(void)
 
 static size_t meta_len(void)
 {
-	struct pool_sb sb = layout();
+	static size_t len;
 
-	return sb.meta_extents * sb.extent_size;
+	if (!len) {
+		struct pool_sb sb = layout();
+
+		len = sb.meta_extents * sb.extent_size;
+	}
+	return len;
 }
 
 static void sim_init(struct sim *s)
@@ -127,7 +132,7 @@ static char *state_of(char *base, int *rc_out)
 	int rc;
 
 	cr_assert_not_null(out);
-	rc = pool_sb_read(base, DEV_EXTENTS * ES, ES, &sb, &fb);
+	rc = pool_sb_read(base, meta_len(), DEV_EXTENTS * ES, ES, &sb, &fb);
 	if (rc == 0)
 		rc = pool_core_open(&pc, base, &sb, false, &ops, NULL, NULL);
 	*rc_out = rc;
@@ -154,7 +159,8 @@ static char *state_of(char *base, int *rc_out)
 
 		if (v->state != RS_LIVE)
 			continue;
-		len += (size_t)snprintf(out + len, cap - len, "%s:", v->name);
+		len += (size_t)snprintf(out + len, cap - len, "%s (written %llu):", v->name,
+					(unsigned long long)v->written);
 		for (uint64_t i = 0; i < v->n; i++)
 			len += (size_t)snprintf(out + len, cap - len, " %llu",
 						(unsigned long long)v->ext[i]);
@@ -189,7 +195,7 @@ static void crash_recovery(const char *img, size_t len, const char *want)
 	{
 		struct persist_ops ops = { sim_flush, sim_drain, &r, 0, 0 };
 
-		if (pool_sb_read(r.work, DEV_EXTENTS * ES, ES, &sb, &fb) != 0)
+		if (pool_sb_read(r.work, meta_len(), DEV_EXTENTS * ES, ES, &sb, &fb) != 0)
 			goto out;
 		cr_assert_eq(pool_core_open(&pc, r.work, &sb, false, &ops, NULL, NULL), 0);
 		pool_core_close(&pc);
@@ -232,7 +238,7 @@ out:
 	free(r.clines);
 }
 
-enum op_kind { OP_FORMAT, OP_CREATE, OP_RESIZE, OP_REMOVE };
+enum op_kind { OP_FORMAT, OP_CREATE, OP_RESIZE, OP_REMOVE, OP_WRITTEN };
 
 struct op {
 	enum op_kind kind;
@@ -255,7 +261,7 @@ static void run_op(struct sim *s, const struct op *op)
 		cr_assert_eq(pool_format_mem(s->work, &sb, bad, 1, &ops), 0);
 		return;
 	}
-	cr_assert_eq(pool_sb_read(s->work, DEV_EXTENTS * ES, ES, &sb, &fb), 0);
+	cr_assert_eq(pool_sb_read(s->work, meta_len(), DEV_EXTENTS * ES, ES, &sb, &fb), 0);
 	cr_assert_eq(pool_core_open(&pc, s->work, &sb, false, &ops, NULL, NULL), 0);
 	cr_assert_eq(ops.drains, 0, "opening a clean pool drained");
 	switch (op->kind) {
@@ -265,6 +271,13 @@ static void run_op(struct sim *s, const struct op *op)
 	case OP_RESIZE:
 		rc = core_resize(&pc, op->name, op->extents * ES, NULL);
 		break;
+	case OP_WRITTEN: {
+		struct region_desc d;
+
+		cr_assert_eq(pool_region_find(&pc, op->name, FIND_LIVE, &d), 0);
+		rc = pool_region_written(&pc, d.slot, d.gen, op->extents);
+		break;
+	}
 	default:
 		rc = core_remove(&pc, op->name);
 		break;
@@ -292,9 +305,11 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 	static const struct op script[] = {
 		{ OP_FORMAT, NULL, 0 },
 		{ OP_CREATE, "alpha", 3 },
+		{ OP_WRITTEN, "alpha", 3 },  /* its first mapping */
 		{ OP_CREATE, "beta", 1 },
 		{ OP_CREATE, "gamma", 9 },
-		{ OP_RESIZE, "alpha", 6 },
+		{ OP_RESIZE, "alpha", 6 },   /* 3 written, 3 new */
+		{ OP_WRITTEN, "alpha", 6 },
 		{ OP_REMOVE, "beta", 0 },
 		{ OP_RESIZE, "gamma", 2 },
 		{ OP_CREATE, "delta", 12 },  /* reuses beta's slot and extents */
@@ -309,6 +324,7 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 	struct op all[NFIXED + NRANDOM];
 	uint64_t sizes[6] = { 0 }; /* extents of names[i]; 0: absent */
 	uint64_t used = 2 + 9 + 40 + 1; /* what the fixed script leaves, roughly */
+	uint64_t room = DEV_EXTENTS - layout().meta_extents - 10;
 	struct sim s;
 	char *start;
 
@@ -318,11 +334,11 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 		size_t k = next_rand() % 6;
 		uint64_t n = 1 + next_rand() % 8;
 
-		if (!sizes[k] && used + n < DEV_EXTENTS - 70) {
+		if (!sizes[k] && used + n < room) {
 			all[NFIXED + i] = (struct op){ OP_CREATE, names[k], n };
 			sizes[k] = n;
 			used += n;
-		} else if (sizes[k] && (next_rand() & 1) && used + n < DEV_EXTENTS - 70) {
+		} else if (sizes[k] && (next_rand() & 1) && used + n < room) {
 			all[NFIXED + i] = (struct op){ OP_RESIZE, names[k], n };
 			used = used - sizes[k] + n;
 			sizes[k] = n;
@@ -428,6 +444,118 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 	       "recovery crashed at %llu points, %llu images\n", points, images, rec_points, rec_images);
 	cr_assert_gt(points, 20);
 	cr_assert_gt(rec_points, 10);
+}
+
+/* A pool as libdaxmap 1.1 formatted it: backup superblock at 64 KiB,
+ * tables at 128 KiB, no written words. */
+static struct pool_sb layout_1_1(void)
+{
+	struct pool_sb sb = layout();
+
+	sb.minor = 1;
+	sb.region_off = layout_region_off(1);
+	sb.extent_off = layout_extent_off(1);
+	sb.meta_extents = (sb.extent_off + sb.nextents * 8 + ES - 1) / ES;
+	pool_sb_seal(&sb);
+	return sb;
+}
+
+/*
+ * Moving a 1.1 pool to the 1.2 layout: a crash at any of its drains, with
+ * any of the flushed lines lost or kept, opens to the same regions, the
+ * same extents, as 1.1 or as 1.2; and the old backup is never read over
+ * newer tables.
+ */
+Test(crash, every_drain_of_a_migration, .timeout = 300)
+{
+	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct pool_sb old = layout_1_1(), sb;
+	uint64_t big = layout().meta_extents - old.meta_extents;
+	struct pool_core pc;
+	struct sim s;
+	char *want, *img, why[160];
+	int rc, total;
+
+	sim_init(&s);
+	cr_assert_eq(pool_format_mem(s.work, &old, NULL, 0, &ops), 0);
+	cr_assert_eq(pool_core_open(&pc, s.work, &old, false, &ops, NULL, NULL), 0);
+	/* the first extents past the 1.1 metadata held data, then were freed:
+	 * the move needs them */
+	cr_assert_eq(pool_region_create(&pc, "filler", big * ES, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(pool_region_create(&pc, "a", 5 * ES, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "b", 17 * ES, NULL), 0);
+	cr_assert_eq(pool_migration_blocked(&pc, &sb, why, sizeof(why)), 1);
+	cr_assert(strstr(why, "must be free"), "%s", why);
+	cr_assert_eq(core_remove(&pc, "filler"), 0);
+	cr_assert_eq(pool_migration_blocked(&pc, &sb, why, sizeof(why)), 0, "%s", why);
+	pool_core_close(&pc);
+	memcpy(s.media, s.work, s.len);
+	img = malloc(s.len);
+	cr_assert_not_null(img);
+	want = state_of(memcpy(img, s.work, s.len), &rc);
+	cr_assert_eq(rc, 0);
+	/* written words are a 1.2 thing: a 1.1 region is all written */
+	cr_assert(strstr(want, "a (written 5)") && strstr(want, "b (written 17)"), "%s", want);
+
+	s.crash_at = -1;
+	s.drains = 0;
+	memcpy(s.cmedia, s.work, s.len); /* the start */
+	{
+		char *start = malloc(s.len);
+
+		cr_assert_not_null(start);
+		memcpy(start, s.work, s.len);
+		pool_migrate_mem(s.work, &old, &sb, &(struct persist_ops){ sim_flush, sim_drain, &s, 0, 0 });
+		total = s.drains;
+		cr_assert_eq(total, 4);
+		cr_assert_eq(memcmp(s.work, s.media, s.len), 0, "the move left lines unpersisted");
+		{
+			struct pool_sb got;
+			bool fb;
+
+			cr_assert_eq(pool_sb_read(s.work, s.len, DEV_EXTENTS * ES, ES, &got, &fb), 0);
+			cr_assert_eq(got.minor, 2);
+			cr_assert(!fb);
+		}
+		for (int k = 1; k <= total; k++) {
+			memcpy(s.work, start, s.len);
+			memcpy(s.media, start, s.len);
+			memset(s.pending, 0, s.lines);
+			s.drains = 0;
+			s.crash_at = k;
+			s.captured = false;
+			pool_migrate_mem(s.work, &old, &sb,
+					 &(struct persist_ops){ sim_flush, sim_drain, &s, 0, 0 });
+			cr_assert(s.captured);
+			for (int t = 0; t < 2; t++) {
+				char *got;
+
+				memcpy(img, s.cmedia, s.len);
+				for (size_t i = 0; t && i < s.ncl; i++)
+					memcpy(img + s.clines[i] * LINE, s.cpend + s.clines[i] * LINE, LINE);
+				got = state_of(img, &rc);
+				cr_assert_eq(rc, 0, "crash at drain %d/%d: no pool", k, total);
+				cr_assert_str_eq(got, want, "crash at drain %d/%d, %s lines", k, total,
+						 t ? "all" : "no");
+				free(got);
+			}
+			/* the primary lost too (fio over the first 2 MiB): the
+			 * backup left must be the layout the tables are in */
+			memcpy(img, s.cmedia, s.len);
+			memset(img, 0, 4096);
+			{
+				char *got = state_of(img, &rc);
+
+				cr_assert(rc != 0 || strcmp(got, want) == 0,
+					  "crash at drain %d/%d, primary lost: a stale backup was read:\n%s",
+					  k, total, got);
+				free(got);
+			}
+		}
+		free(start);
+	}
+	free(want);
+	free(img);
 }
 
 Test(pool_core, bad_extents_never_handed_out)

@@ -612,6 +612,11 @@ Test(rdma, an_entry_at_its_use_limit_is_revoked_and_kept_until_put, .timeout = 1
 	cr_assert_neq(x, e);
 	daxmap_mr_cache_put(x);
 	cr_assert_eq(daxmap_region_remove(r.pool, "r", 0), -EBUSY);
+	/* the revokes run on the library's thread: the remove that did not
+	 * wait may return first */
+	for (int t = 0; t < 500 && (__atomic_load_n(&revokes, __ATOMIC_SEQ_CST) < 1 ||
+				    __atomic_load_n(&fk->deregs, __ATOMIC_SEQ_CST) < 1); t++)
+		usleep(10 * 1000);
 	cr_assert_eq(revokes, 1, "the held entry was not revoked");
 	cr_assert_eq(revoked_entry, e);
 	cr_assert_eq(fk->deregs, 1, "only the idle second entry goes: %d", fk->deregs);

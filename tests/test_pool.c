@@ -19,6 +19,7 @@
 #include "child.h"
 #include "helpers.h"
 #include "lib/format.h"
+#include "lib/pool_core.h"
 #include "lib/pool_handle.h"
 
 #define ES (2 * MiB)
@@ -41,11 +42,13 @@ Test(pool, format_open_stat)
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extent_size, ES);
 	cr_assert_eq(st.extents_total, 32);
-	cr_assert_eq(st.extents_meta, 1);
-	cr_assert_eq(st.extents_free, 31);
+	/* the primary superblock alone in the first 2 MiB, the rest after */
+	cr_assert_eq(st.extents_meta, 2);
+	cr_assert_eq(st.extents_free, 30);
 	cr_assert_eq(st.extents_used + st.extents_bad, 0);
 	cr_assert_eq(st.regions, 0);
 	cr_assert_eq(st.version_major, 1);
+	cr_assert_eq(st.version_minor, 2);
 	cr_assert_eq(st.from_backup, 0);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
@@ -83,7 +86,7 @@ Test(pool, create_rounds_up_and_persists)
 	daxmap_map_delete(&map);
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extents_used, 2);
-	cr_assert_eq(st.extents_free, 29);
+	cr_assert_eq(st.extents_free, 28);
 	cr_assert_eq(st.regions, 1);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
@@ -107,12 +110,12 @@ Test(pool, scattered_extents_map_contiguously)
 	daxmap_map_delete(&map);
 	cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0);
 	cr_assert_eq(daxmap_region_resize(pool, "a", 6 * MiB, NULL, 0), 0, "%s", daxmap_errormsg());
-	/* a = extent 1, then b's old extent 2, then extent 4 */
+	/* a = extent 2, then b's old extent 3, then extent 5 */
 	cr_assert_eq(daxmap_region_ranges(pool, "a", &r, &n), 0);
 	cr_assert_eq(n, 2);
-	cr_assert_eq(r[0].offset, 1 * ES);
+	cr_assert_eq(r[0].offset, 2 * ES);
 	cr_assert_eq(r[0].len, 2 * ES);
-	cr_assert_eq(r[1].offset, 4 * ES);
+	cr_assert_eq(r[1].offset, 5 * ES);
 	cr_assert_eq(r[1].len, ES);
 	free(r);
 	cr_assert_eq(daxmap_region_map(&map, pool, "a", 0), 0);
@@ -121,12 +124,12 @@ Test(pool, scattered_extents_map_contiguously)
 	cr_assert_str_eq(a, "first extent of a");
 	daxmap_map_memcpy(map, a + 4 * MiB, "third", 6, 0);
 	daxmap_map_delete(&map);
-	/* "third" landed in device extent 4 */
+	/* "third" landed in device extent 5 */
 	{
 		char buf[6];
 		int fd = open(daxmap_dev_path(dev), O_RDONLY);
 
-		cr_assert_eq(pread(fd, buf, 6, (off_t)(4 * ES)), 6);
+		cr_assert_eq(pread(fd, buf, 6, (off_t)(5 * ES)), 6);
 		close(fd);
 		cr_assert_str_eq(buf, "third");
 	}
@@ -149,10 +152,10 @@ Test(pool, shrink_and_remove_free_extents)
 	cr_assert_eq(daxmap_region_remove(pool, "t", 0), 0);
 	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
 	cr_assert_eq(st.extents_used, 0);
-	cr_assert_eq(st.extents_free, 31);
+	cr_assert_eq(st.extents_free, 30);
 	cr_assert_eq(st.regions, 0);
 	/* the name is free again */
-	cr_assert_eq(daxmap_region_create(pool, "t", 62 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "t", 60 * MiB, NULL), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
@@ -181,7 +184,7 @@ Test(pool, bad_input_changes_nothing)
 	cr_assert(strstr(daxmap_errormsg(), "size 0"), "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_create(pool, "huge", 60 * MiB, NULL), -ENOSPC);
 	cr_assert_str_eq(daxmap_errormsg(),
-			 "60 MiB needs 30 extent(s) of 2 MiB but only 26 (52 MiB) are free");
+			 "60 MiB needs 30 extent(s) of 2 MiB but only 25 (50 MiB) are free");
 	cr_assert_eq(daxmap_region_resize(pool, "keep", 64 * MiB, NULL, 0), -ENOSPC);
 	cr_assert_eq(daxmap_region_resize(pool, "missing", 2 * MiB, NULL, 0), -ENOENT);
 	cr_assert(strstr(daxmap_errormsg(), "no region named 'missing'"), "%s", daxmap_errormsg());
@@ -217,10 +220,10 @@ Test(pool, force_format_replaces)
 
 Test(pool, too_small_for_a_pool)
 {
-	struct daxmap_dev *dev = new_dev(2 * MiB);
+	struct daxmap_dev *dev = new_dev(4 * MiB);
 
 	cr_assert_eq(daxmap_pool_format(dev, 0, 0), -ENOSPC);
-	cr_assert(strstr(daxmap_errormsg(), "holds 1 extent(s) of 2 MiB, but the metadata needs 1"),
+	cr_assert(strstr(daxmap_errormsg(), "holds 2 extent(s) of 2 MiB, but the metadata needs 2"),
 		  "%s", daxmap_errormsg());
 	daxmap_dev_close(dev);
 }
@@ -342,7 +345,7 @@ Test(pool, newer_format_version_refused)
 	edit_sb(dev, newer);
 	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), -ENOTSUP);
 	cr_assert_str_eq(daxmap_errormsg(),
-			 "pool format version 2.1 is newer than this libdaxmap's 1.1; upgrade libdaxmap");
+			 "pool format version 2.2 is newer than this libdaxmap's 1.2; upgrade libdaxmap");
 	daxmap_dev_close(dev);
 }
 
@@ -715,5 +718,242 @@ Test(pool, format_force_refuses_while_processes_use_the_pool)
 	/* with nobody using it, --force is enough */
 	cr_assert_eq(daxmap_pool_format(dev, 0, DAXMAP_FORMAT_FORCE), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_pool_format(dev, 0, 1U << 7), -EINVAL);
+	daxmap_dev_close(dev);
+}
+
+/* ---- zeroed regions, the backup out of harm's way, 1.1 pools ------------ */
+
+/* Every byte of [p, p + len) is c. */
+static bool all(const char *p, size_t len, char c)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
+static void fill_region(struct daxmap_pool *pool, const char *name, char c)
+{
+	struct daxmap_map *m;
+
+	cr_assert_eq(daxmap_region_map(&m, pool, name, 0), 0, "%s", daxmap_errormsg());
+	daxmap_map_memset(m, daxmap_map_addr(m), c, daxmap_map_len(m), 0);
+	daxmap_map_delete(&m);
+}
+
+/* A region never shows a previous owner's bytes: its first mapping zeroes
+ * the extents handed to it (and only those), once. */
+Test(pool, a_new_region_reads_zeros_and_keeps_what_is_written)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *m;
+	char *a;
+
+	cr_assert_eq(daxmap_region_create(pool, "old", 8 * MiB, NULL), 0);
+	fill_region(pool, "old", (char)0xab);
+	cr_assert_eq(daxmap_region_remove(pool, "old", 0), 0);
+	cr_assert_eq(daxmap_region_create(pool, "new", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "new", 0), 0, "%s", daxmap_errormsg());
+	a = daxmap_map_addr(m);
+	cr_assert(all(a, 4 * MiB, 0), "a new region shows a previous owner's bytes");
+	daxmap_map_memset(m, a, 'w', 4 * MiB, 0);
+	daxmap_map_delete(&m);
+	/* written stays written, in this and in other handles */
+	cr_assert_eq(daxmap_region_map(&m, pool, "new", 0), 0);
+	cr_assert(all(daxmap_map_addr(m), 4 * MiB, 'w'), "a second mapping zeroed written data");
+	daxmap_map_delete(&m);
+	/* a grow: the new extents read as zeros, the old keep their data */
+	cr_assert_eq(daxmap_region_resize(pool, "new", 8 * MiB, NULL, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&m, pool, "new", 0), 0);
+	a = daxmap_map_addr(m);
+	cr_assert(all(a, 4 * MiB, 'w') && all(a + 4 * MiB, 4 * MiB, 0));
+	daxmap_map_delete(&m);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* DAXMAP_MAP_OVERWRITE: no zeroing (the caller writes everything first),
+ * and what it writes counts as written. A read-only handle cannot zero. */
+Test(pool, overwrite_skips_the_zeroing_and_a_read_only_handle_refuses)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev), *ro;
+	struct daxmap_map *m;
+
+	cr_assert_eq(daxmap_region_create(pool, "old", 4 * MiB, NULL), 0);
+	fill_region(pool, "old", 'o');
+	cr_assert_eq(daxmap_region_remove(pool, "old", 0), 0);
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_pool_open(&ro, dev, DAXMAP_POOL_RDONLY), 0);
+	cr_assert_eq(daxmap_region_map(&m, ro, "r", 0), -EROFS);
+	cr_assert(strstr(daxmap_errormsg(), "never mapped"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", DAXMAP_MAP_OVERWRITE), 0, "%s",
+		     daxmap_errormsg());
+	cr_assert(all(daxmap_map_addr(m), 4 * MiB, 'o'), "OVERWRITE zeroed anyway");
+	daxmap_map_memset(m, daxmap_map_addr(m), 'n', 4 * MiB, 0);
+	daxmap_map_delete(&m);
+	cr_assert_eq(daxmap_region_map(&m, ro, "r", 0), 0, "%s", daxmap_errormsg());
+	cr_assert(all(daxmap_map_addr(m), 4 * MiB, 'n'), "what OVERWRITE wrote was zeroed");
+	daxmap_map_delete(&m);
+	cr_assert_eq(daxmap_map_new(&m, dev, 0, 2 * MiB, DAXMAP_MAP_OVERWRITE), -EINVAL);
+	daxmap_pool_close(ro);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* What fio's dev-dax engine did with offset=2M: zeros over the first 2 MiB.
+ * Only the primary superblock lives there: every region and its data are
+ * intact, from the backup, and check --repair (or a writer) restores it. */
+Test(pool, zeroing_the_first_2_mib_loses_nothing)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	static char zeros[2 * MiB];
+	struct daxmap_region_info *ri;
+	struct daxmap_map *m;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "wal", 6 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "data", 2 * MiB, NULL), 0);
+	fill_region(pool, "wal", 'W');
+	fill_region(pool, "data", 'D');
+	daxmap_pool_close(pool);
+	for (int repair = 0; repair < 2; repair++) {
+		poke(dev, 0, zeros, sizeof(zeros));
+		if (repair) {
+			cr_assert_eq(daxmap_pool_check(dev, DAXMAP_CHECK_REPAIR, NULL, NULL), 1);
+			cr_assert_eq(daxmap_pool_check(dev, 0, NULL, NULL), 0, "not repaired");
+		}
+		cr_assert_eq(daxmap_pool_open(&pool, dev, repair ? 0 : DAXMAP_POOL_RDONLY), 0, "%s",
+			     daxmap_errormsg());
+		cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+		cr_assert_eq(n, 2);
+		daxmap_region_list_free(ri);
+		cr_assert_eq(daxmap_region_map(&m, pool, "wal", 0), 0, "%s", daxmap_errormsg());
+		cr_assert(all(daxmap_map_addr(m), 6 * MiB, 'W'));
+		daxmap_map_delete(&m);
+		cr_assert_eq(daxmap_region_map(&m, pool, "data", 0), 0, "%s", daxmap_errormsg());
+		cr_assert(all(daxmap_map_addr(m), 2 * MiB, 'D'));
+		daxmap_map_delete(&m);
+		daxmap_pool_close(pool);
+	}
+	daxmap_dev_close(dev);
+}
+
+static void null_flush(void *ctx, const void *a, size_t l)
+{
+	(void)ctx, (void)a, (void)l;
+}
+
+static void null_drain(void *ctx)
+{
+	(void)ctx;
+}
+
+/*
+ * A pool as libdaxmap 1.1 wrote it (backup at 64 KiB, tables at 128 KiB),
+ * on a device of n extents of 2 MiB, with a region of `used` extents
+ * first and then a region "keep" of 3 extents; the first is removed
+ * unless `block`, which leaves the extents the 1.2 metadata needs in use.
+ */
+static struct daxmap_dev *legacy_pool(uint64_t n, bool block)
+{
+	struct persist_ops ops = { null_flush, null_drain, NULL, 0, 0 };
+	struct daxmap_dev *dev = new_dev(n * ES);
+	struct pool_sb sb;
+	struct pool_core pc;
+	char *buf;
+	int fd;
+
+	cr_assert_eq(pool_layout(&sb, n * ES, ES, ES), 0);
+	sb.minor = 1;
+	sb.region_off = layout_region_off(1);
+	sb.extent_off = layout_extent_off(1);
+	sb.meta_extents = 1;
+	pool_sb_seal(&sb);
+	cr_assert_not_null(buf = calloc(1, ES));
+	cr_assert_eq(pool_format_mem(buf, &sb, NULL, 0, &ops), 0);
+	cr_assert_eq(pool_core_open(&pc, buf, &sb, false, &ops, NULL, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "first", ES, NULL), 0);
+	cr_assert_eq(pool_region_create(&pc, "keep", 3 * ES, NULL), 0);
+	if (!block) {
+		uint64_t slot, gen;
+
+		cr_assert_eq(pool_region_zap(&pc, "first", 0, &slot, &gen), 0);
+		cr_assert_eq(pool_region_finish(&pc, slot, gen), 0);
+	}
+	pool_core_close(&pc);
+	fd = open(daxmap_dev_path(dev), O_RDWR);
+	cr_assert_eq(pwrite(fd, buf, ES, 0), (ssize_t)ES);
+	close(fd);
+	free(buf);
+	return dev;
+}
+
+/* A 1.1 pool moves to 1.2 at its first open for writing, when the
+ * extents the new metadata needs are free; regions and data unchanged. */
+Test(pool, a_1_1_pool_moves_to_1_2_when_it_can)
+{
+	struct daxmap_dev *dev = legacy_pool(32, false);
+	struct daxmap_pool *pool;
+	struct daxmap_pool_stat st;
+	struct daxmap_range *r;
+	char report[1024] = "";
+	struct daxmap_map *m;
+	size_t n;
+
+	cr_assert_eq(daxmap_pool_check(dev, 0, collect, report), 0, "%s", report);
+	cr_assert(strstr(report, "next open for writing moves"), "%s", report);
+	/* data written through the 1.1 pool (its regions are all written) */
+	cr_assert_eq(daxmap_pool_open(&pool, dev, DAXMAP_POOL_RDONLY), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.version_minor, 1);
+	cr_assert_eq(daxmap_region_ranges(pool, "keep", &r, &n), 0);
+	poke(dev, r[0].offset, "kept data", 10);
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.version_minor, 2, "not moved");
+	cr_assert_eq(st.extents_meta, 2);
+	cr_assert_eq(st.regions, 1);
+	cr_assert_eq(daxmap_region_map(&m, pool, "keep", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_str_eq(daxmap_map_addr(m), "kept data", "a 1.1 region was zeroed");
+	daxmap_map_delete(&m);
+	free(r);
+	daxmap_pool_close(pool);
+	report[0] = '\0';
+	cr_assert_eq(daxmap_pool_check(dev, 0, collect, report), 0, "%s", report);
+	cr_assert(!strstr(report, "format 1.1"), "%s", report);
+	daxmap_dev_close(dev);
+}
+
+/* When it cannot move (a region owns an extent the 1.2 metadata needs),
+ * it works as 1.1, check says why, and new regions are zeroed when they
+ * are handed out. */
+Test(pool, a_1_1_pool_that_cannot_move_still_hands_out_zeros)
+{
+	struct daxmap_dev *dev = legacy_pool(32, true);
+	struct daxmap_pool *pool;
+	struct daxmap_pool_stat st;
+	char report[1024] = "";
+	struct daxmap_map *m;
+
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(pool, &st), 0);
+	cr_assert_eq(st.version_minor, 1);
+	fill_region(pool, "first", 'f');
+	cr_assert_eq(daxmap_region_remove(pool, "keep", 0), 0);
+	cr_assert_eq(daxmap_region_create(pool, "x", 2 * MiB, NULL), 0);
+	fill_region(pool, "x", 'x');
+	cr_assert_eq(daxmap_region_remove(pool, "x", 0), 0);
+	cr_assert_eq(daxmap_region_create(pool, "y", 8 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "y", 0), 0);
+	cr_assert(all(daxmap_map_addr(m), 8 * MiB, 0), "a 1.1 pool handed out old bytes");
+	daxmap_map_delete(&m);
+	daxmap_pool_close(pool);
+	cr_assert_eq(daxmap_pool_check(dev, 0, collect, report), 0, "%s", report);
+	cr_assert(strstr(report, "cannot move to 1.2") && strstr(report, "extent 1 is not"), "%s",
+		  report);
 	daxmap_dev_close(dev);
 }

@@ -2,10 +2,10 @@
 /*
  * fuzz_input.h -- the input format of fuzz_pool, shared with make-corpus.
  *
- * The metadata area is mostly zeros (gaps before 64 KiB and 128 KiB, 1024
- * region slots of which a pool uses a few), so a raw image would make
- * inputs of 260+ KiB where almost every mutation hits a byte no parser
- * reads. The input is therefore a compact description of the image; the
+ * The metadata area is mostly zeros (gaps before the backup superblock and
+ * the tables, 1024 region slots of which a pool uses a few), so a raw image
+ * would make inputs of megabytes where almost every mutation hits a byte no
+ * parser reads. The input is therefore a compact description of the image; the
  * harness expands it into a zeroed buffer of exactly the metadata length:
  *
  *   off  size
@@ -16,9 +16,12 @@
  *   6    2     unused
  *   8    64    FZ_NOPS operations of 8 bytes (struct fz_op), kind 0 ends
  *   72   256   primary superblock   -> offset 0
- *   328  256   backup superblock    -> offset 64 KiB
- *   584  k*128 region records       -> region_off, slots 0..k-1
- *   ...        the rest             -> extent_off (cut at the area's end)
+ *   328  256   backup superblock    -> offset 2 MiB (FZ_F_LEGACY: 64 KiB)
+ *   584  k*128 region records       -> the region table, slots 0..k-1
+ *   ...        the rest             -> the extent table (cut at the area's end)
+ *
+ * The tables sit where the 1.2 layout puts them, or, with FZ_F_LEGACY,
+ * where 1.1 did.
  *
  * Anything short is zero, as on a freshly zeroed device.
  */
@@ -30,7 +33,7 @@
 #include "format.h"
 
 #define FZ_ALIGN 4096ULL
-#define FZ_NMIN 66U   /* the smallest device pool_layout accepts at 4 KiB */
+#define FZ_NMIN 563U  /* the smallest device pool_layout accepts at 4 KiB */
 #define FZ_NSPAN 2048U
 #define FZ_NOPS 8
 #define FZ_HDR 8
@@ -46,6 +49,7 @@ enum {
 	FZ_F_LAYOUT = 1 << 3,   /* primary := pool_layout() of the device, sealed */
 	FZ_F_RDONLY = 1 << 4,   /* open read-only (must write nothing), no ops */
 	FZ_F_SEAL_N = 1 << 5,   /* recompute the name sum of each record given */
+	FZ_F_LEGACY = 1 << 6,   /* the 1.1 layout (with FZ_F_LAYOUT: a 1.1 pool) */
 };
 
 /* One region operation. */

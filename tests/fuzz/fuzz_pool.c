@@ -61,6 +61,7 @@ struct image {
 	const uint8_t *recs, *ents; /* region records and extent table bytes */
 	size_t recs_len, ents_len;
 	bool seal_names;
+	uint32_t minor; /* whose layout the image follows */
 };
 
 static uint64_t le(const uint8_t *p, size_t n)
@@ -87,18 +88,20 @@ static void put(char *buf, size_t len, uint64_t off, const void *src, size_t n)
 	memcpy(buf + off, src, len - off < n ? len - off : n);
 }
 
-/* Lay the image out in a zeroed buffer of len bytes, cut at its end. */
+/* Lay the image out in a zeroed (calloc'ed) buffer of len bytes, cut at
+ * its end. */
 static void place(const struct image *im, char *buf, size_t len)
 {
-	memset(buf, 0, len);
+	const uint64_t rt = layout_region_off(im->minor);
+
 	put(buf, len, SB_PRIMARY_OFF, &im->p, sizeof(im->p));
-	put(buf, len, SB_BACKUP_OFF, &im->b, sizeof(im->b));
+	put(buf, len, layout_backup_off(im->minor), &im->b, sizeof(im->b));
 	if (im->recs_len)
-		put(buf, len, REGION_TABLE_OFF, im->recs, im->recs_len);
+		put(buf, len, rt, im->recs, im->recs_len);
 	/* like the superblock checksum: without it a mutated record is only
 	 * ever "name is corrupt" */
 	for (uint64_t s = 0; im->seal_names && s < im->recs_len / REGION_REC_SIZE; s++) {
-		uint64_t off = REGION_TABLE_OFF + s * REGION_REC_SIZE;
+		uint64_t off = rt + s * REGION_REC_SIZE;
 		struct region_rec *r = (struct region_rec *)(buf + off);
 
 		if (off + REGION_REC_SIZE > len)
@@ -106,8 +109,7 @@ static void place(const struct image *im, char *buf, size_t len)
 		r->name_sum = XXH64(r->name, sizeof(r->name), rw_gen(r->word));
 	}
 	if (im->ents_len)
-		put(buf, len, REGION_TABLE_OFF + REGION_SLOTS * REGION_REC_SIZE,
-		    im->ents, im->ents_len);
+		put(buf, len, layout_extent_off(im->minor), im->ents, im->ents_len);
 }
 
 /* ---- persistence: checks where the library writes ---- */
@@ -397,6 +399,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pool_layout(&im.p, n * FZ_ALIGN, FZ_ALIGN, FZ_ALIGN))
 			die("pool_layout refused %ju extents: %s", (uintmax_t)n,
 			    daxmap_errormsg());
+		if (flags & FZ_F_LEGACY) {
+			/* as libdaxmap 1.1 formatted it */
+			im.p.minor = 1;
+			im.p.region_off = layout_region_off(1);
+			im.p.extent_off = layout_extent_off(1);
+			im.p.meta_extents = (im.p.extent_off + n * 8 + FZ_ALIGN - 1) / FZ_ALIGN;
+		}
 		memcpy(im.p.uuid, raw.uuid, sizeof(raw.uuid));
 		im.p.format_time = raw.format_time;
 		pool_sb_seal(&im.p);
@@ -408,6 +417,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & FZ_F_SEAL_B)
 		pool_sb_seal(&im.b);
 	im.seal_names = flags & FZ_F_SEAL_N;
+	im.minor = (flags & FZ_F_LEGACY) ? 1 : POOL_MINOR;
 	im.recs = im.ents = data;
 	im.recs_len = im.ents_len = 0;
 	if (size > FZ_RECS_OFF) {
@@ -420,12 +430,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* 1. the superblock, from the probe-sized mapping */
-	probe_len = pool_probe_len(FZ_ALIGN);
-	buf = malloc(probe_len);
+	probe_len = pool_probe_len(dev_size, FZ_ALIGN);
+	buf = calloc(1, probe_len);
 	if (!buf)
 		return 0;
 	place(&im, buf, probe_len);
-	rc = pool_sb_read(buf, dev_size, FZ_ALIGN, &sb, &from_backup);
+	rc = pool_sb_read(buf, probe_len, dev_size, FZ_ALIGN, &sb, &from_backup);
 	free(buf);
 	trace("%ju extents, flags %#x, %ju records, %zu table bytes: sb %d%s %s\n",
 	      (uintmax_t)n, flags, (uintmax_t)k, im.ents_len, rc,
@@ -441,7 +451,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (uintmax_t)len, (uintmax_t)dev_size);
 
 	/* 2. the metadata area, exactly as long as the superblock says */
-	buf = malloc(len);
+	buf = calloc(1, len);
 	if (!buf)
 		return 0;
 	place(&im, buf, len);
@@ -455,7 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rdonly)
 		h = XXH64(buf, len, 0);
 	memcpy(sbp, buf + SB_PRIMARY_OFF, sizeof(sbp));
-	memcpy(sbb, buf + SB_BACKUP_OFF, sizeof(sbb));
+	memcpy(sbb, buf + layout_backup_off(sb.minor), sizeof(sbb));
 	if (pool_core_open(&pc, buf, &sb, rdonly, &ops, on_report, &nrep))
 		die("open failed: %s", daxmap_errormsg());
 	check_counts(&pc);
@@ -499,7 +509,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_media(&pc, &sb, &a);
 	pool_core_close(&pc);
 	if (memcmp(sbp, buf + SB_PRIMARY_OFF, sizeof(sbp)) ||
-	    memcmp(sbb, buf + SB_BACKUP_OFF, sizeof(sbb)))
+	    memcmp(sbb, buf + layout_backup_off(sb.minor), sizeof(sbb)))
 		die("a superblock changed");
 	if (rdonly && XXH64(buf, len, 0) != h)
 		die("a read-only open changed the metadata");

@@ -273,13 +273,13 @@ int main(int argc, char **argv)
 	outdir = argv[1];
 
 	/* empty pools */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
-	emit("empty", &im, 128, 0,
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
+	emit("empty", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(1), 0, 3 }, { C, SYN(2), 0, 1 }, { R, LIVE(0), 0, 5 },
 		 { D, LIVE(1), 0, 0 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
-	emit("empty-rdonly", &im, 128, FZ_F_RDONLY,
+	emit("empty-rdonly", &im, FZ_NMIN + 128, FZ_F_RDONLY,
 	     OPS({ C, SYN(1), 0, 1 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
-	emit("empty-bytes", &im, 128, 0,
+	emit("empty-bytes", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(1), 1, 4097 }, { C, SYN(2), 1, 0 }, { C, SYN(3), 2, 0 },
 		 { R, LIVE(0), 1, 1 }, { C, SYN(0x7b), 0, 1 }, { C, SYN(0x7c), 0, 1 },
 		 { C, SYN(0x7e), 0, 1 }, { C, SYN(0x7f), 0, 1 }));
@@ -296,117 +296,126 @@ int main(int argc, char **argv)
 	done(&im);
 
 	/* pools in use */
-	some_regions(&im, 256);
-	emit("regions", &im, 256, 0,
+	some_regions(&im, FZ_NMIN + 256);
+	emit("regions", &im, FZ_NMIN + 256, 0,
 	     OPS({ C, SYN(9), 0, 20 }, { R, LIVE(1), 0, 30 }, { R, LIVE(2), 0, 1 },
 		 { D, LIVE(0), 0, 0 }, { C, LIVE(3), 0, 1 }, { O, 0, 0, 0 },
 		 { R, LIVE(1), 0, 10 }, { D, LIVE(2), 0, 0 }));
-	emit("regions-rdonly", &im, 256, FZ_F_RDONLY,
+	emit("regions-rdonly", &im, FZ_NMIN + 256, FZ_F_RDONLY,
 	     OPS({ R, LIVE(1), 0, 30 }, { D, LIVE(2), 0, 0 }, { O, 0, 0, 0 }));
-	emit("regions-bigdev", &im, 300, 0, OPS({ C, SYN(9), 0, 40 }));
+	emit("regions-bigdev", &im, FZ_NMIN + 300, 0, OPS({ C, SYN(9), 0, 40 }));
 	/* releases waiting for references: a shrink (zap word) and a remove */
 	done(&im);
-	some_regions(&im, 256);
+	some_regions(&im, FZ_NMIN + 256);
 	zap(&im, "db-wal", 3);
 	zap(&im, "x.y_z-0", 0);
-	emit("releases-pending", &im, 256, 0,
+	emit("releases-pending", &im, FZ_NMIN + 256, 0,
 	     OPS({ R, LIVE(0), 0, 30 }, { C, SYN(9), 0, 2 }, { O, 0, 0, 0 }, { D, LIVE(1), 0, 0 }));
-	emit("releases-pending-rdonly", &im, 256, FZ_F_RDONLY, OPS({ S, 0, 0, 0 }));
+	emit("releases-pending-rdonly", &im, FZ_NMIN + 256, FZ_F_RDONLY, OPS({ S, 0, 0, 0 }));
 	done(&im);
-	some_regions(&im, 256);
+	some_regions(&im, FZ_NMIN + 256);
 	/* 5: damaged primary superblock, the backup is good */
 	sbp(&im)->minor ^= 1;
-	emit("sb-primary-corrupt", &im, 256, 0, OPS({ C, SYN(9), 0, 2 }));
+	emit("sb-primary-corrupt", &im, FZ_NMIN + 256, 0, OPS({ C, SYN(9), 0, 2 }));
 	/* the same bytes, re-sealed by the harness */
-	emit("sb-primary-resealed", &im, 256, FZ_F_SEAL_P, OPS({ C, SYN(9), 0, 2 }));
+	emit("sb-primary-resealed", &im, FZ_NMIN + 256, FZ_F_SEAL_P, OPS({ C, SYN(9), 0, 2 }));
 	sbb(&im)->dev_size ^= 1ULL << 20;
-	emit("sb-both-corrupt", &im, 256, 0, NOOPS);
-	emit("sb-both-resealed", &im, 256, FZ_F_SEAL_P | FZ_F_SEAL_B, NOOPS);
+	emit("sb-both-corrupt", &im, FZ_NMIN + 256, 0, NOOPS);
+	emit("sb-both-resealed", &im, FZ_NMIN + 256, FZ_F_SEAL_P | FZ_F_SEAL_B, NOOPS);
 	memset(sbp(&im), 0, 256);
-	emit("sb-primary-zero-backup-corrupt", &im, 256, 0, NOOPS);
+	emit("sb-primary-zero-backup-corrupt", &im, FZ_NMIN + 256, 0, NOOPS);
 	*sbb(&im) = im.sb;
-	emit("sb-primary-zero", &im, 256, 0, NOOPS);
+	emit("sb-primary-zero", &im, FZ_NMIN + 256, 0, NOOPS);
 	done(&im);
 
 	/* superblock states */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "r", 2);
 	memcpy(sbp(&im)->magic, "DAXMAPFX", 8);
-	emit("format-done-but-primary", &im, 128, 0, NOOPS); /* backup valid */
+	emit("format-done-but-primary", &im, FZ_NMIN + 128, 0, NOOPS); /* backup valid */
 	memset(sbb(&im), 0, 256);
 	memset(sbp(&im), 0, 256);
 	memcpy(sbp(&im)->magic, "DAXMAPFX", 8);
-	emit("format-in-progress", &im, 128, 0, NOOPS);
+	emit("format-in-progress", &im, FZ_NMIN + 128, 0, NOOPS);
 	memset(sbp(&im), 0, 256);
-	emit("not-a-pool", &im, 128, 0, NOOPS);
+	emit("not-a-pool", &im, FZ_NMIN + 128, 0, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->major = 2;
 	pool_sb_seal(sbp(&im));
 	*sbb(&im) = *sbp(&im);
-	emit("newer-major", &im, 128, 0, NOOPS);
+	emit("newer-major", &im, FZ_NMIN + 128, 0, NOOPS);
 	sbp(&im)->checksum ^= 1;
-	emit("newer-major-backup", &im, 128, 0, NOOPS);
+	emit("newer-major-backup", &im, FZ_NMIN + 128, 0, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->major = 0;
-	emit("major-zero", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
+	emit("major-zero", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
 	*sbp(&im) = im.sb;
 	*sbb(&im) = im.sb;
-	emit("truncated", &im, 100, 0, NOOPS); /* formatted for 128 extents */
+	emit("truncated", &im, FZ_NMIN + 100, 0, NOOPS); /* formatted for 128 more */
 	tail = 255;
-	emit("dev-tail", &im, 128, 0, NOOPS);
+	emit("dev-tail", &im, FZ_NMIN + 128, 0, NOOPS);
 	tail = 0;
 	/* geometry: the region's extents become metadata, then inconsistent */
 	sbp(&im)->meta_extents = 100;
 	*sbb(&im) = *sbp(&im);
-	emit("geom-meta-over-data", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B, NOOPS);
+	emit("geom-meta-over-data", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->meta_extents = 64; /* one short of the extent table */
-	emit("geom-meta-small", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
+	emit("geom-meta-small", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->extent_size = 8192;
-	emit("geom-extent-size", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
+	emit("geom-extent-size", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->region_slots = REGION_SLOTS + 1;
-	emit("geom-slots", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
+	emit("geom-slots", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
 	*sbp(&im) = im.sb;
 	sbp(&im)->nextents = UINT64_MAX / 4;
-	emit("geom-nextents", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
+	emit("geom-nextents", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B | FZ_F_B_IS_P, NOOPS);
 	done(&im);
 
 	/* a valid, larger metadata area than pool_layout makes */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	sbp(&im)->meta_extents = 100;
 	*sbb(&im) = *sbp(&im);
-	emit("geom-meta-large", &im, 128, FZ_F_SEAL_P | FZ_F_SEAL_B,
+	emit("geom-meta-large", &im, FZ_NMIN + 128, FZ_F_SEAL_P | FZ_F_SEAL_B,
 	     OPS({ C, SYN(3), 0, 10 }, { C, SYN(4), 0, 100 }, { C, SYN(5), 0, 18 }));
 	done(&im);
 
 	/* geometry from the harness: only the tables come from the input */
-	format(&im, 96, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 96, FZ_ALIGN, NULL, 0);
 	memset(sbp(&im), 0, 256);
 	memset(sbb(&im), 0, 256);
-	emit("layout-flag", &im, 96, FZ_F_LAYOUT | FZ_F_B_IS_P,
+	emit("layout-flag", &im, FZ_NMIN + 96, FZ_F_LAYOUT | FZ_F_B_IS_P,
+	     OPS({ C, SYN(1), 0, 3 }, { C, SYN(2), 0, 3 }, { D, LIVE(0), 0, 0 },
+		 { R, LIVE(0), 0, 20 }, { O, 0, 0, 0 }));
+	done(&im);
+
+	/* a pool as libdaxmap 1.1 laid it out: tables at 128 KiB */
+	format(&im, FZ_NMIN + 96, FZ_ALIGN, NULL, 0);
+	memset(sbp(&im), 0, 256);
+	memset(sbb(&im), 0, 256);
+	emit("legacy-layout", &im, FZ_NMIN + 96, FZ_F_LAYOUT | FZ_F_LEGACY | FZ_F_B_IS_P,
 	     OPS({ C, SYN(1), 0, 3 }, { C, SYN(2), 0, 3 }, { D, LIVE(0), 0, 0 },
 		 { R, LIVE(0), 0, 20 }, { O, 0, 0, 0 }));
 	done(&im);
 
 	/* 8 KiB extents on a 4 KiB device */
-	format(&im, 160, 2 * FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 160, 2 * FZ_ALIGN, NULL, 0);
 	mk(&im, "p", 3);
 	mk(&im, "q", 1);
-	emit("extent-8k", &im, 160, 0,
+	emit("extent-8k", &im, FZ_NMIN + 160, 0,
 	     OPS({ C, SYN(1), 1, 3 * 4096 }, { R, LIVE(0), 1, 5 * 4096 }, { D, LIVE(1), 0, 0 }));
 	done(&im);
 
 	/* bad extents are never handed out */
-	format(&im, 128, FZ_ALIGN, bad, sizeof(bad) / sizeof(bad[0]));
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, bad, sizeof(bad) / sizeof(bad[0]));
 	mk(&im, "around-bad", 10);
-	emit("bad-extents", &im, 128, 0,
+	emit("bad-extents", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(1), 0, 40 }, { R, LIVE(0), 0, 3 }, { O, 0, 0, 0 }));
 	done(&im);
 
 	/* removes: free slots keep their generation */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "r0", 2);
 	mk(&im, "r1", 2);
 	mk(&im, "r2", 2);
@@ -414,16 +423,16 @@ int main(int argc, char **argv)
 	rm(&im, "r1");
 	rm(&im, "r3");
 	mk(&im, "again", 1); /* slot 1, gen 2 */
-	emit("removed", &im, 128, 0,
+	emit("removed", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(7), 0, 2 }, { D, LIVE(0), 0, 0 }, { C, SYN(8), 0, 4 },
 		 { D, SYN(50), 0, 0 }, { R, SYN(50), 0, 3 }));
 	/* a free slot at the last generation: the next create wraps to 0 */
 	put_rec(&im, 3, RS_FREE, GEN_MASK, 0, "", 0, true);
-	emit("gen-wrap", &im, 128, 0, OPS({ C, SYN(1), 0, 1 }, { C, SYN(2), 0, 1 }));
+	emit("gen-wrap", &im, FZ_NMIN + 128, 0, OPS({ C, SYN(1), 0, 1 }, { C, SYN(2), 0, 1 }));
 	done(&im);
 
 	/* interrupted remove: ZAP records, entries whole or half cleared */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "keep", 3);
 	mk(&im, "zap-whole", 4);
 	mk(&im, "zap-half", 4);
@@ -435,15 +444,15 @@ int main(int argc, char **argv)
 		ent(&im)[v->ext[1]] = EXT_FREE;
 		ent(&im)[v->ext[3]] = EXT_FREE;
 	}
-	emit("zap", &im, 128, 0, OPS({ C, SYN(1), 0, 6 }, { C, SYN(2), 0, 1 }, { O, 0, 0, 0 }));
-	emit("zap-rdonly", &im, 128, FZ_F_RDONLY, NOOPS);
+	emit("zap", &im, FZ_NMIN + 128, 0, OPS({ C, SYN(1), 0, 6 }, { C, SYN(2), 0, 1 }, { O, 0, 0, 0 }));
+	emit("zap-rdonly", &im, FZ_NMIN + 128, FZ_F_RDONLY, NOOPS);
 	rec(&im, 0)->name[0] = 'K'; /* valid only once re-summed */
-	emit("zap-seal-names", &im, 128, FZ_F_SEAL_N,
+	emit("zap-seal-names", &im, FZ_NMIN + 128, FZ_F_SEAL_N,
 	     OPS({ R, LIVE(0), 0, 1 }, { C, SYN(1), 0, 2 }));
 	done(&im);
 
 	/* interrupted create, grow and shrink: orphan entries */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "grown", 2);
 	mk(&im, "shrunk", 5);
 	{
@@ -470,30 +479,30 @@ int main(int argc, char **argv)
 	}
 	/* the same tables, with the harness computing name sums: a fuzzer
 	 * can then change records freely */
-	emit("orphans-seal-names", &im, 128, FZ_F_SEAL_N,
+	emit("orphans-seal-names", &im, FZ_NMIN + 128, FZ_F_SEAL_N,
 	     OPS({ C, SYN(1), 0, 1 }, { D, LIVE(1), 0, 0 }, { O, 0, 0, 0 }));
-	emit("orphans", &im, 128, 0,
+	emit("orphans", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(1), 0, 20 }, { R, LIVE(0), 0, 6 }, { R, LIVE(1), 0, 1 }));
 	done(&im);
 
 	/* every slot in use */
-	format(&im, 1100, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 1100, FZ_ALIGN, NULL, 0);
 	for (int s = 0; s < (int)REGION_SLOTS; s++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "s%d", s);
 		mk(&im, name, 1);
 	}
-	emit("slots-full", &im, 1100, 0,
+	emit("slots-full", &im, FZ_NMIN + 1100, 0,
 	     OPS({ C, SYN(1), 0, 1 }, { D, LIVE(100), 0, 0 }, { C, SYN(1), 0, 1 },
 		 { R, LIVE(3), 0, 2 }));
 	done(&im);
 
 	/* records the library never writes but a reader must survive */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "base", 2);
 	put_rec(&im, 5, RS_LIVE, 3, 0, "empty-live", 10, true);
-	emit("live-zero-extents", &im, 128, 0,
+	emit("live-zero-extents", &im, FZ_NMIN + 128, 0,
 	     OPS({ R, LIVE(1), 0, 3 }, { D, LIVE(1), 0, 0 }, { R, LIVE(0), 0, 0 }));
 	{
 		char name[64];
@@ -501,40 +510,40 @@ int main(int argc, char **argv)
 		memset(name, 'N', sizeof(name)); /* no NUL in 64 bytes */
 		put_rec(&im, 6, RS_LIVE, 1, 0, name, sizeof(name), true);
 	}
-	emit("name-unterminated", &im, 128, 0, OPS({ D, LIVE(1), 0, 0 }));
+	emit("name-unterminated", &im, FZ_NMIN + 128, 0, OPS({ D, LIVE(1), 0, 0 }));
 	done(&im);
 
 	/* inconsistent pools: scans report, nothing is written */
-	format(&im, 128, FZ_ALIGN, NULL, 0);
+	format(&im, FZ_NMIN + 128, FZ_ALIGN, NULL, 0);
 	mk(&im, "one", 2);
 	mk(&im, "two", 2);
 	{
 		uint64_t sum = rec(&im, 1)->name_sum;
 
 		rec(&im, 1)->name_sum ^= 4;
-		emit("bad-name-sum", &im, 128, 0, OPS({ C, SYN(1), 0, 1 }, { S, 0, 0, 0 }));
+		emit("bad-name-sum", &im, FZ_NMIN + 128, 0, OPS({ C, SYN(1), 0, 1 }, { S, 0, 0, 0 }));
 		rec(&im, 1)->name_sum = sum;
 		put_rec(&im, 1, RS_LIVE, 1, 2, "bad name", 8, true);
-		emit("bad-name-chars", &im, 128, 0, OPS({ S, 0, 0, 0 }));
+		emit("bad-name-chars", &im, FZ_NMIN + 128, 0, OPS({ S, 0, 0, 0 }));
 		put_rec(&im, 1, RS_LIVE, 1, 2, "one", 3, true);
-		emit("bad-name-twice", &im, 128, 0, OPS({ D, LIVE(0), 0, 0 }, { O, 0, 0, 0 }));
+		emit("bad-name-twice", &im, FZ_NMIN + 128, 0, OPS({ D, LIVE(0), 0, 0 }, { O, 0, 0, 0 }));
 		put_rec(&im, 1, 7, 1, 2, "two", 3, true);
-		emit("bad-state", &im, 128, 0, OPS({ S, 0, 0, 0 }));
+		emit("bad-state", &im, FZ_NMIN + 128, 0, OPS({ S, 0, 0, 0 }));
 		put_rec(&im, 1, RS_LIVE, 1, 3, "two", 3, true);
-		emit("bad-missing", &im, 128, 0, OPS({ R, LIVE(1), 0, 1 }));
+		emit("bad-missing", &im, FZ_NMIN + 128, 0, OPS({ R, LIVE(1), 0, 1 }));
 		put_rec(&im, 1, RS_LIVE, 1, 1ULL << 24, "two", 3, true);
-		emit("bad-too-big", &im, 128, 0, NOOPS);
+		emit("bad-too-big", &im, FZ_NMIN + 128, 0, NOOPS);
 		put_rec(&im, 1, RS_LIVE, 1, 2, "two", 3, true);
 	}
 	{
 		uint64_t x = free_ext(&im, 0);
 
 		ent(&im)[x] = ext_make(0, im.pc.views[0].gen, 1); /* index 1 twice */
-		emit("bad-double-claim", &im, 128, 0, OPS({ D, LIVE(0), 0, 0 }));
+		emit("bad-double-claim", &im, FZ_NMIN + 128, 0, OPS({ D, LIVE(0), 0, 0 }));
 		ent(&im)[x] = EXT_FREE;
 	}
 	ent(&im)[3] = ext_make(0, 1, 0); /* a metadata extent with an owner */
-	emit("bad-meta-owner", &im, 128, 0, OPS({ C, SYN(3), 0, 1 }));
+	emit("bad-meta-owner", &im, FZ_NMIN + 128, 0, OPS({ C, SYN(3), 0, 1 }));
 	done(&im);
 
 	printf("make-corpus: %d seeds in %s\n", nseeds, outdir);
