@@ -13,7 +13,7 @@ declare -A layer=(
 	[dev]=1
 	[map]=2
 	[pool_core]=3 [pool_handle]=4
-	[ref]=5 [runtime]=6
+	[ref]=5 [ref_attach]=5 [ref_layout]=5 [runtime]=6
 	[region_map]=7 [release]=8
 	[pool]=9 [region]=9
 	[pin_rules]=10 [pin]=11
