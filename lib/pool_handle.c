@@ -285,19 +285,16 @@ static int follow_layout(struct daxmap_pool *p)
 	return attach_core(p, &sb, p->core.rdonly);
 }
 
-/* Under the lock: re-read the tables, finish what a dead process left. */
+/*
+ * Under the lock: re-read the tables if another process changed them
+ * since this handle last looked (a 1.1 pool cannot say: always), and
+ * finish what a dead process left.
+ */
 static int refresh(struct daxmap_pool *p)
 {
 	int rc = follow_layout(p);
 
-	if (rc == 0)
-		rc = pool_scan(&p->core, NULL, NULL);
-
-	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 && p->core.norphan) {
-		pool_recover(&p->core);
-		rc = pool_scan(&p->core, NULL, NULL);
-	}
-	return rc;
+	return rc ? rc : pool_refresh(&p->core);
 }
 
 int pool_begin(struct daxmap_pool *p, bool excl)
