@@ -285,6 +285,18 @@ static void run_op(struct sim *s, const struct op *op)
 	cr_assert_eq(rc, 0, "%s", daxmap_errormsg());
 	/* the fence budget: at most two drains, whatever the extent count */
 	cr_assert_leq(ops.drains, 2, "%llu drains", (unsigned long long)ops.drains);
+	/* the view the operation kept up to date is what the media says */
+	if (s->crash_at < 0) {
+		struct persist_ops none = { NULL, NULL, NULL, 0, 0 };
+		struct pool_core q;
+		char why[256];
+		const char *diff;
+
+		cr_assert_eq(pool_core_open(&q, s->work, &sb, true, &none, NULL, NULL), 0);
+		diff = core_view_diff(&pc, &q, why, sizeof(why));
+		pool_core_close(&q);
+		cr_assert_null(diff, "after op %d on '%s': %s", op->kind, op->name, diff);
+	}
 	pool_core_close(&pc);
 }
 
