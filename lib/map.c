@@ -233,6 +233,38 @@ static uint64_t fault_pagesize(const struct daxmap_map *m)
 }
 
 /*
+ * One range: let the kernel place it. device-dax and DAX filesystems align
+ * their mappings themselves (dax_get_unmapped_area(), and
+ * thp_get_unmapped_area() for fsdax), as newer kernels do for any file
+ * mapping of 2 MiB or more: then a single mmap is the whole job. Where the
+ * address comes back unaligned the mapping goes, and the device remembers
+ * to reserve first (a larger alignment than the kernel's own, 1 GiB for
+ * 2 GiB and more, is not held against it). 0, 1 (not placed), or -errno.
+ */
+static int map_placed(struct daxmap_map *m, int prot, bool sync, uint64_t align)
+{
+	struct daxmap_dev *dev = m->head.dev;
+	const struct daxmap_range *r = &m->ranges[0];
+	void *p;
+
+	if (m->nranges != 1 || __atomic_load_n(&dev->unaligned_placement, __ATOMIC_RELAXED))
+		return 1;
+	p = mmap(NULL, r->len, prot, sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED,
+		 dev->fd, (off_t)r->offset);
+	if (p == MAP_FAILED)
+		return daxmap_err(errno, "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
+				  dev->path, r->offset, r->len, strerror(errno));
+	if ((uintptr_t)p % align == 0) {
+		m->head.addr = p;
+		return 0;
+	}
+	munmap(p, r->len);
+	if (align <= dev->align || align <= 2 * MiB)
+		__atomic_store_n(&dev->unaligned_placement, true, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/*
  * Map every range at its place in the reservation at m->head.addr. A failed
  * MAP_FIXED may have unmapped its part of the reservation, where another
  * thread may have mapped since: that part is taken back only if it is
@@ -312,7 +344,7 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 {
 	struct daxmap_map *m;
 	uint64_t total;
-	int rc;
+	int rc, prot;
 
 	if (!mapp || !dev)
 		return daxmap_err(EINVAL, "daxmap_map_new: mapp and dev are required");
@@ -336,13 +368,19 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 	/* MAP_SYNC needs a DAX mapping (VM_SYNC): devdax and fsdax */
 	m->sync = dev->kind != DAXMAP_KIND_FILE;
 	m->pagesize = fault_pagesize(m);
-	if (!(m->head.addr = reserve(total, va_align(dev, total)))) {
+	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
+	if ((rc = map_placed(m, prot, m->sync, va_align(dev, total))) < 0) {
+		map_free(m);
+		return rc;
+	}
+	if (rc == 1 && !(m->head.addr = reserve(total, va_align(dev, total)))) {
 		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
 				total, strerror(errno));
 		map_free(m);
 		return rc;
 	}
-	rc = map_all(m, PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE), m->sync);
+	if (rc == 1)
+		rc = map_all(m, prot, m->sync);
 	if (rc) {
 		map_free(m);
 		return rc;

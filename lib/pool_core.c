@@ -289,6 +289,14 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	persist_flush(ops, rt, rlen);
 	persist_flush(ops, et, elen);
 	persist_drain(ops);
+	/* handles of a pool formatted over (DAXMAP_FORMAT_FORCE_IN_USE) must
+	 * not trust their views: they re-read and find another pool */
+	if (sb->minor >= 2) {
+		uint64_t *seq = (uint64_t *)(base + CHANGE_SEQ_OFF);
+
+		__atomic_store_n(seq, load_u64(seq) + 1, __ATOMIC_SEQ_CST);
+		persist_flush(ops, seq, 8);
+	}
 	/* 3. backup, 4. primary: a crash between them opens from the backup */
 	memcpy(base + layout_backup_off(sb->minor), sb, sizeof(*sb));
 	persist_flush(ops, base + layout_backup_off(sb->minor), sizeof(*sb));
@@ -366,7 +374,10 @@ static void change_begin(struct pool_core *pc)
 {
 	if (pc->seqp) {
 		pc->seen = load_u64(pc->seqp) + 1;
-		store_u64(pc->seqp, pc->seen);
+		/* after what the writer did before (a release marks the
+		 * runtime state first): a reader without the pool lock that
+		 * saw the old value twice saw none of this operation */
+		__atomic_store_n(pc->seqp, pc->seen, __ATOMIC_SEQ_CST);
 		/* drained with the operation's stores (no fence of its own):
 		 * nothing on the media is left unpersisted */
 		persist_flush(pc->ops, pc->seqp, 8);
@@ -375,7 +386,7 @@ static void change_begin(struct pool_core *pc)
 
 bool pool_view_current(const struct pool_core *pc)
 {
-	return pc->seqp && load_u64(pc->seqp) == pc->seen;
+	return pc->seqp && __atomic_load_n(pc->seqp, __ATOMIC_SEQ_CST) == pc->seen;
 }
 
 static void free_set(struct pool_core *pc, uint64_t x)

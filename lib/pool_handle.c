@@ -532,6 +532,25 @@ uint64_t pool_flushes(const struct daxmap_pool *pool)
 	return pool->ops.flushes;
 }
 
+int pool_view_begin(struct daxmap_pool *p)
+{
+	if (!p)
+		return 1; /* pool_begin() says what is wrong */
+	pthread_mutex_lock(&p->lock);
+	if (pool_view_current(&p->core))
+		return 0;
+	pthread_mutex_unlock(&p->lock);
+	return 1;
+}
+
+bool pool_view_end(struct daxmap_pool *p)
+{
+	bool same = pool_view_current(&p->core);
+
+	pthread_mutex_unlock(&p->lock);
+	return same;
+}
+
 int pool_begin_read(struct daxmap_pool *pool, bool present, const char *fn,
 		    const char *required)
 {

@@ -35,6 +35,18 @@ void pool_end(struct daxmap_pool *pool);
  * pool_begin(pool, false). */
 int pool_begin_read(struct daxmap_pool *pool, bool present, const char *fn,
 		    const char *required);
+/*
+ * The way in for a reader that takes references (a region mapping) without
+ * the lock shared with other processes: only this handle's mutex. 0 when
+ * the view is current (a 1.2 pool whose change sequence has not moved
+ * since the view was made): look up, take the references, then
+ * pool_view_end() says whether the sequence still stands -- if it does,
+ * no writer began an operation in between, so the extents were the
+ * region's when the references were published, and a release that begins
+ * later finds them. 1: the caller must use pool_begin() (nothing held).
+ */
+int pool_view_begin(struct daxmap_pool *pool);
+bool pool_view_end(struct daxmap_pool *pool);
 /* The core, for its queries and operations between begin and end. */
 struct pool_core *pool_core(struct daxmap_pool *pool);
 struct daxmap_dev *pool_dev(struct daxmap_pool *pool);

@@ -248,6 +248,83 @@ out:
 	return rc;
 }
 
+/*
+ * A new registry entry for region d, holding its references: its ranges
+ * (*r, *n) and extent runs (*runs, *nruns) for the caller, who frees
+ * them. On failure *mp may hold a part: rmap_drop() it.
+ */
+static int rmap_take(struct daxmap_pool *pool, const struct region_desc *d, unsigned ref_flags,
+		     struct rmap **mp, struct daxmap_range **r, size_t *n, struct ext_run **runs,
+		     size_t *nruns)
+{
+	int rc;
+
+	if ((rc = pool_region_ranges(pool_core(pool), d->slot, r, n)) ||
+	    (rc = rmap_new(pool, d, mp, runs, nruns)) ||
+	    (rc = runtime_attach(pool, &(*mp)->rt)))
+		return rc;
+	if ((rc = ref_get((*mp)->rt, REF_MAP, 0, ref_flags, *runs, *nruns, &(*mp)->id))) {
+		ref_detach((*mp)->rt);
+		(*mp)->rt = NULL;
+	}
+	return rc;
+}
+
+/* Undo rmap_take(). */
+static void rmap_drop(struct rmap *m)
+{
+	if (m && m->rt) {
+		ref_put(m->rt, m->id);
+		ref_detach(m->rt);
+	}
+	rmap_free(m);
+}
+
+/*
+ * Without the lock shared with other processes (pool_view_begin()): a
+ * region whose view is current and that has nothing to zero. 1 when the
+ * locked way must be taken, with nothing held.
+ */
+static int map_unlocked(struct daxmap_map **mapp, struct daxmap_pool *pool, const char *name,
+			unsigned flags)
+{
+	struct daxmap_range *r = NULL;
+	struct ext_run *runs = NULL;
+	struct region_desc d;
+	struct rmap *m = NULL;
+	size_t n, nruns;
+	int rc;
+
+	if (pool_view_begin(pool))
+		return 1;
+	if (pool_region_find(pool_core(pool), name, FIND_LIVE, &d) || d.written < d.keep)
+		rc = 1;
+	else
+		rc = rmap_take(pool, &d, 0, &m, &r, &n, &runs, &nruns) ? 1 : 0;
+	/* the sequence moved: a writer began meanwhile; start over locked */
+	if (!pool_view_end(pool))
+		rc = 1;
+	if (rc == 0 && map_and_list(mapp, pool, r, n, flags, m) != 0)
+		rc = 1;
+	if (rc == 0) {
+		/*
+		 * A release that marked these extents after the reference was
+		 * taken, and zapped this process's mappings before this one
+		 * was listed, would wait for it: give it up (the locked way
+		 * then says the region is being removed).
+		 */
+		if (ref_zapped(m->rt, runs, nruns, false)) {
+			daxmap_map_delete(mapp);
+			rc = 1;
+		}
+		m = NULL;
+	}
+	rmap_drop(m);
+	free(runs);
+	free(r);
+	return rc;
+}
+
 int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		    const char *name, unsigned flags)
 {
@@ -262,30 +339,20 @@ int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		return daxmap_err(EINVAL, "daxmap_region_map: unknown flags 0x%x",
 				  flags & ~DAXMAP_MAP_OVERWRITE);
 	pthread_once(&rmaps_once, rmaps_init);
+	if ((rc = map_unlocked(mapp, pool, name, flags & ~DAXMAP_MAP_OVERWRITE)) != 1)
+		return rc;
 	if ((rc = begin_written(pool, name, flags & DAXMAP_MAP_OVERWRITE, &d)))
 		return rc;
-	if ((rc = pool_region_ranges(pool_core(pool), d.slot, &r, &n)) ||
-	    (rc = rmap_new(pool, &d, &m, &runs, &nruns)) ||
-	    (rc = runtime_attach(pool, &m->rt)))
-		goto out;
 	/*
 	 * A mapping holds one reference per extent it covers. The pool says
 	 * these extents are live (its lock is held shared: no release can
 	 * start), so a ZAP mark left on them by a releaser that died after
 	 * freeing them is stale: REF_LIVE clears it in the same section.
 	 */
-	if ((rc = ref_get(m->rt, REF_MAP, 0, REF_LIVE, runs, nruns, &m->id))) {
-		ref_detach(m->rt);
-		goto out;
-	}
-	if ((rc = map_and_list(mapp, pool, r, n, flags & ~DAXMAP_MAP_OVERWRITE, m))) {
-		ref_put(m->rt, m->id);
-		ref_detach(m->rt);
-		goto out;
-	}
-	m = NULL;
-out:
-	rmap_free(m);
+	if ((rc = rmap_take(pool, &d, REF_LIVE, &m, &r, &n, &runs, &nruns)) == 0 &&
+	    (rc = map_and_list(mapp, pool, r, n, flags & ~DAXMAP_MAP_OVERWRITE, m)) == 0)
+		m = NULL;
+	rmap_drop(m);
 	free(runs);
 	free(r);
 	pool_end(pool);

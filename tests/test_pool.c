@@ -694,6 +694,63 @@ Test(pool, every_handle_sees_another_handles_change)
 	daxmap_dev_close(dev);
 }
 
+struct map_arg {
+	struct daxmap_pool *pool;
+	int rc, done;
+};
+
+static void *map_region_r(void *arg)
+{
+	struct map_arg *a = arg;
+	struct daxmap_map *m;
+
+	a->rc = daxmap_region_map(&m, a->pool, "r", 0);
+	if (a->rc == 0)
+		daxmap_map_delete(&m);
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Mapping a region whose view is current takes no lock shared with other
+ * processes: it goes on while another handle holds the pool exclusively
+ * and has changed nothing, and waits (takes the locked way) once that
+ * handle changed something. */
+Test(pool, a_mapping_does_not_wait_for_the_pool_lock_when_nothing_changed)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *a = new_pool(dev), *b;
+	struct map_arg m = { NULL, -1, 0 };
+	struct daxmap_map *map;
+	pthread_t t;
+
+	cr_assert_eq(daxmap_region_create(a, "r", 4 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	/* the first mapping zeroes (locked); later ones need nothing */
+	cr_assert_eq(daxmap_region_map(&map, a, "r", 0), 0, "%s", daxmap_errormsg());
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_pool_open(&b, dev, 0), 0, "%s", daxmap_errormsg());
+	m.pool = b;
+	cr_assert_eq(pool_begin(a, true), 0);
+	cr_assert_eq(pthread_create(&t, NULL, map_region_r, &m), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&m.done, __ATOMIC_SEQ_CST); i++)
+		usleep(10 * 1000);
+	cr_assert(m.done, "a mapping waited for another handle's exclusive lock");
+	cr_assert_eq(m.rc, 0, "%s", daxmap_errormsg());
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* a change under the lock: the next mapping must wait for it */
+	cr_assert_eq(pool_region_create(pool_core(a), "s", 2 * MiB, NULL), 0);
+	m.done = 0;
+	cr_assert_eq(pthread_create(&t, NULL, map_region_r, &m), 0);
+	usleep(200 * 1000);
+	cr_assert_eq(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0,
+		     "a mapping went ahead of a change in progress");
+	pool_end(a);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(m.rc, 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(a);
+	daxmap_pool_close(b);
+	daxmap_dev_close(dev);
+}
+
 /* ---- defects an acceptance run found ------------------------------------ */
 
 /* A pool formatted with 4 KiB extents, opened with the default 2 MiB
