@@ -505,32 +505,41 @@ static int read_entry(const struct rt_entry *e, struct rt_entry *out)
 	return -1;
 }
 
-/* Called for each live entry of a holder (alive or dead, not reclaimed);
- * nonzero stops the walk. An entry being filled comes with busy set. */
+/* Called for each live entry of a holder that may touch the runs walked
+ * (alive, or dead and not reclaimed); nonzero stops the walk. An entry
+ * being filled comes with busy set (its extents unknown). */
 typedef int (*entry_fn)(void *arg, uint32_t slot, bool alive, const struct rt_entry *e,
 			bool busy);
 
-static int walk(const struct ref_runtime *rt, bool dead_too, entry_fn fn, void *arg)
+/*
+ * Every entry of every holder touching runs (NULL: all). A holder's
+ * liveness is asked of the kernel (a syscall) only when one of its entries
+ * touches them: a release over idle extents makes none.
+ */
+static int walk(const struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
+		bool dead_too, entry_fn fn, void *arg)
 {
 	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
 		const struct rt_holder *h = &rt->holders[s];
 		uint32_t hwm;
-		bool alive;
+		int alive = -1;
 
 		if (!__atomic_load_n(&h->active, SC))
-			continue;
-		/* a dead holder's references are void: its process, and the
-		 * kernel's pins it held, are gone */
-		alive = ref_holder_alive(rt, s);
-		if (!alive && !dead_too)
 			continue;
 		hwm = __atomic_load_n(&h->hwm, SC);
 		for (uint32_t i = 0; i < hwm && i < REF_ENTRIES; i++) {
 			struct rt_entry e;
 			int r = read_entry(&h->e[i], &e), stop;
 
-			if (r == 0 || (r > 0 && e.count == 0))
+			if (r == 0 || (r > 0 && (e.count == 0 ||
+						 (runs && !runs_overlap(runs, nruns, e.first, e.count)))))
 				continue;
+			/* a dead holder's references are void: its process, and
+			 * the kernel's pins it held, are gone */
+			if (alive < 0)
+				alive = ref_holder_alive(rt, s);
+			if (!alive && !dead_too)
+				break;
 			if ((stop = fn(arg, s, alive, &e, r < 0)))
 				return stop;
 		}
@@ -539,17 +548,19 @@ static int walk(const struct ref_runtime *rt, bool dead_too, entry_fn fn, void *
 }
 
 struct overlap_arg {
-	const struct ext_run *runs;
-	size_t nruns;
+	bool dead; /* a dead holder's entry touched the runs */
 };
 
 static int any_overlap(void *arg, uint32_t slot, bool alive, const struct rt_entry *e, bool busy)
 {
-	const struct overlap_arg *a = arg;
+	struct overlap_arg *a = arg;
 
 	(void)slot;
-	(void)alive;
-	return busy || runs_overlap(a->runs, a->nruns, e->first, e->count);
+	(void)e;
+	(void)busy;
+	if (!alive)
+		a->dead = true;
+	return alive;
 }
 
 struct tally_arg {
@@ -579,6 +590,7 @@ int ref_counts(struct ref_runtime *rt, uint64_t first, uint64_t count, uint32_t 
 	       uint32_t *pins, bool *zap)
 {
 	struct tally_arg a = { first, count, ref, pins };
+	struct ext_run all = { first, count };
 
 	if (rt->stale)
 		return ref_refuse_stale();
@@ -589,7 +601,8 @@ int ref_counts(struct ref_runtime *rt, uint64_t first, uint64_t count, uint32_t 
 	memset(pins, 0, count * sizeof(*pins));
 	/* a dead holder's references stay in the counts, as it stays listed,
 	 * until a reclaim drops them */
-	walk(rt, true, tally, &a);
+	if (count)
+		walk(rt, &all, 1, true, tally, &a);
 	for (uint64_t x = first; zap && x < first + count; x++)
 		zap[x - first] = (__atomic_load_n(&rt->zap[x / 64], SC) >> (x % 64)) & 1;
 	return 0;
@@ -687,7 +700,7 @@ static int list_one(void *arg, uint32_t slot, bool alive, const struct rt_entry 
 	struct holders_arg *a = arg;
 	const struct rt_holder *h = &a->rt->holders[slot];
 
-	if (busy || (a->runs && !runs_overlap(a->runs, a->nruns, e->first, e->count)))
+	if (busy)
 		return 0;
 	if (a->n < a->max)
 		a->out[a->n] = (struct ref_holding){
@@ -706,7 +719,7 @@ int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns
 
 	if (rt->stale)
 		return ref_refuse_stale();
-	walk(rt, true, list_one, &a);
+	walk(rt, runs, nruns, true, list_one, &a);
 	return a.n > INT_MAX ? INT_MAX : (int)a.n;
 }
 
@@ -750,21 +763,24 @@ int ref_wait_idle(struct ref_runtime *rt, const struct ext_run *runs, size_t nru
 		  int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
-	struct overlap_arg a = { runs, nruns };
 
 	if (rt->stale)
 		return ref_refuse_stale();
 	for (;;) {
+		struct overlap_arg a = { false };
 		uint32_t seq;
 		int64_t left;
-		int rc;
+		int busy_now;
 
-		if ((rc = ref_reclaim_dead(rt)) < 0)
-			return rc;
 		/* Dekker with ref_wake_waiters(): registered, then read */
 		__atomic_add_fetch(&rt->hdr->waiters, 1, SC);
 		seq = __atomic_load_n(&rt->hdr->seq, SC);
-		if (!walk(rt, false, any_overlap, &a)) {
+		busy_now = walk(rt, runs, nruns, true, any_overlap, &a);
+		/* holders that died holding some: their slots are cleared
+		 * (their references count nowhere either way) */
+		if (a.dead)
+			ref_reclaim_dead(rt);
+		if (!busy_now) {
 			__atomic_sub_fetch(&rt->hdr->waiters, 1, SC);
 			return 0;
 		}
