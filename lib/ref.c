@@ -50,7 +50,7 @@ static inline uint64_t id_gen(uint64_t id) { return id & 0xffffffffULL; }
  * Where this thread looks first for a free entry: where its last one was,
  * so a get after a put finds the same line; threads start apart.
  */
-static __thread uint32_t tl_hint = UINT32_MAX;
+static __thread uint32_t tl_hint __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
 
 static uint32_t hint(void)
 {
@@ -297,36 +297,65 @@ static int zap_check(struct ref_runtime *rt, unsigned flags, const struct ext_ru
 			  x);
 }
 
-int ref_get(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
-	    unsigned flags, const struct ext_run *runs, size_t nruns,
-	    uint64_t *id)
+/* Everything but one run taken at once: bad arguments, several runs, a
+ * full ledger. */
+static __attribute__((noinline)) int get_slow(struct ref_runtime *rt, enum ref_kind kind,
+					       unsigned backend, unsigned flags,
+					       const struct ext_run *runs, size_t nruns,
+					       uint64_t *id)
 {
 	uint32_t head = 0;
 	uint64_t ref_id = 0;
 	int rc;
 
-	if ((rc = check_runs(rt, kind, runs, nruns)))
+	if ((rc = check_runs(rt, kind, runs, nruns)) ||
+	    (rc = claim_chain(rt, kind, backend, flags, runs, nruns, &head, &ref_id)))
 		return rc;
-	if (nruns == 1) {
-		/* the usual case: one entry */
-		struct rt_holder *h = own(rt);
-		long c = claim(h);
-
-		if (c < 0)
-			return no_room();
-		head = (uint32_t)c;
-		ref_id = id_make(rt->slot, head,
-				 es_gen(__atomic_load_n(&h->e[c].state, __ATOMIC_RELAXED)));
-		publish(&h->e[c], runs[0], kind, flags, backend, ref_id);
-	} else if ((rc = claim_chain(rt, kind, backend, flags, runs, nruns, &head, &ref_id))) {
-		return rc;
-	}
 	/* Dekker: the claims came first; now the marks */
 	if (__atomic_load_n(&rt->hdr->nzap, SC) &&
 	    (rc = zap_check(rt, flags, runs, nruns, head)))
 		return rc;
 	*id = ref_id;
 	return 0;
+}
+
+static __attribute__((noinline)) int get_marked(struct ref_runtime *rt, unsigned flags,
+						 const struct ext_run *run, uint32_t head,
+						 uint64_t ref_id, uint64_t *id)
+{
+	int rc = zap_check(rt, flags, run, 1, head);
+
+	if (rc == 0)
+		*id = ref_id;
+	return rc;
+}
+
+int ref_get(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
+	    unsigned flags, const struct ext_run *runs, size_t nruns,
+	    uint64_t *id)
+{
+	/* the usual case, one run: a claim, the fields, the ZAP count */
+	if (__builtin_expect(nruns == 1 && runs && !rt->stale &&
+			     (kind == REF_MAP || kind == REF_PIN) && runs->count &&
+			     runs->first < rt->nextents &&
+			     runs->count <= rt->nextents - runs->first, 1)) {
+		struct rt_holder *h = own(rt);
+		long c = claim(h);
+
+		if (__builtin_expect(c >= 0, 1)) {
+			struct rt_entry *e = &h->e[c];
+			uint64_t ref_id = id_make(rt->slot, (uint32_t)c,
+						  es_gen(__atomic_load_n(&e->state, __ATOMIC_RELAXED)));
+
+			publish(e, *runs, kind, flags, backend, ref_id);
+			/* Dekker: the claim came first; now the marks */
+			if (__builtin_expect(__atomic_load_n(&rt->hdr->nzap, SC) != 0, 0))
+				return get_marked(rt, flags, runs, (uint32_t)c, ref_id, id);
+			*id = ref_id;
+			return 0;
+		}
+	}
+	return get_slow(rt, kind, backend, flags, runs, nruns, id);
 }
 
 /* This process's live head entry of reference id, or NULL. */
