@@ -273,11 +273,14 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	memset(&mark, 0, sizeof(mark));
 	memcpy(mark.magic, FORMAT_IN_PROGRESS, 8);
 	memcpy(base + SB_PRIMARY_OFF, &mark, sizeof(mark));
-	memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
-	/* nor as a 1.1 pool by its old backup */
+	/* nor as a pool by an old backup of either layout (a 1.1 layout's
+	 * metadata may end before 2 MiB: only what it covers) */
+	if (SB_BACKUP_OFF + sizeof(mark) <= sb->meta_extents * sb->extent_size) {
+		memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
+		persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
+	}
 	memset(base + SB_BACKUP_OFF_1_1, 0, sizeof(mark));
 	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(mark));
-	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
 	persist_flush(ops, base + SB_BACKUP_OFF_1_1, sizeof(mark));
 	persist_drain(ops);
 	/* 2. empty tables; bad extents are never handed out */
