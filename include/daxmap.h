@@ -370,6 +370,56 @@ struct daxmap_reclaim_stat {
 int daxmap_pool_reclaim(struct daxmap_pool *pool,
 			struct daxmap_reclaim_stat *st);
 
+/* ---- holders outside the library ------------------------------------------ */
+
+/*
+ * The kernel keeps a device page while anything maps or pins it; the
+ * references above count the library's own mappings and pins. A release
+ * (daxmap_region_remove(), a shrink, daxmap_pool_reclaim()) also waits for
+ * these, and its -EBUSY names them:
+ */
+enum daxmap_foreign_kind {
+	/* a process maps the extents without the library (its own mmap()
+	 * of the device or file, perftest --mmap, ...) */
+	DAXMAP_FOREIGN_MAPPING = 1,
+	/* an RDMA memory registration (as `rdma resource show mr` lists it)
+	 * over a foreign mapping, or over a range where a process mapped the
+	 * region with the library: it keeps the pages pinned after the
+	 * mapping is gone, until deregistered */
+	DAXMAP_FOREIGN_RDMA_MR = 2,
+	/* not a holder: a process whose mappings could not be read
+	 * (/proc/PID/maps needs root, or the same user; error: EACCES) */
+	DAXMAP_FOREIGN_UNINSPECTED = 3,
+	/* not a holder: the kernel's RDMA resource tracking could not be read
+	 * (error, and what says why); registrations are not seen */
+	DAXMAP_FOREIGN_UNTRACKED = 4,
+};
+
+struct daxmap_foreign_holder {
+	enum daxmap_foreign_kind kind;
+	int pid;           /* 0 for DAXMAP_FOREIGN_UNTRACKED */
+	char comm[16];     /* its command name */
+	uint64_t addr;     /* MAPPING: start of its virtual range; RDMA_MR: iova */
+	uint64_t len;      /* of that range, or of the MR */
+	uint64_t offset;   /* first device offset it reaches in a region */
+	uint64_t extent;   /* the extent of that offset */
+	char region[64];   /* the extent's region ("" if none) */
+	uint64_t index;    /* its index in the region */
+	char rdma_dev[64]; /* RDMA_MR: "rxe0" */
+	int error;         /* UNINSPECTED, UNTRACKED: the errno */
+	char what[256];    /* in words: "foreign mapping", "RDMA MR on rxe0 ..." */
+};
+
+/*
+ * Every holder of the pool's region extents outside the library, and what
+ * could not be inspected, as now (free() the array). Run as root to see
+ * every process. Built without libnl-3, RDMA registrations are reported
+ * as DAXMAP_FOREIGN_UNTRACKED.
+ */
+int daxmap_pool_foreign_holders(struct daxmap_pool *pool,
+				struct daxmap_foreign_holder **holders,
+				size_t *count);
+
 /* ---- pins ---------------------------------------------------------------- */
 
 struct daxmap_pin;

@@ -37,15 +37,6 @@
 
 #define SC __ATOMIC_SEQ_CST
 
-/* An id: holder slot (8 bits) | entry (24 bits) | the entry's gen. */
-static inline uint64_t id_make(uint32_t slot, uint32_t idx, uint64_t gen)
-{
-	return (uint64_t)slot << 56 | (uint64_t)idx << 32 | (gen & 0xffffffffULL);
-}
-static inline uint32_t id_slot(uint64_t id) { return (uint32_t)(id >> 56); }
-static inline uint32_t id_idx(uint64_t id) { return (uint32_t)(id >> 32) & 0xffffffU; }
-static inline uint64_t id_gen(uint64_t id) { return id & 0xffffffffULL; }
-
 /*
  * Where this thread looks first for a free entry: where its last one was,
  * so a get after a put finds the same line; threads start apart.
@@ -234,6 +225,8 @@ static inline void publish(struct rt_entry *e, struct ext_run r, enum ref_kind k
 	__atomic_store_n(&e->backend, backend, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->next, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->id, id, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->va, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->va_len, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->state, es_make(es_gen(s), 0, ES_ACTIVE), __ATOMIC_RELEASE);
 }
 

@@ -197,6 +197,7 @@ static int rt_map(struct ref_runtime *rt)
 	}
 	rt->holders = (struct rt_holder *)((char *)rt->hdr + RT_HDR_SIZE);
 	rt->zap = (uint64_t *)(rt->holders + REF_HOLDERS);
+	rt->va = (struct rt_va *)((char *)rt->hdr + rt_va_offset(rt->nextents));
 	return 0;
 }
 

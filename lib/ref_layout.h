@@ -10,6 +10,9 @@
  *   holders       REF_HOLDERS slots: a line of identity, then the ledger,
  *                 REF_ENTRIES entries of one cache line each
  *   ZAP bitmap    one bit per extent
+ *   VA records    REF_HOLDERS x REF_VA_RECS lines: where each holder
+ *                 mapped a region before it unmapped or zapped it (an
+ *                 RDMA registration there may still hold the pages)
  *
  * A holder's ledger is the truth of its references, and only the holder
  * writes it: there is no shared counter to repair when a process dies at
@@ -25,7 +28,7 @@
 #include "ref.h"
 
 #define RT_MAGIC "DAXMAPRT"
-#define RT_VERSION 3
+#define RT_VERSION 4
 #define RT_HDR_SIZE 4096
 
 /*
@@ -54,7 +57,9 @@ struct rt_entry {
 	uint32_t next;      /* the reference's next entry + 1, 0: none (the
 			     * holder's own bookkeeping: nobody else reads it) */
 	uint64_t id;        /* the reference's id (its head entry's) */
-	uint64_t reserved[2];
+	/* a mapping's head: the virtual range it maps in the holder, once
+	 * known (ref_va_set()), else 0; other entries: 0 */
+	uint64_t va, va_len;
 };
 _Static_assert(sizeof(struct rt_entry) == 64, "an entry is one cache line");
 
@@ -63,7 +68,9 @@ struct rt_holder {
 	int32_t pid;
 	uint64_t start_time; /* clock ticks after boot, /proc/PID/stat */
 	uint32_t hwm;        /* entries [0, hwm) may be in use */
-	uint32_t pad[11];
+	uint32_t va_next;    /* VA records written so far (the next one mod
+			      * REF_VA_RECS) */
+	uint32_t pad[10];
 	struct rt_entry e[REF_ENTRIES];
 };
 _Static_assert(sizeof(struct rt_holder) == 64 + REF_ENTRIES * 64, "holder layout");
@@ -87,6 +94,34 @@ struct rt_hdr {
 };
 _Static_assert(sizeof(struct rt_hdr) <= RT_HDR_SIZE, "header fits its page");
 
+/*
+ * Where a holder mapped a region and no longer does (unmapped, or zapped
+ * by a release): [va, va + len) mapped the region's extents from index 0
+ * on. Only the holder writes its records, seqlock-style (seq odd while
+ * written); pid and start time tell a record from a former holder's.
+ */
+#define REF_VA_RECS 64U
+
+struct rt_va {
+	uint64_t seq;
+	uint64_t va, len;
+	uint64_t slot, gen;  /* the region (pool slot and generation) */
+	int32_t pid;
+	uint32_t pad;
+	uint64_t start_time;
+	uint64_t pad2;
+};
+_Static_assert(sizeof(struct rt_va) == 64, "a VA record is one cache line");
+
+/* An id: holder slot (8 bits) | entry (24 bits) | the entry's gen. */
+static inline uint64_t id_make(uint32_t slot, uint32_t idx, uint64_t gen)
+{
+	return (uint64_t)slot << 56 | (uint64_t)idx << 32 | (gen & 0xffffffffULL);
+}
+static inline uint32_t id_slot(uint64_t id) { return (uint32_t)(id >> 56); }
+static inline uint32_t id_idx(uint64_t id) { return (uint32_t)(id >> 32) & 0xffffffU; }
+static inline uint64_t id_gen(uint64_t id) { return id & 0xffffffffULL; }
+
 /* This process's attachment to one pool's state (ref_attach.c). */
 struct ref_runtime {
 	struct ref_runtime *next;  /* the process's attachments */
@@ -98,6 +133,7 @@ struct ref_runtime {
 	struct rt_hdr *hdr;
 	struct rt_holder *holders;
 	uint64_t *zap;             /* the ZAP bitmap */
+	struct rt_va *va;          /* VA records, REF_VA_RECS per holder */
 	uint64_t nextents;
 	uint32_t slot;             /* this process's holder slot */
 	bool stale;                /* inherited through fork(): the parent's */
@@ -108,10 +144,18 @@ static inline size_t rt_bitmap_words(uint64_t nextents)
 	return (size_t)((nextents + 63) / 64);
 }
 
+/* Where the VA records start: after the bitmap, on a cache line. */
+static inline size_t rt_va_offset(uint64_t nextents)
+{
+	size_t end = RT_HDR_SIZE + REF_HOLDERS * sizeof(struct rt_holder) +
+		     rt_bitmap_words(nextents) * sizeof(uint64_t);
+
+	return (end + 63) & ~(size_t)63;
+}
+
 static inline size_t rt_size(uint64_t nextents)
 {
-	return RT_HDR_SIZE + REF_HOLDERS * sizeof(struct rt_holder) +
-	       rt_bitmap_words(nextents) * sizeof(uint64_t);
+	return rt_va_offset(nextents) + REF_HOLDERS * REF_VA_RECS * sizeof(struct rt_va);
 }
 
 /* ---- between ref.c and ref_attach.c ---- */

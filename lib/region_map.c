@@ -21,6 +21,7 @@
 #include "map.h"
 #include "pool_handle.h"
 #include "ref.h"
+#include "ref_va.h"
 #include "region_map.h"
 #include "runtime.h"
 #include "util.h"
@@ -38,7 +39,28 @@ struct rmap {
 	uint8_t *zapped;     /* per index: replaced by PROT_NONE */
 	uint64_t serial;     /* unique in the process: tells mappings apart
 			      * even at a reused address (region_map_serial) */
+	uint64_t slot, gen;  /* the region, for the VA records (ref_va.h) */
 };
+
+/* Registration caches told of each range before a zap replaces it
+ * (region_map_zap_hook()). */
+static region_zap_fn zap_hooks[REGION_ZAP_HOOKS];
+
+void region_map_zap_hook(unsigned which, region_zap_fn fn)
+{
+	if (which < REGION_ZAP_HOOKS)
+		__atomic_store_n(&zap_hooks[which], fn, __ATOMIC_RELEASE);
+}
+
+void region_zap_hooks(void *addr, size_t len)
+{
+	for (unsigned k = 0; k < REGION_ZAP_HOOKS; k++) {
+		region_zap_fn fn = __atomic_load_n(&zap_hooks[k], __ATOMIC_ACQUIRE);
+
+		if (fn)
+			fn(addr, len);
+	}
+}
 
 static pthread_mutex_t rmaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rmap *rmaps;
@@ -120,6 +142,8 @@ static void rmap_unmapped(struct map_owner *o)
 {
 	struct rmap *m = (struct rmap *)o;
 
+	/* before the reference goes: an MR over the range outlives it */
+	ref_va_retire(m->rt, (uintptr_t)m->addr, m->n * m->es, m->slot, m->gen);
 	ref_put(m->rt, m->id); /* -ENOENT when a zap dropped it all */
 	ref_detach(m->rt);
 	rmap_free(m);
@@ -139,6 +163,8 @@ static int rmap_new(struct daxmap_pool *pool, const struct region_desc *r,
 	m->owner = (struct map_owner){ rmap_unmapping, rmap_unmapped };
 	m->es = pool_core_extent_size(c);
 	m->n = r->keep;
+	m->slot = r->slot;
+	m->gen = r->gen;
 	m->serial = __atomic_add_fetch(&rmap_serial, 1, __ATOMIC_RELAXED);
 	pool_region_extents(c, r->slot, 0, r->keep, m->ext);
 	return runs_of(m->ext, m->n, runs, nruns);
@@ -163,6 +189,8 @@ static int map_and_list(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		goto out;
 	}
 	m->addr = daxmap_map_addr(*mapp);
+	/* its holder's own: not a foreign mapping of the device */
+	ref_va_set(m->rt, m->id, (uintptr_t)m->addr, m->n * m->es);
 	map_set_owner(*mapp, &m->owner);
 	pthread_mutex_lock(&rmaps_lock);
 	m->next = rmaps;
@@ -364,11 +392,20 @@ void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t n
 	pthread_once(&rmaps_once, rmaps_init);
 	pthread_mutex_lock(&rmaps_lock);
 	for (struct rmap *m = rmaps; m; m = m->next) {
+		bool retired = false;
+
 		if (m->rt != rt)
 			continue;
 		for (uint64_t i = 0; i < m->n; i++) {
 			if (m->zapped[i] || !runs_contain(runs, nruns, m->ext[i]))
 				continue;
+			/* an MR over the range outlives the mapping: the
+			 * release looks for one there */
+			if (!retired) {
+				ref_va_retire(rt, (uintptr_t)m->addr, m->n * m->es, m->slot, m->gen);
+				retired = true;
+			}
+			region_zap_hooks(m->addr + i * m->es, m->es);
 			/* MAP_FIXED replaces the pages in one step: the range
 			 * stays reserved, so nothing else lands there */
 			if (mmap(m->addr + i * m->es, m->es, PROT_NONE,

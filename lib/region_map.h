@@ -42,6 +42,17 @@ void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t n
  */
 int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
 		    struct ref_runtime **rt, struct ext_run **runs, size_t *n);
+/*
+ * Registration caches (UCX, libfabric) that cache MRs by virtual address
+ * are told of each range of this process's region mappings before a zap
+ * replaces it, as of an munmap(): slot which (< REGION_ZAP_HOOKS) holds
+ * one function, NULL to remove it. region_zap_hooks() calls them all.
+ */
+#define REGION_ZAP_HOOKS 2U
+typedef void (*region_zap_fn)(void *addr, size_t len);
+void region_map_zap_hook(unsigned which, region_zap_fn fn);
+void region_zap_hooks(void *addr, size_t len);
+
 /* A number no other region mapping of this process has (0: not a region
  * mapping): caches key on it, since a mapping's address may be reused. */
 uint64_t region_map_serial(const struct daxmap_map *map);

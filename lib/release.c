@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
+#include "foreign_holders.h"
 #include "pool_handle.h"
 #include "ref.h"
 #include "region_map.h"
@@ -54,7 +56,8 @@ int release_finish(struct daxmap_pool *pool, struct ref_runtime *rt, uint64_t sl
 	 * derived from the pool here, so they cannot check it a second time.
 	 */
 	if ((rc = ref_zap(rt, runs, n, true)) == 0 &&
-	    (rc = ref_wait_idle(rt, runs, n, 0)) == 0) {
+	    (rc = ref_wait_idle(rt, runs, n, 0)) == 0 &&
+	    (rc = foreign_busy(pool, rt, &d, d.keep, d.n)) == 0) {
 		if ((rc = pool_region_finish(c, slot, gen)) == 0) {
 			ref_zap(rt, runs, n, false);
 			if (freed)
@@ -117,6 +120,22 @@ static bool finished_since(struct daxmap_pool *pool, const char *name)
 	return done;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /* One release in progress. */
 struct release {
 	struct ref_runtime *rt;
@@ -171,28 +190,47 @@ static int release_start(struct daxmap_pool *pool, const char *name, uint64_t ke
 	return 0;
 }
 
-/* Steps 4 and 5 when the extents were not idle at once: the wait without
- * the pool lock, then the free. */
+/* 4. wait up to timeout_ms for the ledgers (revokers were woken by the
+ * mark), 5. free, when nothing outside them holds the extents either. */
+static int release_try(struct daxmap_pool *pool, struct release *r, int timeout_ms)
+{
+	int rc = ref_wait_idle(r->rt, r->runs, r->nruns, timeout_ms);
+
+	if (rc)
+		return rc;
+	if ((rc = pool_begin(pool, true)))
+		return rc;
+	rc = release_finish(pool, r->rt, r->slot, r->gen, NULL);
+	pool_end(pool);
+	return rc;
+}
+
+/*
+ * Steps 4 and 5 when the extents were not idle at once: the wait without
+ * the pool lock, then the free. Holders outside the ledgers (foreign
+ * mappings, RDMA registrations) wake no one: the free is tried again
+ * every 50 ms until they are gone or the time is up.
+ */
 static int release_wait(struct daxmap_pool *pool, const char *name, struct release *r,
 			int timeout_ms)
 {
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 	int rc;
 
-	/* 4. wait (revokers were woken by the mark) */
-	rc = ref_wait_idle(r->rt, r->runs, r->nruns, timeout_ms);
+	for (;;) {
+		int64_t left = deadline - now_ms();
+
+		rc = release_try(pool, r, timeout_ms < 0 ? -1 : left < 0 ? 0 : (int)left);
+		if (rc != -EBUSY || (left = deadline - now_ms()) <= 0)
+			break;
+		sleep_ms(left < 50 ? left : 50);
+	}
 	if (rc == -EBUSY && r->keep == 0)
 		remember(pool, name, r->slot, r->gen);
 	if (rc == -EBUSY)
 		return daxmap_err_prefix(EBUSY,
 					 "region '%s': %" PRIu64 " extent(s) stay in ZAP until these are dropped; daxmap_pool_reclaim() (daxmapctl reclaim) frees them then",
 					 name, r->count);
-	if (rc)
-		return rc;
-	/* 5. reclaim */
-	if ((rc = pool_begin(pool, true)))
-		return rc;
-	rc = release_finish(pool, r->rt, r->slot, r->gen, NULL);
-	pool_end(pool);
 	return rc;
 }
 
