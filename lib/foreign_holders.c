@@ -158,7 +158,7 @@ static void set_owner(struct daxmap_pool *pool, struct daxmap_foreign_holder *h)
 	bool releasing;
 
 	h->extent = h->offset / pool_core_extent_size(pool_core(pool));
-	if (pool_extent_owner(pool_core(pool), h->extent, h->region, &h->index, &releasing))
+	if (!pool_extent_owner(pool_core(pool), h->extent, h->region, &h->index, &releasing))
 		h->region[0] = '\0';
 }
 

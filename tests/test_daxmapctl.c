@@ -60,6 +60,25 @@ static struct json_object *ctl_json(const char *fmt, const char *a, const char *
 	return j;
 }
 
+/*
+ * daxmapctl holders, less the processes it could not inspect (in a
+ * sandbox even root may not read every /proc/PID/maps): those are listed
+ * with "inspected": false, and are no holders.
+ */
+static struct json_object *holders_json(const char *p)
+{
+	struct json_object *j = ctl_json("holders %s%s", p, ""), *v = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(j); i++) {
+		struct json_object *e = json_object_array_get_idx(j, i), *ins;
+
+		if (!json_object_object_get_ex(e, "inspected", &ins) || json_object_get_boolean(ins))
+			json_object_array_add(v, json_object_get(e));
+	}
+	json_object_put(j);
+	return v;
+}
+
 static int64_t jint(struct json_object *j, const char *path)
 {
 	char key[64];
@@ -440,7 +459,7 @@ Test(daxmapctl, refs_show_own_mapping_and_pin)
 	json_object_put(j);
 
 	/* one process, two references: the mapping and the pin */
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 1);
 	h = jat(j, 0, NULL);
 	cr_assert_eq(jint(h, "pid"), getpid());
@@ -468,7 +487,7 @@ Test(daxmapctl, refs_show_own_mapping_and_pin)
 	for (size_t i = 0; i < 3; i++)
 		expect_refs(j, i, "wal", (int64_t)i, "live", 0, 0, 0);
 	json_object_put(j);
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 0);
 	json_object_put(j);
 	daxmap_pool_close(pool);
@@ -496,7 +515,7 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 	struct json_object *j;
 	struct child c = child_mapping(p, "wal");
 
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 1);
 	cr_assert_eq(jint(jat(j, 0, NULL), "pid"), c.pid);
 	cr_assert(jbool(jat(j, 0, NULL), "alive"));
@@ -508,7 +527,7 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 	for (size_t i = 0; i < 3; i++)
 		expect_refs(j, i, "wal", (int64_t)i, "live", 0, 0, 0);
 	json_object_put(j);
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 0);
 	json_object_put(j);
 	/* nothing left to do */
@@ -552,7 +571,7 @@ Test(daxmapctl, a_dead_holder_is_shown_then_its_runtime_state_goes)
 	/* the listing was the last live user: the state of dead holders
 	 * goes with it, rather than stay in /dev/shm until a reboot */
 	cr_assert_eq(runtime_files(), before, "the runtime state outlived every holder");
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 0);
 	json_object_put(j);
 	j = ctl_json("refs %s%s", p, "");
@@ -568,7 +587,7 @@ Test(daxmapctl, reclaim_drops_a_dead_holder_while_another_lives)
 	struct json_object *j;
 
 	child_kill(&c);
-	j = ctl_json("holders %s%s", p, "");
+	j = holders_json(p);
 	cr_assert_eq(json_object_array_length(j), 2, "a dead holder stays listed while another lives");
 	json_object_put(j);
 	j = reclaim_json(p);

@@ -115,9 +115,17 @@ const struct command cmd_holders = {
 	"died and 'daxmapctl reclaim' drops its references), and references:\n"
 	"kind ('map' or 'pin'; pins also backend and revocable), region and\n"
 	"index of the first extent, extent (first extent number), extents (how\n"
-	"many), id.\n\n"
+	"many), id.\n"
+	"Then the holders outside the library, which releases wait for too:\n"
+	"pid, comm, foreign: true, and references of kind 'foreign mapping'\n"
+	"(the process maps the device itself) or 'rdma mr' (a registration that\n"
+	"keeps the pages pinned; also rdma_dev), each with region, index,\n"
+	"extent, offset (device), addr and len (its virtual range or MR). Last,\n"
+	"what could not be inspected: objects with inspected: false and error\n"
+	"(another user's /proc/PID/maps without root; the RDMA resource\n"
+	"tracking).\n\n"
 	"  -a, --align SIZE  alignment of an emulated device (default 2M)\n"
-	"  -u, --human       accepted like elsewhere (no sizes are printed)\n",
+	"  -u, --human       sizes in human-readable form\n",
 };
 
 static struct json_object *holding_json(const struct daxmap_holding *h)
@@ -165,19 +173,88 @@ static struct json_object *processes_json(const struct daxmap_holding *hs, size_
 	return arr;
 }
 
+static struct json_object *foreign_ref_json(const struct daxmap_foreign_holder *f,
+					    const struct out_opts *o)
+{
+	struct json_object *j = json_object_new_object();
+	bool mr = f->kind == DAXMAP_FOREIGN_RDMA_MR;
+
+	json_object_object_add(j, "kind", json_object_new_string(mr ? "rdma mr" : "foreign mapping"));
+	if (mr)
+		json_object_object_add(j, "rdma_dev", json_object_new_string(f->rdma_dev));
+	json_object_object_add(j, "region", f->region[0] ? json_object_new_string(f->region) : NULL);
+	json_object_object_add(j, "index",
+			       f->region[0] ? json_object_new_int64((int64_t)f->index) : NULL);
+	json_object_object_add(j, "extent", json_object_new_int64((int64_t)f->extent));
+	json_object_object_add(j, "offset", json_size(f->offset, o));
+	json_object_object_add(j, "addr", json_object_new_int64((int64_t)f->addr));
+	json_object_object_add(j, "len", json_size(f->len, o));
+	json_object_object_add(j, "what", json_object_new_string(f->what));
+	return j;
+}
+
+/* Foreign holders, one object per process, then what was not inspected. */
+static void add_foreign(struct json_object *arr, const struct daxmap_foreign_holder *f, size_t n,
+			const struct out_opts *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool held = f[i].kind == DAXMAP_FOREIGN_MAPPING || f[i].kind == DAXMAP_FOREIGN_RDMA_MR;
+		struct json_object *p, *refs;
+		size_t k;
+
+		for (k = 0; k < i && held; k++)
+			if ((f[k].kind == DAXMAP_FOREIGN_MAPPING || f[k].kind == DAXMAP_FOREIGN_RDMA_MR) &&
+			    f[k].pid == f[i].pid)
+				break;
+		if (!held || k < i)
+			continue;
+		p = json_object_new_object();
+		refs = json_object_new_array();
+		json_object_object_add(p, "pid", json_object_new_int(f[i].pid));
+		json_object_object_add(p, "comm", json_object_new_string(f[i].comm));
+		json_object_object_add(p, "foreign", json_object_new_boolean(1));
+		for (k = i; k < n; k++)
+			if ((f[k].kind == DAXMAP_FOREIGN_MAPPING || f[k].kind == DAXMAP_FOREIGN_RDMA_MR) &&
+			    f[k].pid == f[i].pid)
+				json_object_array_add(refs, foreign_ref_json(&f[k], o));
+		json_object_object_add(p, "references", refs);
+		json_object_array_add(arr, p);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p;
+
+		if (f[i].kind != DAXMAP_FOREIGN_UNINSPECTED && f[i].kind != DAXMAP_FOREIGN_UNTRACKED)
+			continue;
+		p = json_object_new_object();
+		json_object_object_add(p, "pid", f[i].pid ? json_object_new_int(f[i].pid) : NULL);
+		json_object_object_add(p, "comm", f[i].pid ? json_object_new_string(f[i].comm) : NULL);
+		json_object_object_add(p, "inspected", json_object_new_boolean(0));
+		json_object_object_add(p, "error", json_object_new_string(f[i].what));
+		json_object_array_add(arr, p);
+	}
+}
+
 static int run_holders(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
 		       struct daxmap_pool *pool)
 {
+	struct daxmap_foreign_holder *f = NULL;
 	struct daxmap_holding *hs;
-	size_t nh;
+	struct json_object *arr;
+	size_t nh, nf;
 	int rc;
 
-	(void)o;
 	(void)dev;
 	if (daxmap_pool_holders(pool, &hs, &nh) < 0)
 		return lib_failed(c);
-	rc = print_or_fail(c->name, processes_json(hs, nh));
+	if (daxmap_pool_foreign_holders(pool, &f, &nf) < 0) {
+		free(hs);
+		return lib_failed(c);
+	}
+	arr = processes_json(hs, nh);
+	add_foreign(arr, f, nf, &o->out);
+	rc = print_or_fail(c->name, arr);
 	free(hs);
+	free(f);
 	return rc;
 }
 
