@@ -420,6 +420,59 @@ int daxmap_pool_foreign_holders(struct daxmap_pool *pool,
 				struct daxmap_foreign_holder **holders,
 				size_t *count);
 
+/* ---- registration caches: UCX and libfabric ------------------------------- */
+
+/*
+ * UCX and libfabric cache memory registrations by virtual address and drop
+ * one when they learn its range was unmapped; an MR they keep keeps its
+ * pages pinned, and a release waits for it (DAXMAP_FOREIGN_RDMA_MR). These
+ * tell their caches of each range of this process's region mappings that
+ * a release zaps or that the process unmaps, before it goes, so their MRs
+ * over it are dropped then (an MR still in use: at its release by the
+ * application). Optional at build time (meson -Ducx=, -Dlibfabric=);
+ * without it they return -EOPNOTSUPP. The types are only named here:
+ * include <ucp/api/ucp.h> or <rdma/fi_domain.h> to use them.
+ */
+struct ucp_context;
+struct fid_domain;
+
+/* daxmap_ucx_hook() flags: also declare UCM_EVENT_VM_UNMAPPED an external
+ * event (ucm_set_external_event(); call before ucp_init()), for
+ * applications that run without UCX's memory hooks and report every unmap
+ * themselves with ucm_vm_munmap(). */
+#define DAXMAP_UCX_EXTERNAL_EVENTS (1U << 0)
+
+/*
+ * Report region ranges to UCX's memory events (ucm_vm_munmap()). context
+ * (a ucp_context_h; may be NULL) is then used to make UCX act on them at
+ * once -- UCX 1.13 otherwise drops the MRs at its next registration -- by
+ * registering and deregistering one page of the library's with
+ * ucp_mem_map()/ucp_mem_unmap(), from the thread that removes or unmaps:
+ * the context must allow that. Calling it again replaces the context.
+ * -EINVAL: unknown flags.
+ */
+int daxmap_ucx_hook(struct ucp_context *context, unsigned flags);
+/* Stop reporting (before the context is cleaned up). */
+void daxmap_ucx_unhook(void);
+
+/*
+ * Import the library's memory monitor into libfabric (fi_import() of a
+ * struct fid_mem_monitor into the "mr_cache" extension, fi_ext.h), in
+ * place of its own: call it before opening domains. libfabric's
+ * userfaultfd monitor cannot watch DAX mappings. This one notifies the
+ * caches of region ranges, and says a cached registration is valid only
+ * while a region mapping of this process maps its whole range: other
+ * memory is registered anew at each use. Once imported it stays.
+ */
+int daxmap_fabric_hook(void);
+/*
+ * A domain (may be NULL) through which the library makes libfabric act on
+ * its notifications at once (it registers and closes one page of its own
+ * with fi_mr_reg()); otherwise a notified MR goes at libfabric's next
+ * cache operation. -EINVAL before daxmap_fabric_hook().
+ */
+int daxmap_fabric_hook_domain(struct fid_domain *domain);
+
 /* ---- pins ---------------------------------------------------------------- */
 
 struct daxmap_pin;

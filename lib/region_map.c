@@ -124,11 +124,14 @@ static void rmap_free(struct rmap *m)
 	free(m);
 }
 
-/* Before the unmap: a release no longer finds the mapping. */
+/* Before the unmap: a release no longer finds the mapping, and
+ * registration caches drop what they hold in it. */
 static void rmap_unmapping(struct map_owner *o)
 {
+	const struct rmap *m = (const struct rmap *)o;
 	struct rmap **pp;
 
+	region_zap_hooks(m->addr, m->n * m->es);
 	pthread_mutex_lock(&rmaps_lock);
 	for (pp = &rmaps; *pp && &(*pp)->owner != o; pp = &(*pp)->next)
 		;
@@ -387,8 +390,36 @@ int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
 	return rc;
 }
 
+/* The ranges a zap replaced, for the hooks (called without rmaps_lock: a
+ * cache may ask region_map_covers() meanwhile). */
+struct zapped {
+	struct { void *addr; size_t len; } *v;
+	size_t n, cap;
+};
+
+static void zapped_add(struct zapped *z, void *addr, size_t len)
+{
+	if (z->n && (char *)z->v[z->n - 1].addr + z->v[z->n - 1].len == (char *)addr) {
+		z->v[z->n - 1].len += len;
+		return;
+	}
+	if (z->n == z->cap) {
+		size_t cap = z->cap ? z->cap * 2 : 8;
+		void *g = realloc(z->v, cap * sizeof(*z->v));
+
+		if (!g)
+			return; /* the cache then learns of it at the unmap */
+		z->v = g;
+		z->cap = cap;
+	}
+	z->v[z->n].addr = addr;
+	z->v[z->n++].len = len;
+}
+
 void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns)
 {
+	struct zapped z = { NULL, 0, 0 };
+
 	pthread_once(&rmaps_once, rmaps_init);
 	pthread_mutex_lock(&rmaps_lock);
 	for (struct rmap *m = rmaps; m; m = m->next) {
@@ -405,7 +436,7 @@ void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t n
 				ref_va_retire(rt, (uintptr_t)m->addr, m->n * m->es, m->slot, m->gen);
 				retired = true;
 			}
-			region_zap_hooks(m->addr + i * m->es, m->es);
+			zapped_add(&z, m->addr + i * m->es, m->es);
 			/* MAP_FIXED replaces the pages in one step: the range
 			 * stays reserved, so nothing else lands there */
 			if (mmap(m->addr + i * m->es, m->es, PROT_NONE,
@@ -417,6 +448,11 @@ void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t n
 		}
 	}
 	pthread_mutex_unlock(&rmaps_lock);
+	/* the MRs registration caches keep over the old pages: dropped now,
+	 * or the release waits for them */
+	for (size_t k = 0; k < z.n; k++)
+		region_zap_hooks(z.v[k].addr, z.v[k].len);
+	free(z.v);
 }
 
 int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
@@ -454,4 +490,23 @@ uint64_t region_map_serial(const struct daxmap_map *map)
 	const struct rmap *m = rmap_of(map);
 
 	return m ? m->serial : 0;
+}
+
+bool region_map_covers(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	bool in = false;
+
+	pthread_mutex_lock(&rmaps_lock);
+	for (const struct rmap *m = rmaps; m && !in; m = m->next) {
+		uintptr_t lo = (uintptr_t)m->addr, hi = lo + m->n * m->es;
+
+		if (a < lo || len > hi - a || (a + len > hi))
+			continue;
+		in = true;
+		for (uint64_t i = (a - lo) / m->es; len && i <= (a + len - 1 - lo) / m->es; i++)
+			in = in && !m->zapped[i];
+	}
+	pthread_mutex_unlock(&rmaps_lock);
+	return in;
 }

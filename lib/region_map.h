@@ -8,6 +8,7 @@
 #ifndef DAXMAP_REGION_MAP_H
 #define DAXMAP_REGION_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
 typedef void (*region_zap_fn)(void *addr, size_t len);
 void region_map_zap_hook(unsigned which, region_zap_fn fn);
 void region_zap_hooks(void *addr, size_t len);
+
+/* Does a region mapping of this process map all of [addr, addr + len),
+ * none of it zapped? */
+bool region_map_covers(const void *addr, size_t len);
 
 /* A number no other region mapping of this process has (0: not a region
  * mapping): caches key on it, since a mapping's address may be reused. */

@@ -19,6 +19,7 @@ declare -A layer=(
 	[pin_rules]=10 [pin]=11
 	[pin_rdma]=12 [pin_rdma_stub]=12 [mr_cache]=12 [pin_vfio]=12 [pin_uring]=12
 	[pin_uring_stub]=12
+	[hook_ucx]=12 [hook_ucx_stub]=12 [hook_fabric]=12 [hook_fabric_stub]=12
 )
 status=0
 for f in "$lib"/*.c "$lib"/*.h; do
