@@ -30,6 +30,7 @@
 #include "helpers.h"
 #include "lib/foreign.h"
 #include "lib/rdma_nl.h"
+#include "lib/region_map.h"
 
 struct daxmap_dev *new_dev(uint64_t size);
 struct daxmap_pool *new_pool(struct daxmap_dev *dev);
@@ -541,4 +542,63 @@ Test(foreign, daxmapctl_holders_lists_it_and_remove_names_it)
 	free(out);
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
+}
+
+/* ---- registration caches: the ranges they are told of ---------------------- */
+
+static struct told { void *addr; size_t len; } told[16];
+static int ntold;
+
+static void record(void *addr, size_t len)
+{
+	if (ntold < 16)
+		told[ntold] = (struct told){ addr, len };
+	ntold++;
+}
+
+Test(foreign, caches_hear_of_ranges_a_release_zaps_and_an_unmap_drops)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *m, *k;
+	char *a;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "keep", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&m, pool, "r", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&k, pool, "keep", 0), 0, "%s", daxmap_errormsg());
+	a = daxmap_map_addr(m);
+	region_map_zap_hook(1, record);
+	cr_assert(region_map_covers(a, 4 * MiB));
+	cr_assert(region_map_covers(a + 4096, 8192));
+	cr_assert(!region_map_covers(a + 2 * MiB, 4 * MiB), "past the mapping's end");
+	cr_assert(!region_map_covers(&ntold, sizeof(ntold)), "not a region mapping");
+	/* a shrink zaps the tail of this process's mapping: told first */
+	cr_assert_eq(daxmap_region_resize(pool, "r", 2 * MiB, NULL, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(ntold, 1);
+	cr_assert(told[0].addr == a + 2 * MiB && told[0].len == 2 * MiB);
+	cr_assert(region_map_covers(a, 2 * MiB));
+	cr_assert(!region_map_covers(a, 4 * MiB), "the zapped tail is not mapped any more");
+	/* an unmap: the whole mapping */
+	cr_assert_eq(daxmap_map_delete(&m), 0);
+	cr_assert_eq(ntold, 2);
+	cr_assert(told[1].addr == a && told[1].len == 4 * MiB);
+	cr_assert(!region_map_covers(a, 4096));
+	region_map_zap_hook(1, NULL);
+	cr_assert_eq(daxmap_map_delete(&k), 0);
+	cr_assert_eq(ntold, 2, "no hook, nothing told");
+	cr_assert_eq(daxmap_region_remove(pool, "r", 0), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(foreign, the_cache_hooks_refuse_bad_calls)
+{
+	int rc = daxmap_ucx_hook(NULL, 0x80);
+
+	cr_assert(rc == -EINVAL || rc == -EOPNOTSUPP, "%d", rc);
+	rc = daxmap_fabric_hook_domain(NULL);
+	cr_assert(rc == -EINVAL || rc == -EOPNOTSUPP, "%d", rc);
+	if (rc == -EINVAL)
+		cr_assert(strstr(daxmap_errormsg(), "daxmap_fabric_hook() first"), "%s", daxmap_errormsg());
 }
