@@ -12,7 +12,10 @@
  *     pages pinned after munmap() (ib_umem holds them until
  *     ib_dereg_mr()), so an MR of a holder over a range where it mapped
  *     the region (a retired VA record), or of a process over its foreign
- *     mapping, holds the extents until it is deregistered.
+ *     mapping, holds the extents until it is deregistered. Kernels that
+ *     report no MR address (6.1: nldev fill_res_mr_entry() gives pid,
+ *     length and keys only) tie an MR to a range only by its process:
+ *     then every MR of such a process counts, and says so.
  * What could not be read (another user's /proc/PID/maps without ptrace
  * access; RDMA netlink) is reported, never taken for "nothing there".
  */
@@ -181,7 +184,8 @@ static int add_mr(struct daxmap_pool *pool, struct fh_list *out, const struct rd
 	h.len = mr->len;
 	h.offset = offset;
 	snprintf(h.rdma_dev, sizeof(h.rdma_dev), "%s", mr->dev);
-	snprintf(h.what, sizeof(h.what), "RDMA MR on %s %s", mr->dev, how);
+	snprintf(h.what, sizeof(h.what), "RDMA MR on %s %s%s", mr->dev, how,
+		 mr->has_iova ? "" : " (the kernel reports no MR address: any MR of the process may pin it)");
 	set_owner(pool, &h);
 	return add(out, &h);
 }

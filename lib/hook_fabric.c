@@ -13,8 +13,10 @@
  * registrations of other memory are made anew at each use, since this
  * monitor does not see that memory go. libfabric moves a notified entry to
  * a list it deregisters at its next cache operation; given a domain
- * (daxmap_fabric_hook_domain()), one page of the library's own is
- * registered and closed through it so that happens at once.
+ * (daxmap_fabric_hook_domain()), fi_mr_reg() is asked for one inaccessible
+ * page of the library's own so that happens at once (the registration
+ * itself fails: the kernel refuses a PROT_NONE page, and nothing of the
+ * library's stays cached).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -125,7 +127,7 @@ DAXMAP_EXPORT int daxmap_fabric_hook_domain(struct fid_domain *domain)
 		return daxmap_err(EINVAL, "daxmap_fabric_hook_domain: call daxmap_fabric_hook() first, before the domain is opened");
 	}
 	if (domain && !page) {
-		page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (page == MAP_FAILED) {
 			page = NULL;
 			pthread_mutex_unlock(&lock);

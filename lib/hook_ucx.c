@@ -10,9 +10,11 @@
  * on it only at its registration cache's next miss (ucs_rcache
  * check_inv_queue), so its MR kept the extents pinned after the release.
  * Here each such range is reported with ucm_vm_munmap() before it goes,
- * and, given the application's context, one page of the library's own is
- * registered and deregistered through it, which makes the cache act at
- * once: an MR no one holds is deregistered then, one in use at its
+ * and, given the application's context, ucp_mem_map() is asked for one
+ * inaccessible page of the library's own, which makes the cache act at
+ * once (a miss runs the invalidations first) and registers nothing (the
+ * kernel refuses a PROT_NONE page), so no MR of the library's stays in
+ * the cache: an MR no one holds is deregistered then, one in use at its
  * ucp_mem_unmap(). A release waits for it either way (the kernel lists
  * it: foreign_holders.c).
  */
@@ -35,7 +37,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static ucp_context_h ctx;
-static void *page;     /* registered and deregistered to make UCX act */
+static void *page;     /* PROT_NONE: asked for, to make UCX act */
 static unsigned flags_set;
 
 static void on_zap(void *addr, size_t len)
@@ -63,7 +65,7 @@ DAXMAP_EXPORT int daxmap_ucx_hook(struct ucp_context *context, unsigned flags)
 				  flags & ~DAXMAP_UCX_EXTERNAL_EVENTS);
 	pthread_mutex_lock(&lock);
 	if (context && !page) {
-		page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (page == MAP_FAILED) {
 			page = NULL;
 			pthread_mutex_unlock(&lock);
