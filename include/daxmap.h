@@ -399,7 +399,8 @@ struct daxmap_foreign_holder {
 	enum daxmap_foreign_kind kind;
 	int pid;           /* 0 for DAXMAP_FOREIGN_UNTRACKED */
 	char comm[16];     /* its command name */
-	uint64_t addr;     /* MAPPING: start of its virtual range; RDMA_MR: iova */
+	uint64_t addr;     /* MAPPING: start of its virtual range; RDMA_MR: iova
+			    * (0: the kernel does not report it) */
 	uint64_t len;      /* of that range, or of the MR */
 	uint64_t offset;   /* first device offset it reaches in a region */
 	uint64_t extent;   /* the extent of that offset */

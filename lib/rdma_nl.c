@@ -5,9 +5,10 @@
  * RDMA_NLDEV_CMD_GET lists the devices, RDMA_NLDEV_CMD_RES_MR_GET (one
  * dump per device, which the kernel requires: nldev res_get_common_dumpit()
  * refuses a dump without RDMA_NLDEV_ATTR_DEV_INDEX) their MRs. Each MR
- * entry carries the owner's pid in the reader's pid namespace, the length,
- * and the iova (drivers/infiniband/core/nldev.c, fill_res_mr_entry());
- * keys only for CAP_NET_ADMIN, which is not needed here.
+ * entry carries the owner's pid in the reader's pid namespace, the length
+ * and the MR's number (drivers/infiniband/core/nldev.c,
+ * fill_res_mr_entry()); keys only for CAP_NET_ADMIN. Older kernels also
+ * gave the iova, to CAP_NET_ADMIN; 6.1 gives none: has_iova says which.
  */
 #define _GNU_SOURCE
 #include <errno.h>
