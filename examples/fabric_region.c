@@ -3,12 +3,13 @@
  * fabric_region.c -- libfabric over a region, with the library's memory
  * monitor in place of libfabric's own (daxmap_fabric_hook()).
  *
- *   fabric_region DEVICE [REGION]
+ *   fabric_region DEVICE [REGION [ADDRESS]]
  *
  * DEVICE holds a pool (daxmapctl format DEVICE). The program imports the
  * monitor, opens the first domain of the verbs provider (FI_PROVIDER and
  * the other FI_* variables choose), creates REGION (default
- * "fabric-example", 8 MiB), maps it, registers it (fi_mr_reg()), closes
+ * "fabric-example", 8 MiB; ADDRESS: a local address of the RDMA device's
+ * network interface, through which rdma_cm finds the device), maps it, registers it (fi_mr_reg()), closes
  * the MR -- libfabric's cache keeps it -- and removes the region:
  * libfabric is told of the range and drops its MR, so the remove does not
  * wait for it. libfabric's own userfaultfd monitor cannot watch DAX
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: fabric_region DEVICE [REGION]\n");
+		fprintf(stderr, "usage: fabric_region DEVICE [REGION [ADDRESS]]\n");
 		return 2;
 	}
 	/* first: domains take the monitor in place when they open */
@@ -56,7 +57,8 @@ int main(int argc, char **argv)
 	hints->ep_attr->type = FI_EP_MSG;
 	hints->caps = FI_RMA;
 	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
-	rc = fi_getinfo(FI_VERSION(1, 13), NULL, NULL, 0, hints, &info);
+	rc = fi_getinfo(FI_VERSION(1, 13), argc > 3 ? argv[3] : NULL, NULL, argc > 3 ? FI_SOURCE : 0,
+			hints, &info);
 	fi_freeinfo(hints);
 	if (rc || fi_fabric(info->fabric_attr, &fabric, NULL) ||
 	    fi_domain(fabric, info, &domain, NULL)) {

@@ -21,12 +21,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include <ucm/api/ucm.h>
 #include <ucp/api/ucp.h>
+#include <ucs/debug/log_def.h>
 
 #include "daxmap.h"
 #include "error.h"
@@ -39,6 +42,26 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static ucp_context_h ctx;
 static void *page;     /* PROT_NONE: asked for, to make UCX act */
 static unsigned flags_set;
+static bool quieted;
+/* UCX logs its refusal of the inaccessible page as an error: a handler of
+ * the library's (called before UCX's own, ucs_log_dispatch() goes from the
+ * last pushed) keeps quiet what the kicking thread's kick logs. */
+static __thread bool kicking;
+
+static ucs_log_func_rc_t quiet_kick(const char *file, unsigned line, const char *function,
+				    ucs_log_level_t level,
+				    const ucs_log_component_config_t *comp_conf,
+				    const char *message, va_list ap)
+{
+	(void)file;
+	(void)line;
+	(void)function;
+	(void)level;
+	(void)comp_conf;
+	(void)message;
+	(void)ap;
+	return kicking ? UCS_LOG_FUNC_RC_STOP : UCS_LOG_FUNC_RC_CONTINUE;
+}
 
 static void on_zap(void *addr, size_t len)
 {
@@ -52,8 +75,10 @@ static void on_zap(void *addr, size_t len)
 	if (ctx && page) {
 		p.address = page;
 		p.length = 4096;
+		kicking = true;
 		if (ucp_mem_map(ctx, &p, &memh) == UCS_OK)
 			ucp_mem_unmap(ctx, memh);
+		kicking = false;
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -73,6 +98,10 @@ DAXMAP_EXPORT int daxmap_ucx_hook(struct ucp_context *context, unsigned flags)
 		}
 	}
 	ctx = context;
+	if (context && !quieted) {
+		ucs_log_push_handler(quiet_kick);
+		quieted = true;
+	}
 	/* UCX's own hooks for that event are then not installed: the
 	 * application reports its unmaps itself (ucm.h) */
 	if ((flags & DAXMAP_UCX_EXTERNAL_EVENTS) && !(flags_set & DAXMAP_UCX_EXTERNAL_EVENTS))

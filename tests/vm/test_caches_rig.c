@@ -233,7 +233,8 @@ static void fab_open(struct fab *f)
 	hints->ep_attr->type = FI_EP_MSG;
 	hints->caps = FI_RMA;
 	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
-	rc = fi_getinfo(FI_VERSION(1, 13), NULL, NULL, 0, hints, &f->info);
+	/* rdma_cm resolves the domain from a source address of rxe's netdev */
+	rc = fi_getinfo(FI_VERSION(1, 13), "10.233.0.1", NULL, FI_SOURCE, hints, &f->info);
 	fi_freeinfo(hints);
 	if (rc) {
 		/* libfabric's verbs provider sees no domain on this rig: say
