@@ -447,9 +447,9 @@ struct fid_domain;
  * Report region ranges to UCX's memory events (ucm_vm_munmap()). context
  * (a ucp_context_h; may be NULL) is then used to make UCX act on them at
  * once -- UCX 1.13 otherwise drops the MRs at its next registration -- by
- * registering and deregistering one page of the library's with
- * ucp_mem_map()/ucp_mem_unmap(), from the thread that removes or unmaps:
- * the context must allow that. Calling it again replaces the context.
+ * asking ucp_mem_map() for one inaccessible page of the library's (a miss
+ * that registers nothing; UCX's log of the refusal is kept quiet), from
+ * the thread that removes or unmaps: the context must allow that. Calling it again replaces the context.
  * -EINVAL: unknown flags.
  */
 int daxmap_ucx_hook(struct ucp_context *context, unsigned flags);
@@ -468,9 +468,9 @@ void daxmap_ucx_unhook(void);
 int daxmap_fabric_hook(void);
 /*
  * A domain (may be NULL) through which the library makes libfabric act on
- * its notifications at once (it registers and closes one page of its own
- * with fi_mr_reg()); otherwise a notified MR goes at libfabric's next
- * cache operation. -EINVAL before daxmap_fabric_hook().
+ * its notifications at once (it asks fi_mr_reg() for one inaccessible page
+ * of its own, which registers nothing); otherwise a notified MR goes at
+ * libfabric's next cache operation. -EINVAL before daxmap_fabric_hook().
  */
 int daxmap_fabric_hook_domain(struct fid_domain *domain);
 
