@@ -17,6 +17,31 @@
 extern "C" {
 #endif
 
+/* ---- version ---------------------------------------------------------- */
+
+/* The version of this header. */
+#define DAXMAP_VERSION_MAJOR 0
+#define DAXMAP_VERSION_MINOR 2
+#define DAXMAP_VERSION_PATCH 0
+/* One number per version, in the order of the versions (minor and patch
+ * stay below 256). */
+#define DAXMAP_VERSION_ENCODE(major, minor, patch) \
+	((major) * 65536 + (minor) * 256 + (patch))
+#define DAXMAP_VERSION_NUMBER                                              \
+	DAXMAP_VERSION_ENCODE(DAXMAP_VERSION_MAJOR, DAXMAP_VERSION_MINOR, \
+			      DAXMAP_VERSION_PATCH)
+/* Nonzero when this header is version major.minor.patch or later; usable
+ * in #if. */
+#define DAXMAP_CHECK_VERSION(major, minor, patch) \
+	(DAXMAP_VERSION_NUMBER >= DAXMAP_VERSION_ENCODE(major, minor, patch))
+
+/*
+ * The version of the library the program runs with, which can be newer
+ * than the header it was built with: "0.2.0". Its numbers go to *major,
+ * *minor and *patch, each when not NULL.
+ */
+const char *daxmap_version(unsigned *major, unsigned *minor, unsigned *patch);
+
 /* ---- errors ---------------------------------------------------------- */
 
 /* The last error of the calling thread, in words; "" if none yet. */
