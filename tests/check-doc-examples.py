@@ -16,6 +16,11 @@ A shell example is a fenced block of `$ daxmapctl ...` lines. Each line is
 run with the device paths replaced by a scratch pool on an emulated device
 (holding a region "wal"): it must not be a usage error (exit 2), so the
 documented command lines stay valid.
+
+scdoc copies a code block to roff as it is, where a backslash starts an
+escape: a man page source writes each backslash of its code twice ("\\n"),
+which is what the page shows as one. The check reads them that way, and
+fails a block with a single one (the page would show it wrong).
 """
 import os
 import re
@@ -146,7 +151,13 @@ class Checker:
     def check(self, rel):
         for line, lang, frame, text in blocks(os.path.join(self.src, rel)):
             where = f'{rel}:{line}'
-            if is_c(lang, text):
+            if rel.endswith('.scd'):
+                if '\\' in text.replace('\\\\', ''):
+                    self.fail(where, 'a single backslash in a code block: write it twice')
+                    continue
+                text = text.replace('\\\\', '\\')
+            # a marked block is C even without braces (a few statements)
+            if frame is not None or is_c(lang, text):
                 if frame is None:
                     self.fail(where, 'a C example without an "example: FRAME" marker')
                 else:
