@@ -4,35 +4,21 @@
 # 'daxmapctl regions'. Installed as completions/daxmapctl, where
 # bash-completion loads it when daxmapctl is first completed.
 
-# The options each command takes (as 'daxmapctl COMMAND --help' gives
-# them), and the arguments it takes, in order.
-declare -gA _daxmapctl_opts=(
-	[list]="-u"
-	[info]="-u --align"
-	[format]="-u --extent-size --force --force-in-use --align"
-	[create]="-u --align"
-	[resize]="-u --timeout --align"
-	[remove]="--timeout --align"
-	[regions]="-u --align"
-	[check]="--repair --align"
-	[refs]="-u --align"
-	[holders]="-u --align"
-	[reclaim]="--align"
-	[pin-check]="--align"
-)
-declare -gA _daxmapctl_args=(
-	[list]=""
-	[info]="PATH"
-	[format]="PATH"
-	[create]="PATH NEWNAME SIZE"
-	[resize]="PATH REGION SIZE"
-	[remove]="PATH REGION"
-	[regions]="PATH"
-	[check]="PATH"
-	[refs]="PATH REGION"
-	[holders]="PATH"
-	[reclaim]="PATH"
-	[pin-check]="PATH"
+# Each command: the arguments it takes, in order, then ':' and the options
+# it takes (as 'daxmapctl COMMAND --help' gives them).
+declare -gA _daxmapctl_cmds=(
+	[list]=":-u"
+	[info]="PATH:-u --align"
+	[format]="PATH:-u --extent-size --force --force-in-use --align"
+	[create]="PATH NEWNAME SIZE:-u --align"
+	[resize]="PATH REGION SIZE:-u --timeout --align"
+	[remove]="PATH REGION:--timeout --align"
+	[regions]="PATH:-u --align"
+	[check]="PATH:--repair --align"
+	[refs]="PATH REGION:-u --align"
+	[holders]="PATH:-u --align"
+	[reclaim]="PATH:--align"
+	[pin-check]="PATH:--align"
 )
 
 # The region names of the pool on $1 (emulated devices need their --align,
@@ -91,11 +77,12 @@ _daxmapctl()
 		if [[ $cur == -* ]]; then
 			_daxmapctl_reply "$(compgen -W "--help --version" -- "$cur")"
 		else
-			_daxmapctl_reply "$(compgen -W "${!_daxmapctl_opts[*]} help" -- "$cur")"
+			_daxmapctl_reply "$(compgen -W "${!_daxmapctl_cmds[*]} help" -- "$cur")"
 		fi
 		return 0
 	fi
-	[[ -v _daxmapctl_opts[$cmd] ]] || return 0
+	[[ -v _daxmapctl_cmds[$cmd] ]] || return 0
+	local spec=${_daxmapctl_cmds[$cmd]}
 
 	# an option's value
 	case $prev in
@@ -109,12 +96,12 @@ _daxmapctl()
 		;;
 	esac
 	if [[ $cur == -* ]]; then
-		_daxmapctl_reply "$(compgen -W "${_daxmapctl_opts[$cmd]} --help" -- "$cur")"
+		_daxmapctl_reply "$(compgen -W "${spec#*:} --help" -- "$cur")"
 		return 0
 	fi
 
 	local -a args
-	read -ra args <<<"${_daxmapctl_args[$cmd]}"
+	read -ra args <<<"${spec%%:*}"
 	case ${args[${#pos[@]}]:-} in
 	PATH)
 		# device-DAX nodes, then any file (an fsdax file, an emulated device)
