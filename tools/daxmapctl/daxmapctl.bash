@@ -110,7 +110,9 @@ _daxmapctl()
 			[[ -c $w ]] && devs+=("$w")
 		done
 		compopt -o filenames 2>/dev/null
-		_daxmapctl_reply "$(compgen -W "${devs[*]}" -- "$cur"; compgen -f -- "$cur")"
+		# (a file under /dev/dax is one of the devices: list it once)
+		_daxmapctl_reply "$({ compgen -W "${devs[*]}" -- "$cur"; compgen -f -- "$cur"; } |
+			awk '!seen[$0]++')"
 		;;
 	REGION)
 		local name names
