@@ -17,6 +17,7 @@
 #       DMAs into a region; a remove unmaps its IOVA and completes).
 # A && B || fail: fail when either step fails, as meant
 # shellcheck disable=SC2015
+# (no 'cmd | grep -q' under pipefail: grep's early exit can fail cmd)
 set -uo pipefail
 mode=$1 bin=$2 ctl=$3
 tmp=$(mktemp -d)
@@ -100,7 +101,7 @@ wal_host()
 	done
 	out=$("$bin/wal" "$dev" replay | awk '{ n++; l += length($0) } END { print n, l }')
 	[[ $out == "103 10000036" ]] || fail "after growing, replay counts $out"
-	"$ctl" regions "$dev" | grep -q '"size":16777216' || fail "the log did not grow to 16 MiB"
+	grep -q '"size":16777216' <<<"$("$ctl" regions "$dev")" || fail "the log did not grow to 16 MiB"
 	ok "the log grew past its region's size, and kept its records"
 	"$bin/wal" "$dev" checkpoint && [[ -z $("$bin/wal" "$dev" replay) ]] ||
 		fail "checkpoint did not empty the log"
@@ -124,7 +125,7 @@ rdma_addr()
 {
 	local ndev
 	ndev=$(cat "/sys/class/infiniband/$DAXMAP_TEST_RXE/ports/1/gid_attrs/ndevs/0" 2>/dev/null)
-	ip addr show dev "${ndev:-dummy0}" | grep -q 'inet 10.233.0.1/' ||
+	grep -q 'inet 10.233.0.1/' <<<"$(ip addr show dev "${ndev:-dummy0}")" ||
 		ip addr add 10.233.0.1/24 dev "${ndev:-dummy0}" || return 1
 	modprobe rdma_ucm 2>/dev/null
 	echo 10.233.0.1
@@ -148,7 +149,7 @@ rdma_rig()
 	[[ $out == "persisted 20 bytes at 0" ]] || fail "rdma_client: $out"
 	ok "a peer wrote 20 bytes with RDMA WRITE, the server made them durable, the peer read them back"
 	# the server holds the region: a mapping and a revocable rdma pin
-	"$ctl" refs "$dev" rdma | grep -q '"backend":"rdma"' || fail "no rdma pin in daxmapctl refs"
+	grep -q '"backend":"rdma"' <<<"$("$ctl" refs "$dev" rdma)" || fail "no rdma pin in daxmapctl refs"
 	"$bin/rdma_client" --wait-revoke "$addr" 7471 4096 "second" >"$clog" 2>&1 &
 	local client=$!
 	pids+=("$client")
