@@ -292,7 +292,7 @@ static int map_unlocked(struct daxmap_map **mapp, struct daxmap_pool *pool, cons
 	struct ext_run *runs = NULL;
 	struct region_desc d;
 	struct rmap *m = NULL;
-	size_t n, nruns;
+	size_t n = 0, nruns = 0;
 	int rc;
 
 	if (pool_view_begin(pool))
