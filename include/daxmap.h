@@ -22,6 +22,17 @@ extern "C" {
 /* The last error of the calling thread, in words; "" if none yet. */
 const char *daxmap_errormsg(void);
 
+/* ---- the kernel ----------------------------------------------------------- */
+
+/*
+ * The kernel version that the pin rules (daxmap_pin_check()) and the
+ * kernel's expected counts (daxmap_pool_kernel_refs()) go by: the running
+ * kernel's MAJOR.MINOR, or the environment variable DAXMAP_KERNEL_VERSION
+ * ("MAJOR.MINOR") when it is set. Returns 0 (the running kernel's), 1 (the
+ * override's), or -errno (the release cannot be read or parsed).
+ */
+int daxmap_kernel_version(unsigned *major, unsigned *minor);
+
 /* ---- devices ---------------------------------------------------------- */
 
 struct daxmap_dev;
@@ -313,9 +324,14 @@ enum daxmap_pin_backend {
 	DAXMAP_PIN_RDMA = 2,
 	DAXMAP_PIN_VFIO = 3,
 	DAXMAP_PIN_IO_URING = 4,
+	/* an RDMA MR registered with IBV_ACCESS_ON_DEMAND (on-demand paging):
+	 * the NIC faults pages in through the kernel's page tables, so the
+	 * kernel takes no long-term pin and no page reference; it has its own
+	 * rule (daxmap_pin_check()) */
+	DAXMAP_PIN_RDMA_ODP = 5,
 };
 
-/* "external", "rdma", "vfio", "io_uring" */
+/* "external", "rdma", "vfio", "io_uring", "rdma-odp" */
 const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend);
 
 /* The reference state of one extent a region owns. */
@@ -411,6 +427,26 @@ enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin);
 int daxmap_pin_check(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
 /* The rule that decides it, allowed or not, as a sentence. */
 const char *daxmap_pin_rule(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
+
+/* daxmap_pin_decision() results */
+enum daxmap_pin_verdict {
+	DAXMAP_PIN_REFUSED = 0,        /* refused before the kernel is asked */
+	DAXMAP_PIN_ALLOWED = 1,        /* seen to work on this kernel */
+	DAXMAP_PIN_KERNEL_DECIDES = 2, /* not known for this kernel: the pin
+					* asks the kernel and, if it refuses,
+					* returns its error with the likely
+					* reason */
+};
+
+/*
+ * The verdict of the pin rules for a pin of len bytes (0: any length) by
+ * backend on dev's memory, on the kernel daxmap_kernel_version() gives,
+ * and (rule, if not NULL) the sentence that decides it. len matters for
+ * io_uring: buffers over 1 GiB are refused on kernels whose io_uring
+ * refuses them. -EINVAL: no dev, unknown backend.
+ */
+int daxmap_pin_decision(const struct daxmap_dev *dev, enum daxmap_pin_backend backend,
+			uint64_t len, const char **rule);
 
 /* ---- pin backend: RDMA (rdma-core) ---- */
 
@@ -554,8 +590,11 @@ struct io_uring; /* liburing's ring: include <liburing.h> to use it */
  * this process holds is refused (-EBUSY); one the application filled
  * itself is replaced, as the kernel does.
  *
- * io_uring allows 1 GiB per buffer: a longer len is refused (-EINVAL);
- * register a longer range as several buffers, one index each. The pin
+ * Before Linux 7.3 io_uring may allow 1 GiB per buffer: on kernels seen
+ * to refuse more (6.1, 6.12 and older) a longer len is refused (-EINVAL);
+ * register a longer range as several buffers, one index each. 7.3 takes
+ * longer buffers; on the kernels in between the kernel is asked, and its
+ * -EFAULT says so (daxmap_pin_decision() with len tells which). The pin
  * rules (daxmap_pin_check()) come before the kernel is asked: io_uring
  * refuses devdax before Linux 6.5, fsdax and page-cache files always
  * (-EOPNOTSUPP, naming the rule). When the kernel refuses anyway, its
