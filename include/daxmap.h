@@ -352,6 +352,47 @@ struct daxmap_extent_refs {
 int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
 		     struct daxmap_extent_refs **refs, size_t *count);
 
+/*
+ * What the kernel itself should show for one extent now, in its own units
+ * (its struct page): the _refcount and _pincount of each of the extent's
+ * folios (device-alignment pages) on the running kernel
+ * (daxmap_kernel_version()), from the library's records. As the kernels
+ * were seen to count (doc/pins.md, "What the kernel counts"): a devdax
+ * folio idles at 1, an fsdax one at 1 before Linux 6.15 and 0 from 6.15;
+ * a mapping adds 1 from 6.15 (once its pages are faulted in); an RDMA MR
+ * and a VFIO map add 1 to both per 4 KiB page; an io_uring buffer 1 to
+ * both; an ODP MR nothing. A pin counts on every folio of the extents it
+ * covers (an upper bound for folios a partial pin does not reach). VFIO
+ * type1 never gives device-dax pages back: every map of this boot counts
+ * until the device is re-enabled (daxctl disable-device + enable-device),
+ * which the library notices. Only live processes' mappings and pins count.
+ */
+struct daxmap_kernel_refs {
+	uint64_t extent;      /* extent number in the pool */
+	uint64_t offset;      /* its device offset */
+	char region[64];
+	uint64_t index;       /* its index in the region */
+	uint64_t folio_size;  /* bytes per folio: the device alignment */
+	uint64_t folios;      /* folios in the extent */
+	int64_t refcount;     /* expected _refcount of each folio */
+	int64_t pincount;     /* expected _pincount of each folio */
+	int exact;            /* 0: external pins (daxmap_pin_external()) are
+			       * held, whose kernel references are unknown */
+	/* what the figures come from: live holders covering the extent */
+	uint32_t maps, rdma, rdma_odp, io_uring, vfio, external;
+	uint32_t vfio_maps;     /* VFIO type1 maps of it this boot */
+	uint32_t vfio_leftover; /* of those, unmapped yet still pinned by
+				 * the kernel (vfio_maps - vfio) */
+};
+
+/*
+ * The kernel's expected counts for every extent of region (NULL: of every
+ * region), as now, into a malloc'ed array (free()). Errors as for
+ * daxmap_pool_refs(), and those of daxmap_kernel_version().
+ */
+int daxmap_pool_kernel_refs(struct daxmap_pool *pool, const char *region,
+			    struct daxmap_kernel_refs **refs, size_t *count);
+
 /* One reference: who holds what. */
 struct daxmap_holding {
 	int pid;
