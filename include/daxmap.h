@@ -311,7 +311,13 @@ int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
 
 /* ---- references, holders, reclaim ---------------------------------------- */
 
-/* What a pin adds to an extent's reference count (GUP_PIN_COUNTING_BIAS). */
+/*
+ * What a pin adds to an extent's refcount in daxmap_pool_refs(): the
+ * library's own unit, so that one number says "held" and "pinned or only
+ * mapped". It is not what the kernel adds to a DAX folio (a long-term pin
+ * adds 1 per 4 KiB page pinned, an io_uring buffer 1 per folio): the
+ * kernel's own counts are daxmap_pool_kernel_refs()'s.
+ */
 #define DAXMAP_PIN_BIAS 1024
 
 enum daxmap_ref_kind {
@@ -341,7 +347,8 @@ struct daxmap_extent_refs {
 	char region[64];
 	uint64_t index;     /* its index in the region */
 	int releasing;      /* ZAP: being released */
-	uint32_t refcount;  /* mappings + DAXMAP_PIN_BIAS * pins */
+	uint32_t refcount;  /* mappings + DAXMAP_PIN_BIAS * pins (the
+			     * library's unit, not the kernel's) */
 	uint32_t pins;      /* exact */
 };
 
@@ -606,8 +613,14 @@ int daxmap_mr_cache_stat(struct daxmap_mr_cache *cache,
  * pin rules), -EBADF/-ENOTTY (not a VFIO container), -EINVAL (no IOMMU
  * set, alignment, IOVA range), -EEXIST (the IOVA overlaps a mapping),
  * -ENOMEM (RLIMIT_MEMLOCK), -ESTALE; daxmap_errormsg() gives the numbers.
- * Device-dax pages are not charged to RLIMIT_MEMLOCK by type1, and on
- * Linux 6.1 type1 never drops its page pins of them (doc/pins.md).
+ * Device-dax pages are not charged to RLIMIT_MEMLOCK by type1, and type1
+ * never drops its page pins of them (seen on Linux 6.1, 6.12 and 7.3):
+ * every map adds 1 per 4 KiB page to each folio's _refcount and _pincount
+ * for good, until the device is re-enabled (daxctl disable-device +
+ * enable-device). The library counts those maps per folio for the boot
+ * (daxmap_pool_kernel_refs(): vfio_maps, vfio_leftover) and refuses a map
+ * that would take a folio's _refcount past 2^31 - 1 (-EOVERFLOW, saying how
+ * to reset), where the kernel would refuse the folio for good.
  */
 int daxmap_pin_vfio(struct daxmap_pin **pinp, struct daxmap_map *map,
 		    uint64_t offset, uint64_t len, int container_fd,
