@@ -755,7 +755,8 @@ int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns
 /* Pins are recorded by backend: the names belong with the records. */
 DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
 {
-	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring" };
+	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring",
+					      "rdma-odp" };
 
 	return (unsigned)backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }

@@ -17,7 +17,7 @@
 
 #include "runs.h"
 
-#define REF_BIAS 1024U     /* a pin's weight, like GUP_PIN_COUNTING_BIAS */
+#define REF_BIAS 1024U     /* a pin's weight: the library's unit (kunits.h has the kernel's) */
 #define REF_HOLDERS 128U   /* processes at once */
 #define REF_ENTRIES 1024U  /* extent runs one process may reference */
 

@@ -418,3 +418,10 @@ uint64_t region_map_serial(const struct daxmap_map *map)
 
 	return m ? m->serial : 0;
 }
+
+uint64_t region_map_extent_size(const struct daxmap_map *map)
+{
+	const struct rmap *m = rmap_of(map);
+
+	return m ? m->es : 0;
+}

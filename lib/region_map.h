@@ -42,6 +42,9 @@ void region_map_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t n
  */
 int region_map_runs(const struct daxmap_map *map, uint64_t off, uint64_t len,
 		    struct ref_runtime **rt, struct ext_run **runs, size_t *n);
+/* The pool's extent size, for a region mapping (0 otherwise): extent x
+ * is device bytes [x * size, (x + 1) * size). */
+uint64_t region_map_extent_size(const struct daxmap_map *map);
 /* A number no other region mapping of this process has (0: not a region
  * mapping): caches key on it, since a mapping's address may be reused. */
 uint64_t region_map_serial(const struct daxmap_map *map);
