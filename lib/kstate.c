@@ -78,34 +78,12 @@ int kstate_expect(const struct daxmap_dev *dev, uint64_t es, uint64_t x, struct 
 			       daxmap_kind_name(dev->kind), dev->align) : 0;
 }
 
-/* Every reference held on the pool, live or not (*out malloc'ed). */
-static int holdings(struct ref_runtime *rt, struct ref_holding **out)
-{
-	struct ref_holding *hs = NULL;
-
-	for (size_t cap = 0;;) {
-		struct ref_holding *g;
-		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
-
-		if (got < 0 || (size_t)got <= cap) {
-			*out = hs;
-			return got;
-		}
-		cap = (size_t)got + 8; /* more may come meanwhile */
-		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
-			free(hs);
-			return daxmap_err(ENOMEM, "out of memory");
-		}
-		hs = g;
-	}
-}
-
 int kstate_vfio_room(const struct daxmap_dev *dev, struct ref_runtime *rt, uint64_t es,
 		     const struct ext_run *runs, size_t n)
 {
 	uint64_t pages = kunits_page_pins(dev->align);
 	struct ref_holding *hs;
-	int nh = holdings(rt, &hs), rc = 0;
+	int nh = ref_holders_all(rt, &hs), rc = 0;
 
 	if (nh < 0)
 		return nh;
@@ -179,7 +157,7 @@ static int fill(struct daxmap_pool *pool, struct ref_runtime *rt, const struct d
 
 	if ((rc = daxmap_pool_stat(pool, &st)))
 		return rc;
-	if ((nh = holdings(rt, &hs)) < 0)
+	if ((nh = ref_holders_all(rt, &hs)) < 0)
 		return nh;
 	for (size_t i = 0; i < nr && rc == 0; i++) {
 		struct daxmap_kernel_refs *k = &out[i];

@@ -112,6 +112,10 @@ struct ref_holding {
 int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max);
 
+/* Every reference (ref_holders() of all extents) into *out (malloc'ed,
+ * NULL when none); how many, or -errno. rt NULL: none. */
+int ref_holders_all(struct ref_runtime *rt, struct ref_holding **out);
+
 /*
  * Wait until no reference touches runs, reclaiming dead holders as it goes,
  * for at most timeout_ms (< 0: forever). 0, or -EBUSY on timeout.
