@@ -97,6 +97,16 @@ struct region_rec {
 _Static_assert(sizeof(struct region_rec) == REGION_REC_SIZE, "record is 128 bytes");
 
 /*
+ * Logical size word (reserved[1]): 0 never set (what every record held
+ * before it existed, and what create writes), else the logical size + 1.
+ * Written alone, with one store, flush, drain: failure-atomic, no log.
+ */
+#define LSIZE_WORD 1
+#define LSIZE_UNSET 0ULL
+
+static inline uint64_t *rec_lsize(struct region_rec *r) { return &r->reserved[LSIZE_WORD]; }
+
+/*
  * Extent entry: 0 free; EXT_BAD never allocated (bad block);
  * otherwise (slot + 1) << 48 | gen << 24 | index: extent number `index` of
  * the region in `slot` at generation `gen`. An entry counts only if that
