@@ -293,6 +293,15 @@ int daxmap_region_grow(struct daxmap_pool *pool, const char *name, uint64_t size
 		       uint64_t *actual);
 
 /*
+ * Is there a region called name (1) or not (0)? Read without the pool lock
+ * or a re-read of the tables, so cheap enough to ask before every
+ * transaction: a snapshot, which a create or remove in progress in another
+ * process may fall on either side of. A region being removed is not one.
+ * -EINVAL: no pool or name.
+ */
+int daxmap_region_exists(struct daxmap_pool *pool, const char *name);
+
+/*
  * daxmap_region_map() inside a reservation of reserve bytes of address
  * space (rounded up to whole extents; at least the region's size): the
  * region is mapped at its start, and daxmap_region_map_extend() maps what

@@ -734,6 +734,27 @@ int pool_region_set_lsize(struct pool_core *pc, uint64_t slot, uint64_t gen, uin
 	return 0;
 }
 
+int pool_region_peek(const struct pool_core *pc, const char *name)
+{
+	char seen[sizeof(pc->recs[0].name)];
+
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_rec *r = &pc->recs[s];
+		uint64_t w = load_u64(&r->word);
+
+		if (rw_state(w) != RS_LIVE)
+			continue;
+		/* the name only changes while the record is FREE, and every
+		 * create moves the gen: the same word before and after the copy
+		 * means the copy is the live region's name */
+		memcpy(seen, r->name, sizeof(seen));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (load_u64(&r->word) == w && strncmp(seen, name, sizeof(seen)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 		  pool_report_fn fn, void *arg)
 {

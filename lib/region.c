@@ -163,6 +163,13 @@ DAXMAP_EXPORT int daxmap_region_map_extend(struct daxmap_pool *pool, struct daxm
 	return region_map_extend(pool, map);
 }
 
+DAXMAP_EXPORT int daxmap_region_exists(struct daxmap_pool *pool, const char *name)
+{
+	if (!pool || !name)
+		return daxmap_err(EINVAL, "daxmap_region_exists: pool and name are required");
+	return pool_region_peek(pool_core(pool), name);
+}
+
 /* The live region called name, under the pool lock taken by the caller. */
 static int find_live(struct daxmap_pool *pool, const char *name, struct region_desc *d)
 {

@@ -353,6 +353,13 @@ static struct region *region_get(struct dev_ctx *d, const char *fname, bool crea
 	}
 	r->d = d;
 	region_name(fname, r->rname);
+	/* SQLite asks for files that do not exist before every transaction
+	 * (a -wal in rollback mode, a -journal in WAL mode): no pool scan */
+	if (!create && daxmap_region_exists(d->pool, r->rname) == 0) {
+		free(r->fname);
+		free(r);
+		return NULL;
+	}
 	if ((got = region_map(r, create)) > 0 && (got = region_header(r, create)) <= 0)
 		daxmap_map_delete(&r->map);
 	if (got <= 0) {

@@ -476,3 +476,28 @@ Test(lock, bad_input)
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
+
+/* ---- daxmap_region_exists ---- */
+
+Test(exists, follows_create_and_remove_without_a_lock)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev), *other;
+	struct daxmap_map *map;
+
+	cr_assert_eq(daxmap_pool_open(&other, dev, 0), 0);
+	cr_assert_eq(daxmap_region_exists(pool, "f"), 0);
+	cr_assert_eq(daxmap_region_create(other, "f", ES, NULL), 0);
+	cr_assert_eq(daxmap_region_exists(pool, "f"), 1, "another handle's create is seen");
+	cr_assert_eq(daxmap_region_exists(pool, "f2"), 0);
+	cr_assert_eq(daxmap_region_map(&map, pool, "f", 0), 0);
+	cr_assert_eq(daxmap_region_remove(other, "f", 0), 0);
+	cr_assert_eq(daxmap_region_exists(pool, "f"), 0);
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_exists(NULL, "f"), -EINVAL);
+	cr_assert_eq(daxmap_region_exists(pool, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "required"), "%s", daxmap_errormsg());
+	daxmap_pool_close(other);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}

@@ -3,10 +3,12 @@
  * sqlite_txn.c -- transactions that a crash must not lose, through the
  * daxmap VFS.
  *
- *   sqlite_txn write URI MODE [N]   one row per transaction (synchronous=
+ *   sqlite_txn write URI MODE [N [TAG]]
+ *                                   one row per transaction (synchronous=
  *                                   FULL, journal_mode MODE), printing each
- *                                   row's id once its COMMIT returned; N
- *                                   rows (0: until killed)
+ *                                   row's id (after TAG and a space, if
+ *                                   given) once its COMMIT returned; N rows
+ *                                   (0: until killed)
  *   sqlite_txn check URI LAST       PRAGMA integrity_check is ok, and rows
  *                                   1..max are all there and right, with
  *                                   max >= LAST (the last id printed)
@@ -41,7 +43,7 @@ static void payload(char *buf, size_t len, long i)
 	snprintf(buf, len, "row %ld of the crash test, padded to a few dozen bytes", i);
 }
 
-static int do_write(const char *mode, long n)
+static int do_write(const char *mode, long n, const char *tag)
 {
 	char sql[96], v[128];
 	sqlite3_stmt *ins, *max;
@@ -68,7 +70,8 @@ static int do_write(const char *mode, long n)
 			die("insert");
 		sqlite3_reset(ins);
 		exec("COMMIT");
-		printf("%ld\n", id);
+		/* one write(2) per line: writers sharing an output keep whole lines */
+		printf("%s%s%ld\n", tag, *tag ? " " : "", id);
 		fflush(stdout);
 	}
 	sqlite3_finalize(ins);
@@ -116,7 +119,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 4 || (strcmp(argv[1], "write") && strcmp(argv[1], "check"))) {
-		fprintf(stderr, "usage: sqlite_txn write URI MODE [N] | check URI LAST\n");
+		fprintf(stderr, "usage: sqlite_txn write URI MODE [N [TAG]] | check URI LAST\n");
 		return 2;
 	}
 	if (daxmap_sqlite_register(0) != SQLITE_OK ||
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 		die(argv[2]);
 	sqlite3_busy_timeout(db, 10000);
 	if (strcmp(argv[1], "write") == 0)
-		rc = do_write(argv[3], argc > 4 ? atol(argv[4]) : 0);
+		rc = do_write(argv[3], argc > 4 ? atol(argv[4]) : 0, argc > 5 ? argv[5] : "");
 	else
 		rc = do_check(atol(argv[3]));
 	sqlite3_close(db);
