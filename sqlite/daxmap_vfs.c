@@ -278,51 +278,88 @@ static int set_size(struct region *r, uint64_t size)
 	return SQLITE_OK;
 }
 
-/*
- * The header of a file's region. A region whose logical size is unset holds
- * no file (never created: its bytes are whatever the extents held; or
- * deleted), so a create claims it by writing the header; one whose size is
- * set belongs to the file its header names, and another file hashing to
- * the same region name is refused. 1: the header is the file's; 0: no such
- * file (create false); -SQLite error.
- */
-static int region_header(struct region *r, bool create)
+static bool header_names(const struct file_hdr *h, const char *fname, size_t len)
 {
-	struct file_hdr *h = daxmap_map_addr(r->map), n;
-	size_t len = strlen(r->fname);
-	uint64_t size;
+	return memcmp(h->magic, HDR_MAGIC, 8) == 0 && h->namelen == len &&
+	       memcmp(h->name, fname, len) == 0;
+}
 
-	if (get_size(r, &size))
-		return -SQLITE_IOERR;
-	if (memcmp(h->magic, HDR_MAGIC, 8) == 0 && h->namelen == len &&
-	    memcmp(h->name, r->fname, len) == 0)
-		return 1;
-	if (size != DAXMAP_LSIZE_NONE) {
-		sqlite3_log(SQLITE_CANTOPEN, "daxmap VFS: region '%s' holds %s%.*s%s, not '%s'",
-			    r->rname, memcmp(h->magic, HDR_MAGIC, 8) ? "no file of this VFS" : "the file '",
-			    memcmp(h->magic, HDR_MAGIC, 8) ? 0 : (int)(h->namelen < MAX_PATHNAME ? h->namelen : MAX_PATHNAME),
-			    h->name, memcmp(h->magic, HDR_MAGIC, 8) ? "" : "'", r->fname);
-		return -SQLITE_CANTOPEN;
-	}
-	if (!create)
-		return 0;
+static void write_header(struct region *r, size_t len)
+{
+	struct file_hdr n;
+
 	memset(&n, 0, sizeof(n));
 	memcpy(n.magic, HDR_MAGIC, 8);
 	n.version = 1;
 	n.namelen = (uint32_t)len;
 	memcpy(n.name, r->fname, len);
-	daxmap_map_memcpy(r->map, h, &n, sizeof(n), 0);
-	return 1;
+	daxmap_map_memcpy(r->map, daxmap_map_addr(r->map), &n, sizeof(n), 0);
 }
 
-/* Under g_lock: map the region called rname (creating it if asked). 0
- * when it does not exist and create is false. */
-static int region_map(struct region *r, bool create)
+/* A region this VFS did not just create, with no header: another process
+ * creating the same file writes it right after the region; wait a little. */
+static bool header_appears(const struct file_hdr *h)
+{
+	for (int i = 0; i < 100; i++) {
+		if (memcmp((const char *)h->magic, HDR_MAGIC, 8) == 0)
+			return true;
+		sqlite3_sleep(10);
+	}
+	return false;
+}
+
+/*
+ * The header of a file's region: 1 when it names the file (written now if
+ * this process just created the region, or if the region holds a deleted
+ * file: logical size unset), 0 when the file does not exist and create is
+ * false, -SQLite error. A region without a header that this process did not
+ * create is never written: it is someone else's (or a create that crashed
+ * before its header: 'daxmapctl remove' it).
+ */
+static int region_header(struct region *r, bool create, bool created)
+{
+	struct file_hdr *h = daxmap_map_addr(r->map);
+	size_t len = strlen(r->fname);
+	uint64_t size;
+
+	if (header_names(h, r->fname, len))
+		return 1;
+	if (created) {
+		write_header(r, len);
+		return 1;
+	}
+	if (get_size(r, &size))
+		return -SQLITE_IOERR;
+	if (!create && size == DAXMAP_LSIZE_NONE)
+		return 0;
+	if (size == DAXMAP_LSIZE_NONE && header_appears(h) && header_names(h, r->fname, len))
+		return 1;
+	if (memcmp(h->magic, HDR_MAGIC, 8) == 0 && size == DAXMAP_LSIZE_NONE) {
+		/* a deleted file hashing to the same region: it is free */
+		write_header(r, len);
+		return 1;
+	}
+	if (memcmp(h->magic, HDR_MAGIC, 8) == 0)
+		sqlite3_log(SQLITE_CANTOPEN, "daxmap VFS: region '%s' holds the file '%.*s', not '%s'",
+			    r->rname, (int)(h->namelen < MAX_PATHNAME ? h->namelen : MAX_PATHNAME),
+			    h->name, r->fname);
+	else
+		sqlite3_log(SQLITE_CANTOPEN,
+			    "daxmap VFS: region '%s' holds no file of this VFS; 'daxmapctl remove' it to use the name '%s'",
+			    r->rname, r->fname);
+	return -SQLITE_CANTOPEN;
+}
+
+/* Under g_lock: map the region called rname, creating it if asked
+ * (*created: by this call). 0 when it does not exist and create is false. */
+static int region_map(struct region *r, bool create, bool *created)
 {
 	int rc = daxmap_region_map_reserve(&r->map, r->d->pool, r->rname, r->d->reserve, 0);
 
+	*created = false;
 	if (rc == -ENOENT && create) {
 		rc = daxmap_region_create(r->d->pool, r->rname, HDR_SIZE + 1, NULL);
+		*created = rc == 0;
 		if (rc == 0 || rc == -EEXIST) /* -EEXIST: another process made it */
 			rc = daxmap_region_map_reserve(&r->map, r->d->pool, r->rname,
 						       r->d->reserve, 0);
@@ -340,6 +377,7 @@ static int region_map(struct region *r, bool create)
 static struct region *region_get(struct dev_ctx *d, const char *fname, bool create, int *rc)
 {
 	struct region *r;
+	bool created;
 	int got;
 
 	*rc = SQLITE_OK;
@@ -360,7 +398,8 @@ static struct region *region_get(struct dev_ctx *d, const char *fname, bool crea
 		free(r);
 		return NULL;
 	}
-	if ((got = region_map(r, create)) > 0 && (got = region_header(r, create)) <= 0)
+	if ((got = region_map(r, create, &created)) > 0 &&
+	    (got = region_header(r, create, created)) <= 0)
 		daxmap_map_delete(&r->map);
 	if (got <= 0) {
 		*rc = -got;
