@@ -45,6 +45,24 @@ static int grow(struct daxmap_pool *pool, const char *name, uint64_t size, uint6
 	return pool_region_grow(pool_core(pool), name, size, actual);
 }
 
+/* A resize or grow begins: the exclusive pool lock, the live region of
+ * that name (*found), the extents size bytes take (*keep). */
+static int begin_sizing(struct daxmap_pool *pool, const char *name, uint64_t size,
+			struct region_desc *d, bool *found, uint64_t *keep)
+{
+	uint64_t es;
+	int rc;
+
+	if (!name)
+		return daxmap_err(EINVAL, "a region name is required");
+	if ((rc = pool_begin(pool, true)))
+		return rc;
+	es = pool_core_extent_size(pool_core(pool));
+	*keep = size / es + (size % es != 0);
+	*found = pool_region_find(pool_core(pool), name, FIND_LIVE, d) == 0;
+	return 0;
+}
+
 DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *name,
 				       uint64_t size, uint64_t *actual, int timeout_ms)
 {
@@ -53,13 +71,9 @@ DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *nam
 	bool found;
 	int rc;
 
-	if (!name)
-		return daxmap_err(EINVAL, "a region name is required");
-	if ((rc = pool_begin(pool, true)))
+	if ((rc = begin_sizing(pool, name, size, &d, &found, &keep)))
 		return rc;
 	es = pool_core_extent_size(pool_core(pool));
-	keep = size / es + (size % es != 0);
-	found = pool_region_find(pool_core(pool), name, FIND_LIVE, &d) == 0;
 	/* growing, or a size the pool core refuses: no references involved */
 	if (size == 0 || !found || keep >= d.keep) {
 		rc = grow(pool, name, size, actual, found ? &d : NULL);
@@ -126,20 +140,16 @@ DAXMAP_EXPORT int daxmap_region_grow(struct daxmap_pool *pool, const char *name,
 				     uint64_t size, uint64_t *actual)
 {
 	struct region_desc d;
-	uint64_t es;
+	uint64_t keep;
 	bool found;
 	int rc;
 
-	if (!name)
-		return daxmap_err(EINVAL, "a region name is required");
-	if ((rc = pool_begin(pool, true)))
+	if ((rc = begin_sizing(pool, name, size, &d, &found, &keep)))
 		return rc;
-	es = pool_core_extent_size(pool_core(pool));
-	found = pool_region_find(pool_core(pool), name, FIND_LIVE, &d) == 0;
 	/* already that large (another process grew it): left as it is */
-	if (size && found && d.keep >= size / es + (size % es != 0)) {
+	if (size && found && d.keep >= keep) {
 		if (actual)
-			*actual = d.keep * es;
+			*actual = d.keep * pool_core_extent_size(pool_core(pool));
 	} else {
 		rc = grow(pool, name, size, actual, found ? &d : NULL);
 	}

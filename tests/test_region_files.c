@@ -22,6 +22,26 @@
 
 #define ES (2 * MiB)
 
+/* A pool on a device of its own: a mapping of one pool handed to another
+ * pool's functions must be refused. */
+struct other {
+	struct daxmap_dev *dev;
+	struct daxmap_pool *pool;
+};
+
+static struct other other_pool(void)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+
+	return (struct other){ dev, new_pool(dev) };
+}
+
+static void other_close(struct other *o)
+{
+	daxmap_pool_close(o->pool);
+	daxmap_dev_close(o->dev);
+}
+
 /* ---- daxmap_region_grow ---- */
 
 Test(grow, grows_and_never_shrinks)
@@ -143,11 +163,9 @@ Test(reserve, outgrowing_the_reservation_is_refused)
 Test(reserve, bad_input)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev), *other;
-	struct daxmap_dev *dev2 = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct other o = other_pool();
 	struct daxmap_map *map, *plain;
-
-	other = new_pool(dev2);
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
 	cr_assert_eq(daxmap_region_map_reserve(NULL, pool, "f", ES, 0), -EINVAL);
 	cr_assert_eq(daxmap_region_map_reserve(&map, pool, NULL, ES, 0), -EINVAL);
@@ -160,7 +178,7 @@ Test(reserve, bad_input)
 	cr_assert(strstr(daxmap_errormsg(), "not a region mapping"), "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_map_extend(pool, NULL), -EINVAL);
 	cr_assert_eq(daxmap_region_map_reserve(&map, pool, "f", 2 * ES, 0), 0);
-	cr_assert_eq(daxmap_region_map_extend(other, map), -EINVAL);
+	cr_assert_eq(daxmap_region_map_extend(o.pool, map), -EINVAL);
 	cr_assert(strstr(daxmap_errormsg(), "another pool"), "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_map_extend(NULL, map), -EINVAL);
 	/* removed: its mapping can no longer grow */
@@ -168,9 +186,8 @@ Test(reserve, bad_input)
 	cr_assert_eq(daxmap_region_map_extend(pool, map), -ESTALE);
 	daxmap_map_delete(&map);
 	daxmap_map_delete(&plain);
-	daxmap_pool_close(other);
+	other_close(&o);
 	daxmap_pool_close(pool);
-	daxmap_dev_close(dev2);
 	daxmap_dev_close(dev);
 }
 
@@ -297,8 +314,7 @@ Test(lsize, bad_input_changes_nothing)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev), *ro;
-	struct daxmap_dev *dev2 = new_dev(64 * MiB);
-	struct daxmap_pool *other = new_pool(dev2);
+	struct other o = other_pool();
 	struct daxmap_map *map, *plain;
 	uint64_t v, h;
 
@@ -319,8 +335,8 @@ Test(lsize, bad_input_changes_nothing)
 	cr_assert_eq(daxmap_region_map_get_lsize(pool, map, NULL), -EINVAL);
 	cr_assert_eq(daxmap_region_map_get_lsize(pool, plain, &v), -EINVAL);
 	cr_assert_eq(daxmap_region_map_set_lsize(pool, plain, 1), -EINVAL);
-	cr_assert_eq(daxmap_region_map_get_lsize(other, map, &v), -EINVAL);
-	cr_assert_eq(daxmap_region_map_set_lsize(other, map, 1), -EINVAL);
+	cr_assert_eq(daxmap_region_map_get_lsize(o.pool, map, &v), -EINVAL);
+	cr_assert_eq(daxmap_region_map_set_lsize(o.pool, map, 1), -EINVAL);
 	cr_assert_eq(daxmap_region_map_set_lsize(NULL, map, 1), -EINVAL);
 	cr_assert_eq(daxmap_region_map_get_lsize(pool, NULL, &v), -EINVAL);
 	cr_assert_eq(daxmap_pool_open(&ro, dev, DAXMAP_POOL_RDONLY), 0);
@@ -336,9 +352,8 @@ Test(lsize, bad_input_changes_nothing)
 	cr_assert(strstr(daxmap_errormsg(), "removed"), "%s", daxmap_errormsg());
 	daxmap_map_delete(&map);
 	daxmap_map_delete(&plain);
-	daxmap_pool_close(other);
+	other_close(&o);
 	daxmap_pool_close(pool);
-	daxmap_dev_close(dev2);
 	daxmap_dev_close(dev);
 }
 
