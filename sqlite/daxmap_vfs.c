@@ -935,10 +935,12 @@ static struct region *existing(const char *name, int *rc)
 	return region_get(d, name, false, rc);
 }
 
-/* A deletion is one store: the logical size becomes "none". */
+/* A deletion is one store: the logical size becomes "none". As for
+ * unlink(2), a file that is not there is SQLITE_IOERR_DELETE_NOENT. */
 static int x_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
 {
 	struct region *r;
+	uint64_t size;
 	int rc;
 
 	(void)vfs;
@@ -947,7 +949,11 @@ static int x_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
 	r = existing(name, &rc);
 	pthread_mutex_unlock(&g_lock);
 	if (!r)
-		return rc ? rc : SQLITE_IOERR_DELETE_NOENT;
+		return rc && rc != SQLITE_CANTOPEN ? rc : SQLITE_IOERR_DELETE_NOENT;
+	if (get_size(r, &size))
+		return SQLITE_IOERR_DELETE;
+	if (size == DAXMAP_LSIZE_NONE)
+		return SQLITE_IOERR_DELETE_NOENT;
 	if (daxmap_region_map_set_lsize(r->d->pool, r->map, DAXMAP_LSIZE_NONE))
 		return fail(SQLITE_IOERR_DELETE, name);
 	return SQLITE_OK;
