@@ -31,9 +31,9 @@ struct other {
 
 static struct other other_pool(void)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_dev *d = new_dev(64 * MiB);
 
-	return (struct other){ dev, new_pool(dev) };
+	return (struct other){ d, new_pool(d) };
 }
 
 static void other_close(struct other *o)
@@ -42,12 +42,32 @@ static void other_close(struct other *o)
 	daxmap_dev_close(o->dev);
 }
 
+/* Each test (its own process) has a fresh pool on a 64 MiB device. */
+static struct daxmap_dev *dev;
+static struct daxmap_pool *pool;
+
+static void fresh(void)
+{
+	dev = new_dev(64 * MiB);
+	pool = new_pool(dev);
+}
+
+static void done(void)
+{
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+TestSuite(grow, .init = fresh, .fini = done);
+TestSuite(reserve, .init = fresh, .fini = done);
+TestSuite(lsize, .init = fresh, .fini = done);
+TestSuite(lock, .init = fresh, .fini = done);
+TestSuite(exists, .init = fresh, .fini = done);
+
 /* ---- daxmap_region_grow ---- */
 
 Test(grow, grows_and_never_shrinks)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	uint64_t actual = 0;
 
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
@@ -57,14 +77,10 @@ Test(grow, grows_and_never_shrinks)
 	cr_assert_eq(daxmap_region_grow(pool, "f", ES, &actual), 0);
 	cr_assert_eq(actual, 4 * ES);
 	cr_assert_eq(daxmap_region_grow(pool, "f", 4 * ES, NULL), 0);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(grow, bad_input_changes_nothing)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	uint64_t h;
 
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
@@ -77,16 +93,12 @@ Test(grow, bad_input_changes_nothing)
 	cr_assert_eq(daxmap_region_grow(pool, "f", 64 * MiB, NULL), -ENOSPC);
 	cr_assert(strstr(daxmap_errormsg(), "are free"), "%s", daxmap_errormsg());
 	cr_assert_eq(dev_hash(dev), h);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 /* ---- mappings that grow in place ---- */
 
 Test(reserve, extend_maps_in_place_and_keeps_data)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_extent_refs *refs;
 	struct daxmap_map *map, *other;
 	size_t n;
@@ -132,14 +144,10 @@ Test(reserve, extend_maps_in_place_and_keeps_data)
 		cr_assert_eq(refs[i].refcount, 0);
 	free(refs);
 	cr_assert_eq(daxmap_region_remove(pool, "f", 0), 0, "%s", daxmap_errormsg());
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(reserve, outgrowing_the_reservation_is_refused)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_map *map;
 
 	cr_assert_eq(daxmap_region_create(pool, "f", 3 * ES, NULL), 0);
@@ -156,14 +164,10 @@ Test(reserve, outgrowing_the_reservation_is_refused)
 	cr_assert(strstr(daxmap_errormsg(), "outgrew"), "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_map_len(map), 4 * ES, "nothing was mapped");
 	daxmap_map_delete(&map);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(reserve, bad_input)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct other o = other_pool();
 	struct daxmap_map *map, *plain;
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
@@ -187,8 +191,6 @@ Test(reserve, bad_input)
 	daxmap_map_delete(&map);
 	daxmap_map_delete(&plain);
 	other_close(&o);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 /* Grow "f" to 3 extents and write "child" at the start of the third. */
@@ -210,8 +212,6 @@ static int grow_and_write(struct child_env *env, long arg, char *text, size_t si
 
 Test(reserve, another_process_grows_the_region)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_map *map;
 	struct child c;
 
@@ -223,14 +223,10 @@ Test(reserve, another_process_grows_the_region)
 	cr_assert_eq(daxmap_region_map_extend(pool, map), 0, "%s", daxmap_errormsg());
 	cr_assert_str_eq((char *)daxmap_map_addr(map) + 2 * ES, "child");
 	daxmap_map_delete(&map);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(reserve, a_shrink_then_a_grow_maps_the_tail_again)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_map *map;
 	char *p;
 
@@ -246,16 +242,12 @@ Test(reserve, a_shrink_then_a_grow_maps_the_tail_again)
 	p[ES + 1] = 'y';
 	daxmap_map_delete(&map);
 	cr_assert_eq(daxmap_region_remove(pool, "f", 0), 0, "%s", daxmap_errormsg());
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 /* ---- logical size ---- */
 
 Test(lsize, set_get_persist_and_reset_by_create)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_map *map;
 	uint64_t v = 0;
 
@@ -287,14 +279,10 @@ Test(lsize, set_get_persist_and_reset_by_create)
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
 	cr_assert_eq(daxmap_region_get_lsize(pool, "f", &v), 0);
 	cr_assert_eq(v, DAXMAP_LSIZE_NONE);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(lsize, the_word_is_size_plus_one_in_reserved_1)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_map *meta;
 	struct region_rec *rec;
 
@@ -306,14 +294,11 @@ Test(lsize, the_word_is_size_plus_one_in_reserved_1)
 	cr_assert_eq(rec[0].reserved[1], 4097);
 	cr_assert_eq(rec[0].reserved[0], 0, "the word beside it is not touched");
 	daxmap_map_delete(&meta);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(lsize, bad_input_changes_nothing)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev), *ro;
+	struct daxmap_pool *ro;
 	struct other o = other_pool();
 	struct daxmap_map *map, *plain;
 	uint64_t v, h;
@@ -353,16 +338,12 @@ Test(lsize, bad_input_changes_nothing)
 	daxmap_map_delete(&map);
 	daxmap_map_delete(&plain);
 	other_close(&o);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 /* ---- region locks ---- */
 
 Test(lock, owners_in_one_process_conflict_as_processes_do)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_lock *a, *b, *g;
 
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
@@ -394,8 +375,6 @@ Test(lock, owners_in_one_process_conflict_as_processes_do)
 	daxmap_lock_close(&g);
 	daxmap_lock_close(&g); /* NULL: nothing */
 	daxmap_lock_close(NULL);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 static void *wait_excl(void *arg)
@@ -407,8 +386,6 @@ static void *wait_excl(void *arg)
 
 Test(lock, a_waiting_owner_gets_the_lock_when_it_goes)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_lock *a, *b;
 	pthread_t t;
 	void *rc;
@@ -425,8 +402,6 @@ Test(lock, a_waiting_owner_gets_the_lock_when_it_goes)
 	cr_assert_eq(daxmap_lock_test(a, 0, 1, DAXMAP_LOCK_SHARED), 1);
 	daxmap_lock_close(&a);
 	daxmap_lock_close(&b);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 static struct daxmap_lock *child_lock;
@@ -444,8 +419,6 @@ static int lock_in_child(struct child_env *env, long arg, char *text, size_t siz
 
 Test(lock, another_process_holds_it_until_it_dies)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_lock *a;
 	struct child c;
 
@@ -460,14 +433,10 @@ Test(lock, another_process_holds_it_until_it_dies)
 	/* the kernel dropped the dead process's lock */
 	cr_assert_eq(daxmap_lock_set(a, 0, 100, DAXMAP_LOCK_EXCL, 0), 0);
 	daxmap_lock_close(&a);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 Test(lock, bad_input)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct daxmap_lock *a;
 
 	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
@@ -488,16 +457,13 @@ Test(lock, bad_input)
 	cr_assert_eq(daxmap_lock_test(NULL, 0, 1, DAXMAP_LOCK_EXCL), -EINVAL);
 	cr_assert_eq(daxmap_lock_test(a, 0, 0, DAXMAP_LOCK_EXCL), -EINVAL);
 	daxmap_lock_close(&a);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
 
 /* ---- daxmap_region_exists ---- */
 
 Test(exists, follows_create_and_remove_without_a_lock)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev), *other;
+	struct daxmap_pool *other;
 	struct daxmap_map *map;
 
 	cr_assert_eq(daxmap_pool_open(&other, dev, 0), 0);
@@ -513,6 +479,4 @@ Test(exists, follows_create_and_remove_without_a_lock)
 	cr_assert_eq(daxmap_region_exists(pool, NULL), -EINVAL);
 	cr_assert(strstr(daxmap_errormsg(), "required"), "%s", daxmap_errormsg());
 	daxmap_pool_close(other);
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
 }
