@@ -163,12 +163,16 @@ struct daxmap_pool;
 
 /* daxmap_pool_format() flags */
 #define DAXMAP_FORMAT_FORCE (1U << 0) /* format over an existing pool */
+/* ... even while processes use it (their mappings would alias the new
+ * pool's extents); implies DAXMAP_FORMAT_FORCE */
+#define DAXMAP_FORMAT_FORCE_IN_USE (1U << 1)
 
 /*
  * Format dev as an empty pool with extents of extent_size bytes (0: the
  * device alignment; else a multiple of it). Refuses (-EEXIST) to overwrite a
- * pool without DAXMAP_FORMAT_FORCE. Extents with known bad blocks are never
- * handed out.
+ * pool without DAXMAP_FORMAT_FORCE, and (-EBUSY, naming them) a pool that
+ * live processes use without DAXMAP_FORMAT_FORCE_IN_USE. Extents with known
+ * bad blocks are never handed out.
  */
 int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
 		       unsigned flags);
@@ -180,9 +184,12 @@ int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
 
 /*
  * Open the pool on dev (which must stay open while the pool is). Finishes
- * operations a crash interrupted, and (unless read-only or
- * DAXMAP_POOL_NORECLAIM) runs daxmap_pool_reclaim(). -ENODATA: not a pool; -EUCLEAN: damaged
- * (see daxmap_pool_check()); -ENOTSUP: written by a newer format version.
+ * operations a crash interrupted (and restores a damaged primary
+ * superblock from the backup), and (unless read-only or
+ * DAXMAP_POOL_NORECLAIM) runs daxmap_pool_reclaim(). -ENODATA: not a pool;
+ * -EUCLEAN: damaged (see daxmap_pool_check()); -ENOTSUP: written by a newer
+ * format version; -EINVAL: formatted with extents the device alignment
+ * does not divide (an emulated device opened with another alignment).
  */
 int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev,
 		     unsigned flags);
@@ -194,7 +201,9 @@ struct daxmap_pool_stat {
 	uint64_t extents_meta;
 	uint64_t extents_used;       /* releasing ones included */
 	uint64_t extents_releasing;  /* ZAP: freed once no reference covers them */
-	uint64_t extents_free;
+	uint64_t extents_free;       /* stale entries of an interrupted
+				      * operation included: cleared by the
+				      * next writer */
 	uint64_t extents_bad;
 	uint32_t regions;
 	uint32_t region_slots;
@@ -241,7 +250,8 @@ struct daxmap_region_info {
  */
 int daxmap_region_create(struct daxmap_pool *pool, const char *name,
 			 uint64_t size, uint64_t *actual);
-/* timeout_ms of the releasing calls: wait as long as it takes */
+/* timeout_ms of the releasing calls: wait as long as it takes. Any other
+ * negative timeout_ms is refused (-EINVAL). */
 #define DAXMAP_WAIT_FOREVER (-1)
 
 /*

@@ -19,10 +19,30 @@
 
 #define OPEN_FLAGS (DAXMAP_POOL_RDONLY | DAXMAP_POOL_NORECLAIM)
 
+/* Under the format's lock: processes that hold references on the pool
+ * (mappings, pins) would alias the new pool's extents. */
+static int refuse_in_use(const struct pool_sb *old)
+{
+	pid_t pids[8];
+	char list[160];
+	size_t len = 0;
+	int n = runtime_users(old->uuid, pids, 8);
+
+	if (n <= 0)
+		return n;
+	list[0] = '\0';
+	for (int i = 0; i < n && i < 8 && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i ? ", " : "",
+					(int)pids[i]);
+	return daxmap_err(EBUSY,
+			  "the pool is in use by %d process(es) (pid %s%s): formatting would hand their mapped extents to the new pool; stop them, or pass DAXMAP_FORMAT_FORCE_IN_USE (daxmapctl format --force-in-use)",
+			  n, list, n > 8 ? ", ..." : "");
+}
+
 DAXMAP_EXPORT int daxmap_pool_format(struct daxmap_dev *dev, uint64_t extent_size,
 				     unsigned flags)
 {
-	return pool_format_device(dev, extent_size, flags);
+	return pool_format_device(dev, extent_size, flags, refuse_in_use);
 }
 
 DAXMAP_EXPORT int daxmap_pool_open(struct daxmap_pool **poolp, struct daxmap_dev *dev,

@@ -84,9 +84,26 @@ void pool_sb_seal(struct pool_sb *sb)
 	sb->checksum = sb_sum(sb);
 }
 
+/* A size as daxmapctl takes it: "4K", "2M", "1G", or bytes. */
+static const char *size_arg(char *buf, size_t len, uint64_t v)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (v >= 1024 && v % 1024 == 0 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, v);
+	else
+		snprintf(buf, len, "%" PRIu64 "%c", v, units[u]);
+	return buf;
+}
+
 int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align)
 {
-	char a[48], b[48];
+	char a[48], b[48], c[48], d[48];
 
 	if (memcmp(sb->magic, FORMAT_IN_PROGRESS, 8) == 0)
 		return daxmap_err(EUCLEAN, "a format of this device was interrupted; format it again");
@@ -100,6 +117,15 @@ int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_alig
 				  sb->major, sb->minor, POOL_MAJOR, POOL_MINOR);
 	if (sb->major == 0)
 		return daxmap_err(EUCLEAN, "superblock has format version 0");
+	/* a valid superblock: the device was opened with the wrong alignment
+	 * (an emulated or fsdax device), or a devdax device changed its own */
+	if (sb->extent_size && sb->extent_size % dev_align)
+		return daxmap_err(EINVAL,
+				  "the pool's extents are %s, which the device alignment %s does not divide: open the device with an alignment of %s (daxmapctl --align %s; daxmap_dev_open() file_align %" PRIu64 "), or of a power of two below it",
+				  fmt_size(a, sizeof(a), sb->extent_size),
+				  fmt_size(b, sizeof(b), dev_align),
+				  fmt_size(c, sizeof(c), sb->extent_size), size_arg(d, sizeof(d), sb->extent_size),
+				  sb->extent_size);
 	if (sb->dev_size > dev_size)
 		return daxmap_err(EUCLEAN,
 				  "the pool was formatted for %s but the device has %s (truncated?)",
@@ -132,9 +158,11 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 		*from_backup = false;
 		return 0;
 	}
-	/* a newer version: the backup is no better (a damaged or truncated
-	 * primary falls through to the backup) */
-	if (rc == -ENOTSUP)
+	/* a newer version, or the wrong alignment: the backup is no better
+	 * (a damaged or truncated primary falls through to the backup) */
+	if (rc == -EINVAL)
+		*out = p; /* a valid superblock: the caller may want its uuid */
+	if (rc == -ENOTSUP || rc == -EINVAL)
 		return rc;
 	snprintf(why, sizeof(why), "%s", daxmap_errormsg());
 	rb = pool_sb_check(&b, dev_size, dev_align);
@@ -145,7 +173,9 @@ int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 	}
 	if (rc == -ENODATA && rb == -ENODATA)
 		return rc;
-	if (rb == -ENOTSUP)
+	if (rb == -EINVAL)
+		*out = b;
+	if (rb == -ENOTSUP || rb == -EINVAL)
 		return rb;
 	{
 		char bwhy[256];
@@ -938,7 +968,9 @@ void pool_core_stat(const struct pool_core *pc, struct daxmap_pool_stat *st)
 	st->extents_total = pc->sb.nextents;
 	st->extents_meta = pc->sb.meta_extents;
 	st->extents_used = pc->nused;
-	st->extents_free = pc->nfree;
+	/* orphans of an interrupted operation are free: the next writer
+	 * clears their entries (a read-only handle sees them) */
+	st->extents_free = pc->nfree + pc->norphan;
 	st->extents_bad = pc->nbad;
 	st->region_slots = (uint32_t)pc->sb.region_slots;
 	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {

@@ -61,7 +61,8 @@ int pool_layout(struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align,
 uint64_t pool_probe_len(uint64_t dev_align);
 /* Validate a superblock against the device; 0 or -errno with a message. */
 int pool_sb_check(const struct pool_sb *sb, uint64_t dev_size, uint64_t dev_align);
-/* Pick the superblock to trust from the first bytes of the device. */
+/* Pick the superblock to trust from the first bytes of the device.
+ * -EINVAL: a valid one, written for another alignment (still in *out). */
 int pool_sb_read(const char *base, uint64_t dev_size, uint64_t dev_align,
 		 struct pool_sb *out, bool *from_backup);
 void pool_sb_seal(struct pool_sb *sb);

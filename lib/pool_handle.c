@@ -170,7 +170,31 @@ static int bad_extents(struct daxmap_dev *dev, uint64_t extent_size,
 	return 0;
 }
 
-int pool_format_device(struct daxmap_dev *dev, uint64_t extent_size, unsigned flags)
+#define FORMAT_FLAGS (DAXMAP_FORMAT_FORCE | DAXMAP_FORMAT_FORCE_IN_USE)
+
+/* Under the lock: may the pool the device holds (read_sb() gave rc) be
+ * formatted over? */
+static int may_destroy(const struct daxmap_dev *dev, int rc, const struct pool_sb *old,
+		       unsigned flags, pool_in_use_fn in_use)
+{
+	if (rc == -ENODATA)
+		return 0;
+	if (rc != 0 && rc != -EUCLEAN && rc != -ENOTSUP && rc != -EINVAL)
+		return rc; /* could not even look: say why */
+	if (!(flags & (DAXMAP_FORMAT_FORCE | DAXMAP_FORMAT_FORCE_IN_USE)))
+		return daxmap_err(EEXIST,
+				  "%s already holds a pool%s; formatting destroys it: pass DAXMAP_FORMAT_FORCE (daxmapctl format --force)",
+				  dev->path, rc == 0 ? "" : rc == -EINVAL ? " (with other extents)" :
+				  " (damaged or newer)");
+	/* as mkfs refuses a mounted filesystem: only a stronger flag formats
+	 * under live users (their mappings would alias the new pool) */
+	if ((rc == 0 || rc == -EINVAL) && !(flags & DAXMAP_FORMAT_FORCE_IN_USE))
+		return in_use(old);
+	return 0;
+}
+
+int pool_format_device(struct daxmap_dev *dev, uint64_t extent_size, unsigned flags,
+		       pool_in_use_fn in_use)
 {
 	struct persist_ops ops = { map_flush, map_drain, NULL, 0, 0 };
 	struct daxmap_map *m;
@@ -182,23 +206,17 @@ int pool_format_device(struct daxmap_dev *dev, uint64_t extent_size, unsigned fl
 
 	if ((rc = need_fd(dev, true)))
 		return rc;
-	if (flags & ~DAXMAP_FORMAT_FORCE)
+	if (flags & ~FORMAT_FLAGS)
 		return daxmap_err(EINVAL, "daxmap_pool_format: unknown flags 0x%x",
-				  flags & ~DAXMAP_FORMAT_FORCE);
+				  flags & ~FORMAT_FLAGS);
 	if ((rc = pool_layout(&sb, dev->size, dev->align, extent_size)))
 		return rc;
 	if ((rc = lock_transient(dev, true, &lfd)))
 		return rc;
 	rc = read_sb(dev, &old, &fb);
-	if (rc != 0 && rc != -ENODATA && rc != -EUCLEAN && rc != -ENOTSUP) {
-		unlock_transient(lfd); /* could not even look: say why */
-		return rc;
-	}
-	if (rc != -ENODATA && !(flags & DAXMAP_FORMAT_FORCE)) {
+	if ((rc = may_destroy(dev, rc, &old, flags, in_use))) {
 		unlock_transient(lfd);
-		return daxmap_err(EEXIST,
-				  "%s already holds a pool%s; formatting destroys it: pass DAXMAP_FORMAT_FORCE (daxmapctl format --force)",
-				  dev->path, rc == 0 ? "" : " (damaged or newer)");
+		return rc;
 	}
 	if ((rc = bad_extents(dev, sb.extent_size, &bad, &nbad)))
 		goto out;
@@ -296,6 +314,13 @@ int pool_handle_open(struct daxmap_pool **poolp, struct daxmap_dev *dev, bool rd
 	}
 	if (!rdonly && p->nbad)
 		pool_mark_bad(&p->core, p->bad, p->nbad, NULL, NULL);
+	/* the backup was read (a format cut short before its last store, or
+	 * a damaged primary): the superblock never changes after format, so
+	 * a writer restores the primary from it, as check --repair does */
+	if (!rdonly && fb) {
+		pool_sb_restore(&p->core);
+		p->core.from_backup = false;
+	}
 	pool_unlock(p->lock_fd);
 	*poolp = p;
 	return 0;

@@ -73,9 +73,15 @@ struct ref_runtime **pool_runtime(struct daxmap_pool *pool);
 uint64_t pool_drains(const struct daxmap_pool *pool);
 uint64_t pool_flushes(const struct daxmap_pool *pool);
 
-/* daxmap_pool_format() and daxmap_pool_check() on the device, under the
- * pool lock taken for their own time. */
-int pool_format_device(struct daxmap_dev *dev, uint64_t extent_size, unsigned flags);
+/*
+ * daxmap_pool_format() and daxmap_pool_check() on the device, under the
+ * pool lock taken for their own time. A format over a pool asks in_use
+ * (under the lock) whether live processes use it: 0 no, or -errno with
+ * the message (then nothing is written); flags decide whether to ask.
+ */
+typedef int (*pool_in_use_fn)(const struct pool_sb *old);
+int pool_format_device(struct daxmap_dev *dev, uint64_t extent_size, unsigned flags,
+		       pool_in_use_fn in_use);
 int pool_check_device(struct daxmap_dev *dev, bool repair, pool_report_fn report, void *arg);
 
 #endif

@@ -453,6 +453,51 @@ bool ref_exists(const uint8_t uuid[16], const char *dir)
 	return access(path, F_OK) == 0;
 }
 
+/* The pids of the processes holding slot locks on fd's file, but this
+ * one (F_GETLK never reports the caller's own locks). */
+static size_t others_alive(int fd, pid_t *pids, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + s,
+				    .l_len = 1 };
+
+		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+			if (n < max)
+				pids[n] = fl.l_pid;
+			n++;
+		}
+	}
+	return n;
+}
+
+int ref_users(const uint8_t uuid[16], const char *dir, pid_t *pids, size_t max)
+{
+	char path[PATH_MAX];
+	struct ref_runtime *rt;
+	int n = 0, fd;
+
+	rt_path(path, uuid, dir);
+	pthread_mutex_lock(&registry_lock);
+	for (rt = registry; rt && strcmp(rt->path, path) != 0; rt = rt->next)
+		;
+	if (rt) {
+		/* this process is a holder: its fd is the one to ask through
+		 * (closing any other fd of the file would drop its lock) */
+		if (max)
+			pids[0] = getpid();
+		n = 1 + (int)others_alive(rt->fd, max ? pids + 1 : pids, max ? max - 1 : 0);
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = (int)others_alive(fd, pids, max);
+		close(fd);
+	} else if (errno != ENOENT) {
+		n = daxmap_err(errno, "%s: %s", path, strerror(errno));
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
 int ref_attach(struct ref_runtime **rtp, const uint8_t uuid[16], uint64_t nextents,
 	       const char *dir)
 {
@@ -538,11 +583,13 @@ void ref_detach(struct ref_runtime *rt)
 		drop_holder(rt, &rt->holders[rt->slot]);
 		wake_all(rt);
 		for (uint32_t s = 0; s < REF_HOLDERS && last; s++)
-			last = !rt->holders[s].active;
+			last = !rt->holders[s].active || !holder_alive(rt, s);
 		/*
-		 * The last holder removes the file (byte 0 keeps attachers
-		 * out meanwhile), or it would stay in /dev/shm until reboot.
-		 * Nothing is lost: ZAP marks come back from the pool.
+		 * The last live holder removes the file (byte 0 keeps
+		 * attachers out meanwhile), or it would stay in /dev/shm until
+		 * reboot; holders killed before it detached count as gone.
+		 * Nothing is lost: their references were void, and ZAP marks
+		 * come back from the pool.
 		 */
 		if (last)
 			unlink(rt->path);

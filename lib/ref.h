@@ -42,6 +42,12 @@ void ref_detach(struct ref_runtime *rt);
 /* Does the runtime state of that pool exist (has any process used it
  * since boot)? */
 bool ref_exists(const uint8_t uuid[16], const char *dir);
+/*
+ * How many processes hold a slot of that pool's runtime state now (this
+ * one included), their pids in pids (up to max): the live users of the
+ * pool. 0 when the state does not exist; -errno when it cannot be read.
+ */
+int ref_users(const uint8_t uuid[16], const char *dir, pid_t *pids, size_t max);
 /* One more user of an attachment; each user calls ref_detach() once. */
 struct ref_runtime *ref_share(struct ref_runtime *rt);
 /* Inherited through fork(): every call on it is refused with -ECHILD. */

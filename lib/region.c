@@ -45,6 +45,17 @@ static int grow(struct daxmap_pool *pool, const char *name, uint64_t size, uint6
 	return pool_region_grow(pool_core(pool), name, size, actual);
 }
 
+/* 0, a positive number of milliseconds or DAXMAP_WAIT_FOREVER: nothing
+ * else is a timeout (a negative one would wait forever by accident). */
+static int check_timeout(int timeout_ms)
+{
+	if (timeout_ms < 0 && timeout_ms != DAXMAP_WAIT_FOREVER)
+		return daxmap_err(EINVAL,
+				  "timeout_ms %d: give 0 (do not wait), a number of milliseconds, or DAXMAP_WAIT_FOREVER (-1)",
+				  timeout_ms);
+	return 0;
+}
+
 /* A resize or grow begins: the exclusive pool lock, the live region of
  * that name (*found), the extents size bytes take (*keep). */
 static int begin_sizing(struct daxmap_pool *pool, const char *name, uint64_t size,
@@ -71,6 +82,8 @@ DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *nam
 	bool found;
 	int rc;
 
+	if (name && (rc = check_timeout(timeout_ms)))
+		return rc;
 	if ((rc = begin_sizing(pool, name, size, &d, &found, &keep)))
 		return rc;
 	es = pool_core_extent_size(pool_core(pool));
@@ -89,8 +102,12 @@ DAXMAP_EXPORT int daxmap_region_resize(struct daxmap_pool *pool, const char *nam
 DAXMAP_EXPORT int daxmap_region_remove(struct daxmap_pool *pool, const char *name,
 				       int timeout_ms)
 {
+	int rc;
+
 	if (!name)
 		return daxmap_err(EINVAL, "a region name is required");
+	if ((rc = check_timeout(timeout_ms)))
+		return rc;
 	return release_region(pool, name, 0, timeout_ms);
 }
 

@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,9 +66,60 @@ int release_finish(struct daxmap_pool *pool, struct ref_runtime *rt, uint64_t sl
 	return rc;
 }
 
+/*
+ * Removals this process started that timed out (-EBUSY): a retry of the
+ * same name, once another process's open or reclaim has finished that
+ * removal, returns 0 like a retry that finishes it itself. A few are kept,
+ * the oldest forgotten first (a forgotten one's retry says -ENOENT).
+ */
+#define STARTED_MAX 32
+
+static struct started {
+	uint8_t uuid[16];
+	char name[64];
+	uint64_t slot, gen;
+} started[STARTED_MAX];
+static unsigned nstarted;
+static pthread_mutex_t started_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void remember(struct daxmap_pool *pool, const char *name, uint64_t slot, uint64_t gen)
+{
+	struct started *e;
+
+	pthread_mutex_lock(&started_lock);
+	e = &started[nstarted++ % STARTED_MAX];
+	memcpy(e->uuid, pool_uuid(pool), sizeof(e->uuid));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->slot = slot;
+	e->gen = gen;
+	pthread_mutex_unlock(&started_lock);
+}
+
+/* Under the pool lock, name not found: was it a removal this process
+ * started, finished since? Forgets it either way. */
+static bool finished_since(struct daxmap_pool *pool, const char *name)
+{
+	struct region_desc d;
+	bool done = false;
+
+	pthread_mutex_lock(&started_lock);
+	for (unsigned i = 0; i < STARTED_MAX && !done; i++) {
+		struct started *e = &started[i];
+
+		if (e->name[0] && strcmp(e->name, name) == 0 &&
+		    memcmp(e->uuid, pool_uuid(pool), sizeof(e->uuid)) == 0) {
+			done = pool_region_at(pool_core(pool), e->slot, e->gen, &d) != 0;
+			e->name[0] = '\0';
+		}
+	}
+	pthread_mutex_unlock(&started_lock);
+	return done;
+}
+
 /* One release in progress. */
 struct release {
 	struct ref_runtime *rt;
+	uint64_t keep;         /* 0: a removal */
 	uint64_t slot, gen;
 	uint64_t count;        /* extents being released */
 	struct ext_run *runs;  /* ... as runs */
@@ -89,9 +142,10 @@ static int release_start(struct daxmap_pool *pool, const char *name, uint64_t ke
 	/* refused before anything is marked */
 	if (pool_rdonly(pool))
 		return daxmap_err(EROFS, "the pool was opened read-only");
-	if ((rc = runtime_attach(pool, &r->rt)) ||
-	    (rc = pool_region_find(c, name, FIND_LIVE | (keep ? 0 : FIND_ZAP), &d)))
+	if ((rc = runtime_attach(pool, &r->rt)))
 		return rc;
+	if ((rc = pool_region_find(c, name, FIND_LIVE | (keep ? 0 : FIND_ZAP), &d)))
+		return rc == -ENOENT && keep == 0 && finished_since(pool, name) ? 1 : rc;
 	if (d.zap) {
 		r->slot = d.slot;
 		r->gen = d.gen;
@@ -126,6 +180,8 @@ static int release_wait(struct daxmap_pool *pool, const char *name, struct relea
 	region_map_zap(r->rt, r->runs, r->nruns);
 	/* 4. wait */
 	rc = ref_wait_idle(r->rt, r->runs, r->nruns, timeout_ms);
+	if (rc == -EBUSY && r->keep == 0)
+		remember(pool, name, r->slot, r->gen);
 	if (rc == -EBUSY)
 		return daxmap_err_prefix(EBUSY,
 					 "region '%s': %" PRIu64 " extent(s) stay in ZAP until these are dropped; daxmap_pool_reclaim() (daxmapctl reclaim) frees them then",
@@ -147,6 +203,7 @@ int release_region(struct daxmap_pool *pool, const char *name, uint64_t keep,
 	int rc;
 
 	memset(&r, 0, sizeof(r));
+	r.keep = keep;
 	if ((rc = pool_begin(pool, true)))
 		return rc;
 	rc = release_start(pool, name, keep, &r);

@@ -46,6 +46,11 @@ int runtime_attach_existing(struct daxmap_pool *pool, struct ref_runtime **rt)
 	return runtime_attach(pool, rt);
 }
 
+int runtime_users(const uint8_t uuid[16], pid_t *pids, size_t max)
+{
+	return ref_users(uuid, runtime_dir(), pids, max);
+}
+
 void runtime_close(struct daxmap_pool *pool)
 {
 	struct ref_runtime **held = pool_runtime(pool);

@@ -8,6 +8,9 @@
 #define DAXMAP_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct daxmap_pool;
 struct ref_runtime;
@@ -20,6 +23,8 @@ int runtime_attach(struct daxmap_pool *pool, struct ref_runtime **rt);
 int runtime_attach_existing(struct daxmap_pool *pool, struct ref_runtime **rt);
 /* Does any process of this boot use the pool? */
 bool runtime_exists(struct daxmap_pool *pool);
+/* The live users of the pool with that uuid (ref_users()). */
+int runtime_users(const uint8_t uuid[16], pid_t *pids, size_t max);
 /* Drop the handle's attachment (daxmap_pool_close()). */
 void runtime_close(struct daxmap_pool *pool);
 

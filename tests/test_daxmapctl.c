@@ -519,7 +519,19 @@ Test(daxmapctl, reclaim_drops_a_killed_holder)
 }
 
 /* A listing keeps dead holders' references visible; reclaim drops them. */
-Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
+/* The runtime state file of a pool whose holders all died */
+static bool runtime_file_exists(void)
+{
+	char cmd[600], *out;
+	bool found;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/daxmap-*.rt 2>/dev/null", getenv("DAXMAP_RUNTIME_DIR"));
+	found = run_capture(cmd, &out) == 0 && *out;
+	free(out);
+	return found;
+}
+
+Test(daxmapctl, a_dead_holder_is_shown_then_its_runtime_state_goes)
 {
 	const char *p = make_pool(false);
 	struct json_object *j, *h;
@@ -527,20 +539,43 @@ Test(daxmapctl, holders_show_a_dead_holder_until_reclaim)
 	pid_t pid = c.pid;
 
 	child_kill(&c);
-	j = ctl_json("holders %s%s", p, "");
-	cr_assert_eq(json_object_array_length(j), 1);
-	h = jat(j, 0, NULL);
+	cr_assert(runtime_file_exists(), "a killed holder leaves its pool's runtime state");
+	j = ctl_json("refs %s%s", p, "");
+	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
+	h = jat(jat(j, 0, "holders"), 0, NULL);
 	cr_assert_eq(jint(h, "pid"), pid);
 	cr_assert(!jbool(h, "alive"), "a killed holder is dead");
 	json_object_put(j);
+	/* the listing was the last live user: the state of dead holders
+	 * goes with it, rather than stay in /dev/shm until a reboot */
+	cr_assert(!runtime_file_exists(), "the runtime state outlived every holder");
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 0);
+	json_object_put(j);
 	j = ctl_json("refs %s%s", p, "");
-	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
-	cr_assert(!jbool(jat(jat(j, 0, "holders"), 0, NULL), "alive"));
+	expect_refs(j, 0, "wal", 0, "live", 0, 0, 0);
+	json_object_put(j);
+}
+
+Test(daxmapctl, reclaim_drops_a_dead_holder_while_another_lives)
+{
+	const char *p = make_pool(false);
+	struct child keep = child_mapping(p, "wal");
+	struct child c = child_mapping(p, "wal");
+	struct json_object *j;
+
+	child_kill(&c);
+	j = ctl_json("holders %s%s", p, "");
+	cr_assert_eq(json_object_array_length(j), 2, "a dead holder stays listed while another lives");
 	json_object_put(j);
 	j = reclaim_json(p);
 	cr_assert_eq(jint(j, "holders_dropped"), 1);
 	cr_assert_eq(jint(j, "releases_finished"), 0);
 	json_object_put(j);
+	j = ctl_json("refs %s%s", p, "");
+	expect_refs(j, 0, "wal", 0, "live", 1, 0, 1);
+	json_object_put(j);
+	child_finish(&keep);
 }
 
 /* A child maps wal; remove --timeout 0 fails naming it and leaves wal's
@@ -830,4 +865,52 @@ Test(daxmapctl, pin_check_bad_input)
 	cr_assert_eq(ctl(&out, "--help"), 0);
 	cr_assert(strstr(out, "pin-check"), "%s", out);
 	free(out);
+}
+
+/* The retry both man pages describe: remove fails naming the holder, the
+ * holder lets go, remove again exits 0 (its own open does not reclaim the
+ * release first and then find no region of that name). */
+Test(daxmapctl, a_retried_remove_finishes_the_removal_and_exits_0)
+{
+	const char *p = make_pool(true);
+	struct json_object *j;
+	char *out;
+	struct child c = remove_while_mapped(p);
+
+	child_finish(&c);
+	cr_assert_eq(ctl(&out, "remove %s wal", p), 0, "the retry failed");
+	free(out);
+	j = ctl_json("info %s%s", p, "");
+	cr_assert_eq(jint(j, "pool.extents.free"), 30);
+	cr_assert_eq(jint(j, "pool.extents.releasing"), 0);
+	json_object_put(j);
+	/* and a name that never was is still refused */
+	cr_assert_eq(ctl(&out, "remove %s never", p), 1);
+	free(out);
+}
+
+/* A pool formatted --align 4K read with the default alignment: exit 1,
+ * saying how to open it, not that it is damaged. */
+Test(daxmapctl, the_wrong_alignment_says_which_to_use)
+{
+	const char *p = make_file(16 * MiB);
+	char *err, cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "format --align 4K %s", p);
+	cr_assert_eq(ctl_err(&err, cmd), 0, "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "create --align 4K %s data 8K", p);
+	cr_assert_eq(ctl_err(&err, cmd), 0, "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "regions %s", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "--align 4K") && !strstr(err, "inconsistent"), "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "check --repair %s", p);
+	cr_assert_eq(ctl_err(&err, cmd), 1);
+	cr_assert(strstr(err, "--align 4K"), "%s", err);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "regions --align 4K %s", p);
+	cr_assert_eq(ctl_err(&err, cmd), 0, "%s", err);
+	free(err);
 }

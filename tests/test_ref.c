@@ -548,7 +548,7 @@ Test(ref, state_from_another_boot_is_void)
 {
 	struct ref_runtime *rt = attach();
 	struct ext_run r = { 1, 1 };
-	char path[128], hex[33];
+	char path[128], hex[33], cmd[300];
 	uint64_t id;
 	FILE *f;
 
@@ -566,7 +566,14 @@ Test(ref, state_from_another_boot_is_void)
 		_exit(ref_attach(&k, uuid, NEXT, dir) || ref_get(k, REF_MAP, 0, 0, &r, 1, &cid));
 	}
 	wait(NULL);
+	/* as the machine went down: the file as it is, though the last live
+	 * holder's detach removes it */
+	snprintf(cmd, sizeof(cmd), "cp %s %s.saved", path, path);
+	cr_assert_eq(system(cmd), 0);
 	ref_detach(rt);
+	cr_assert_neq(access(path, F_OK), 0, "the last live holder left the file");
+	snprintf(cmd, sizeof(cmd), "%s.saved", path);
+	cr_assert_eq(rename(cmd, path), 0);
 	f = fopen(path, "r+");
 	cr_assert_not_null(f);
 	fseek(f, 16, SEEK_SET); /* boot_id */

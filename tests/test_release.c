@@ -866,3 +866,65 @@ Test(release, a_fork_during_a_region_map_never_inherits_it, .timeout = 120)
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
 }
+
+/* Only 0, a positive number and DAXMAP_WAIT_FOREVER are timeouts: any
+ * other negative one is refused at once, with or without a holder, and
+ * nothing is released (it used to wait forever). */
+Test(release, a_negative_timeout_other_than_forever_is_refused, .timeout = 60)
+{
+	static const int bad[] = { -2, -7, -1000, INT_MIN };
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_region_info *ri;
+	struct child h;
+	size_t n;
+
+	cr_assert_eq(daxmap_region_create(pool, "r", 6 * MiB, NULL), 0);
+	for (int with_holder = 0; with_holder < 2; with_holder++) {
+		if (with_holder)
+			h = child_mapping(daxmap_dev_path(dev), "r");
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			cr_assert_eq(daxmap_region_remove(pool, "r", bad[i]), -EINVAL, "%d", bad[i]);
+			cr_assert(strstr(daxmap_errormsg(), "DAXMAP_WAIT_FOREVER"), "%s",
+				  daxmap_errormsg());
+			cr_assert_eq(daxmap_region_resize(pool, "r", 2 * MiB, NULL, bad[i]), -EINVAL);
+			cr_assert_eq(daxmap_region_resize(pool, "r", 8 * MiB, NULL, bad[i]), -EINVAL);
+		}
+		cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+		cr_assert_eq(n, 1, "a refused remove released the region");
+		cr_assert_eq(ri[0].extents, 3, "a refused resize changed the region");
+		cr_assert_eq(ri[0].releasing, 0);
+		daxmap_region_list_free(ri);
+	}
+	child_finish(&h);
+	cr_assert_eq(daxmap_region_remove(pool, "r", 0), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/* A remove that timed out, retried after another handle's (or process's)
+ * reclaim finished the removal: 0, as a retry that finishes it itself. A
+ * name that never was, and a second retry, are -ENOENT. */
+Test(release, a_retried_remove_returns_0_once_the_removal_is_finished, .timeout = 60)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev), *other;
+	struct daxmap_pool_stat st;
+	struct child h;
+
+	cr_assert_eq(daxmap_region_create(pool, "q", 4 * MiB, NULL), 0);
+	h = child_mapping(daxmap_dev_path(dev), "q");
+	cr_assert_eq(daxmap_region_remove(pool, "q", 0), -EBUSY);
+	child_do(&h, CHILD(.op = CHILD_UNMAP));
+	/* another handle's open reclaims the idle release first */
+	cr_assert_eq(daxmap_pool_open(&other, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_stat(other, &st), 0);
+	cr_assert_eq(st.extents_releasing, 0, "the open did not finish the release");
+	daxmap_pool_close(other);
+	cr_assert_eq(daxmap_region_remove(pool, "q", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_remove(pool, "q", 0), -ENOENT);
+	cr_assert_eq(daxmap_region_remove(pool, "never", 0), -ENOENT);
+	child_finish(&h);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}

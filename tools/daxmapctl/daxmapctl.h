@@ -44,11 +44,11 @@ struct json_object *pool_json(struct daxmap_pool *pool, const struct out_opts *o
 
 /* Options the pool commands share; each command allows a subset. */
 enum { OPT_ALIGN = 1, OPT_HUMAN = 2, OPT_FORCE = 4, OPT_REPAIR = 8, OPT_EXTENT = 16,
-       OPT_TIMEOUT = 32 };
+       OPT_TIMEOUT = 32, OPT_FORCE_IN_USE = 64 };
 
 struct popts {
 	uint64_t align, extent_size;
-	bool force, repair;
+	bool force, force_in_use, repair;
 	int timeout_ms;  /* --timeout; 0 by default: never wait */
 	uint64_t size;   /* the SIZE argument, if the command has one */
 	struct out_opts out;

@@ -91,7 +91,8 @@ static int run_format(const struct command *c, const struct popts *o, struct dax
 	int rc;
 
 	(void)unused;
-	if (daxmap_pool_format(dev, o->extent_size, o->force ? DAXMAP_FORMAT_FORCE : 0) < 0 ||
+	if (daxmap_pool_format(dev, o->extent_size, (o->force ? DAXMAP_FORMAT_FORCE : 0) |
+			       (o->force_in_use ? DAXMAP_FORMAT_FORCE_IN_USE : 0)) < 0 ||
 	    daxmap_pool_open(&pool, dev, 0) < 0)
 		return lib_failed(c);
 	rc = print_or_fail(c->name, pool_json(pool, &o->out));
@@ -101,15 +102,20 @@ static int run_format(const struct command *c, const struct popts *o, struct dax
 
 const struct command cmd_format = {
 	.name = "format", .summary = "make a device an empty pool",
-	.allowed = OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_EXTENT, .nargs = 1, .optional = 0,
+	.allowed = OPT_ALIGN | OPT_HUMAN | OPT_FORCE | OPT_FORCE_IN_USE | OPT_EXTENT, .nargs = 1,
+	.optional = 0,
 	.size_arg = 0, .open = OPEN_DEV, .run = run_format,
 	.usage =
-	"usage: daxmapctl format [-u] [--extent-size SIZE] [--force] [--align SIZE] PATH\n\n"
+	"usage: daxmapctl format [-u] [--extent-size SIZE] [--force | --force-in-use]\n"
+	"                        [--align SIZE] PATH\n\n"
 	"Make the device an empty pool. The extent size is the device alignment\n"
 	"or a multiple of it (default: the alignment). An existing pool is only\n"
-	"overwritten with --force. Prints the new pool.\n\n"
+	"overwritten with --force, and one that live processes use (they map or\n"
+	"pin its regions) only with --force-in-use. Prints the new pool.\n\n"
 	"  -e, --extent-size SIZE  size of an extent\n"
 	"  -f, --force             format over an existing pool (destroys it)\n"
+	"      --force-in-use      ... even while processes use it (their mappings\n"
+	"                          would alias the new pool's extents)\n"
 	"  -a, --align SIZE        alignment of an emulated device (default 2M)\n"
 	"  -u, --human             sizes in human-readable form\n",
 };
@@ -175,14 +181,16 @@ static int run_remove(const struct command *c, const struct popts *o, struct dax
 const struct command cmd_remove = {
 	.name = "remove", .summary = "remove a region",
 	.allowed = OPT_ALIGN | OPT_TIMEOUT, .nargs = 2, .optional = 0,
-	.size_arg = 0, .open = OPEN_POOL, .run = run_remove,
+	.size_arg = 0, .open = OPEN_POOL_NORECLAIM, .run = run_remove,
 	.usage =
 	"usage: daxmapctl remove [--timeout SECS] [--align SIZE] PATH NAME\n\n"
 	"Remove region NAME. Its extents are marked ZAP at once (no new mapping\n"
 	"or pin), revocable pins are revoked, and they are freed when no mapping\n"
 	"or pin holds them any more. If that takes longer than --timeout, the\n"
 	"command fails naming the holders; the extents stay ZAP and\n"
-	"'daxmapctl reclaim' (or a later remove of NAME) frees them.\n\n"
+	"'daxmapctl reclaim' (or a later remove of NAME) frees them. The pool is\n"
+	"opened without its reclaim, so that a retry finishes the removal itself\n"
+	"and exits 0.\n\n"
 	"  -t, --timeout SECS  wait this long for references to go (default 0;\n"
 	"                      'forever')\n",
 };

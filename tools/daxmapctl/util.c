@@ -140,6 +140,7 @@ int parse_args(int argc, char **argv, const struct command *c, struct popts *o)
 		{ "repair", no_argument, NULL, 'r' },
 		{ "extent-size", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "force-in-use", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,7 +151,8 @@ int parse_args(int argc, char **argv, const struct command *c, struct popts *o)
 	while ((ch = getopt_long(argc, argv, "a:ufre:t:h", lo, &li)) != -1) {
 		unsigned need = ch == 'a' ? OPT_ALIGN : ch == 'u' ? OPT_HUMAN :
 				ch == 'f' ? OPT_FORCE : ch == 'r' ? OPT_REPAIR :
-				ch == 'e' ? OPT_EXTENT : ch == 't' ? OPT_TIMEOUT : 0;
+				ch == 'e' ? OPT_EXTENT : ch == 't' ? OPT_TIMEOUT :
+				ch == 'F' ? OPT_FORCE_IN_USE : 0;
 
 		if (ch == 'h') {
 			fputs(c->usage, stdout);
@@ -177,6 +179,7 @@ int parse_args(int argc, char **argv, const struct command *c, struct popts *o)
 		}
 		o->out.human |= ch == 'u';
 		o->force |= ch == 'f';
+		o->force_in_use |= ch == 'F';
 		o->repair |= ch == 'r';
 		li = -1;
 	}
