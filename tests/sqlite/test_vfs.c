@@ -259,3 +259,42 @@ Test(vfs, bad_names_and_devices_are_refused)
 	cr_assert_eq(daxmap_sqlite_register(0), SQLITE_OK);
 	cr_assert_eq(daxmap_sqlite_register(0), SQLITE_OK);
 }
+
+Test(vfs, fetch_gives_the_mapping_itself_and_it_never_moves)
+{
+	sqlite3_file *f = NULL;
+	char page[4096];
+	void *p = NULL, *q = NULL;
+	sqlite3 *db;
+
+	fresh_pool(64 * MiB, "fetch.db");
+	db = open_db(uri);
+	cr_assert_eq(exec(db, "PRAGMA mmap_size=268435456; CREATE TABLE t(x); INSERT INTO t VALUES(1)"),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f), SQLITE_OK);
+	cr_assert_eq(f->pMethods->iVersion, 3);
+	cr_assert_eq(f->pMethods->xFetch(f, 0, 4096, &p), SQLITE_OK);
+	cr_assert_not_null(p, "mmap_size is set: page 1 comes from the mapping");
+	cr_assert_eq(f->pMethods->xRead(f, page, sizeof(page), 0), SQLITE_OK);
+	cr_assert_eq(memcmp(p, page, sizeof(page)), 0);
+	cr_assert_eq(f->pMethods->xUnfetch(f, 0, p), SQLITE_OK);
+	/* the file grows past its first extents (2 MiB each): page 1 stays put */
+	cr_assert_eq(exec(db, "INSERT INTO t SELECT randomblob(4000) FROM t; INSERT INTO t SELECT randomblob(4000) FROM t;"
+			      "INSERT INTO t SELECT randomblob(4000) FROM t; INSERT INTO t SELECT randomblob(4000) FROM t;"
+			      "INSERT INTO t SELECT randomblob(4000) FROM t; INSERT INTO t SELECT randomblob(4000) FROM t;"
+			      "INSERT INTO t SELECT randomblob(4000) FROM t; INSERT INTO t SELECT randomblob(4000) FROM t;"
+			      "INSERT INTO t SELECT randomblob(4000) FROM t; INSERT INTO t SELECT randomblob(4000) FROM t"),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_gt(one(db, "PRAGMA page_count"), 2 * 1024 * 1024 / 4096 * 2);
+	cr_assert_eq(f->pMethods->xFetch(f, 0, 4096, &q), SQLITE_OK);
+	cr_assert_eq(q, p, "the mapping moved as the file grew");
+	cr_assert_eq(f->pMethods->xUnfetch(f, 0, q), SQLITE_OK);
+	/* past the end, or without mmap_size: no pointer, SQLite reads instead */
+	cr_assert_eq(f->pMethods->xFetch(f, 1LL << 40, 4096, &q), SQLITE_OK);
+	cr_assert_null(q);
+	cr_assert_eq(exec(db, "PRAGMA mmap_size=0"), SQLITE_OK);
+	cr_assert_eq(f->pMethods->xFetch(f, 0, 4096, &q), SQLITE_OK);
+	cr_assert_null(q);
+	integrity_ok(db);
+	sqlite3_close(db);
+}
