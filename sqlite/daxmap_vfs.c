@@ -93,6 +93,8 @@ struct region {
 	char rname[DAXMAP_NAME_MAX + 1];
 	struct daxmap_map *map;
 	char *data;                /* the file's byte 0 */
+	int opens;                 /* sqlite3_files open on it (g_lock) */
+	bool transient;            /* a super journal: a new name each time */
 };
 
 /* An open main database: its journal, WAL and -shm use its device. */
@@ -857,11 +859,11 @@ static int x_close(sqlite3_file *pf)
 	daxmap_lock_close(&f->lk);
 	if (f->flags & SQLITE_OPEN_DELETEONCLOSE)
 		daxmap_region_map_set_lsize(f->r->d->pool, f->r->map, DAXMAP_LSIZE_NONE);
-	if (f->flags & SQLITE_OPEN_MAIN_DB) {
-		pthread_mutex_lock(&g_lock);
+	pthread_mutex_lock(&g_lock);
+	f->r->opens--;
+	if (f->flags & SQLITE_OPEN_MAIN_DB)
 		db_drop(f->r->fname, f->r->d);
-		pthread_mutex_unlock(&g_lock);
-	}
+	pthread_mutex_unlock(&g_lock);
 	return SQLITE_OK;
 }
 
@@ -882,6 +884,8 @@ static int open_region(struct dfile *f, sqlite3_filename name, int flags)
 		return rc;
 	if (!(f->r = region_get(d, name, create, &rc)))
 		return rc ? rc : SQLITE_CANTOPEN;
+	if (flags & SQLITE_OPEN_SUPER_JOURNAL)
+		f->r->transient = true;
 	if ((rc = get_size(f->r, &size)))
 		return SQLITE_CANTOPEN;
 	if (size != DAXMAP_LSIZE_NONE && create && (flags & SQLITE_OPEN_EXCLUSIVE))
@@ -913,6 +917,8 @@ static int x_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *pf, int
 		return SQLITE_CANTOPEN;
 	pthread_mutex_lock(&g_lock);
 	rc = open_region(f, name, flags);
+	if (rc == SQLITE_OK)
+		f->r->opens++;
 	pthread_mutex_unlock(&g_lock);
 	if (rc) {
 		daxmap_lock_close(&f->lk);
@@ -935,8 +941,30 @@ static struct region *existing(const char *name, int *rc)
 	return region_get(d, name, false, rc);
 }
 
-/* A deletion is one store: the logical size becomes "none". As for
- * unlink(2), a file that is not there is SQLITE_IOERR_DELETE_NOENT. */
+/*
+ * Under g_lock: a super journal nobody has open is removed with its
+ * region: each multi-database commit names a new one, which would
+ * otherwise keep its extents for good. Another process that still maps it
+ * (-EBUSY) only delays the free: the removal stands.
+ */
+static int region_remove(struct region *r)
+{
+	struct region **pp;
+	int rc;
+
+	for (pp = &r->d->regions; *pp != r; pp = &(*pp)->next)
+		;
+	*pp = r->next;
+	daxmap_map_delete(&r->map);
+	rc = daxmap_region_remove(r->d->pool, r->rname, 0);
+	free(r->fname);
+	free(r);
+	return rc == 0 || rc == -EBUSY ? SQLITE_OK : fail(SQLITE_IOERR_DELETE, "remove");
+}
+
+/* A deletion is one store: the logical size becomes "none" (a super
+ * journal goes with its region). As for unlink(2), a file that is not
+ * there is SQLITE_IOERR_DELETE_NOENT. */
 static int x_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
 {
 	struct region *r;
@@ -946,17 +974,18 @@ static int x_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
 	(void)vfs;
 	(void)sync_dir;
 	pthread_mutex_lock(&g_lock);
-	r = existing(name, &rc);
+	if (!(r = existing(name, &rc)))
+		rc = rc && rc != SQLITE_CANTOPEN ? rc : SQLITE_IOERR_DELETE_NOENT;
+	else if (get_size(r, &size))
+		rc = SQLITE_IOERR_DELETE;
+	else if (size == DAXMAP_LSIZE_NONE)
+		rc = SQLITE_IOERR_DELETE_NOENT;
+	else if (daxmap_region_map_set_lsize(r->d->pool, r->map, DAXMAP_LSIZE_NONE))
+		rc = fail(SQLITE_IOERR_DELETE, name);
+	else
+		rc = r->transient && !r->opens ? region_remove(r) : SQLITE_OK;
 	pthread_mutex_unlock(&g_lock);
-	if (!r)
-		return rc && rc != SQLITE_CANTOPEN ? rc : SQLITE_IOERR_DELETE_NOENT;
-	if (get_size(r, &size))
-		return SQLITE_IOERR_DELETE;
-	if (size == DAXMAP_LSIZE_NONE)
-		return SQLITE_IOERR_DELETE_NOENT;
-	if (daxmap_region_map_set_lsize(r->d->pool, r->map, DAXMAP_LSIZE_NONE))
-		return fail(SQLITE_IOERR_DELETE, name);
-	return SQLITE_OK;
+	return rc;
 }
 
 /* As os_unix.c: a file exists when it has a byte (an empty journal or WAL

@@ -298,3 +298,45 @@ Test(vfs, fetch_gives_the_mapping_itself_and_it_never_moves)
 	integrity_ok(db);
 	sqlite3_close(db);
 }
+
+/* The regions of the pool whose names start with prefix. */
+static int regions_named(const char *path, const char *prefix)
+{
+	struct daxmap_region_info *ri;
+	struct daxmap_pool *pool;
+	struct daxmap_dev *dev;
+	size_t n;
+	int k = 0;
+
+	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0);
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0);
+	cr_assert_eq(daxmap_region_list(pool, &ri, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		k += strncmp(ri[i].name, prefix, strlen(prefix)) == 0;
+	daxmap_region_list_free(ri);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+	return k;
+}
+
+Test(vfs, a_transaction_over_two_databases_leaves_no_super_journal)
+{
+	char attach[700];
+	const char *path;
+	sqlite3 *db;
+
+	fresh_pool(64 * MiB, "a.db");
+	path = strchr(uri, '=') + 1;
+	db = open_db(uri);
+	snprintf(attach, sizeof(attach), "ATTACH 'file:b.db?vfs=daxmap&device=%s' AS b", path);
+	cr_assert_eq(exec(db, attach), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(exec(db, "CREATE TABLE main.t(x); CREATE TABLE b.t(x)"), SQLITE_OK);
+	/* a commit over two rollback-journal databases goes through a super
+	 * journal, a file of a new name each time */
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(exec(db, "BEGIN; INSERT INTO main.t VALUES(1); INSERT INTO b.t VALUES(2); COMMIT"),
+			     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(one(db, "SELECT (SELECT count(*) FROM main.t) + (SELECT count(*) FROM b.t)"), 10);
+	sqlite3_close(db);
+	cr_assert_eq(regions_named(path, "a.db-mj"), 0, "super journals are removed, not kept");
+}
