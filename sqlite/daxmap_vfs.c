@@ -93,7 +93,8 @@ struct region {
 	char rname[DAXMAP_NAME_MAX + 1];
 	struct daxmap_map *map;
 	char *data;                /* the file's byte 0 */
-	int opens;                 /* sqlite3_files open on it (g_lock) */
+	int opens;                 /* sqlite3_files open on it, -shm users (g_lock) */
+	uint64_t used;             /* when last looked up: idle ones go LRU */
 	bool transient;            /* a super journal: a new name each time */
 };
 
@@ -111,6 +112,14 @@ static struct dev_ctx *g_devs;
 static struct db_entry *g_dbs;
 /* The default VFS: temporary files, time, randomness, sleep. */
 static sqlite3_vfs *g_base;
+/*
+ * Regions nobody has open stay mapped, so the next journal of a database
+ * (a deletion and a creation each transaction in rollback mode) costs no
+ * pool operation; past IDLE_MAX per device the least recently used one is
+ * unmapped, giving back its address reservation.
+ */
+#define IDLE_MAX 8
+static uint64_t g_clock;
 
 struct dfile {
 	sqlite3_file base;
@@ -374,6 +383,35 @@ static int region_map(struct region *r, bool create, bool *created)
 	return 1;
 }
 
+/* Under g_lock: forget a region nobody has open, and unmap it. */
+static void region_drop(struct region *r)
+{
+	struct region **pp;
+
+	for (pp = &r->d->regions; *pp != r; pp = &(*pp)->next)
+		;
+	*pp = r->next;
+	daxmap_map_delete(&r->map);
+	free(r->fname);
+	free(r);
+}
+
+/* Under g_lock: past IDLE_MAX idle regions on d, unmap the oldest. */
+static void region_evict(struct dev_ctx *d)
+{
+	struct region *old = NULL;
+	int idle = 0;
+
+	for (struct region *r = d->regions; r; r = r->next)
+		if (!r->opens) {
+			idle++;
+			if (!old || r->used < old->used)
+				old = r;
+		}
+	if (idle > IDLE_MAX)
+		region_drop(old);
+}
+
 /* Under g_lock: the region of file fname on d; NULL with *rc SQLITE_OK when
  * the file does not exist and create is false. */
 static struct region *region_get(struct dev_ctx *d, const char *fname, bool create, int *rc)
@@ -384,8 +422,10 @@ static struct region *region_get(struct dev_ctx *d, const char *fname, bool crea
 
 	*rc = SQLITE_OK;
 	for (r = d->regions; r; r = r->next)
-		if (strcmp(r->fname, fname) == 0)
+		if (strcmp(r->fname, fname) == 0) {
+			r->used = ++g_clock;
 			return r;
+		}
 	if (!(r = calloc(1, sizeof(*r))) || !(r->fname = strdup(fname))) {
 		free(r);
 		*rc = SQLITE_NOMEM;
@@ -409,8 +449,12 @@ static struct region *region_get(struct dev_ctx *d, const char *fname, bool crea
 		free(r);
 		return NULL;
 	}
+	r->used = ++g_clock;
+	r->opens++; /* not evicted by the eviction it makes room with */
 	r->next = d->regions;
 	d->regions = r;
+	region_evict(d);
+	r->opens--;
 	return r;
 }
 
@@ -690,6 +734,16 @@ static int shm_lock_init(struct dfile *f)
 	return SQLITE_OK;
 }
 
+/* This connection's locks and use of the -shm region end. */
+static void shm_close(struct dfile *f)
+{
+	daxmap_lock_close(&f->shmlk);
+	pthread_mutex_lock(&g_lock);
+	f->shm->opens--;
+	pthread_mutex_unlock(&g_lock);
+	f->shm = NULL;
+}
+
 static int shm_open(struct dfile *f)
 {
 	char *name = sqlite3_mprintf("%s-shm", f->r->fname);
@@ -698,15 +752,14 @@ static int shm_open(struct dfile *f)
 	if (!name)
 		return SQLITE_NOMEM;
 	pthread_mutex_lock(&g_lock);
-	f->shm = region_get(f->r->d, name, true, &rc);
+	if ((f->shm = region_get(f->r->d, name, true, &rc)))
+		f->shm->opens++;
 	pthread_mutex_unlock(&g_lock);
 	sqlite3_free(name);
 	if (!f->shm)
 		return rc ? rc : SQLITE_CANTOPEN;
-	if ((rc = shm_lock_init(f))) {
-		daxmap_lock_close(&f->shmlk);
-		f->shm = NULL;
-	}
+	if ((rc = shm_lock_init(f)))
+		shm_close(f);
 	return rc;
 }
 
@@ -760,8 +813,8 @@ static int x_shm_unmap(sqlite3_file *pf, int delete_flag)
 	struct dfile *f = (struct dfile *)pf;
 
 	(void)delete_flag;
-	daxmap_lock_close(&f->shmlk);
-	f->shm = NULL;
+	if (f->shm)
+		shm_close(f);
 	return SQLITE_OK;
 }
 
@@ -854,8 +907,7 @@ static int x_close(sqlite3_file *pf)
 {
 	struct dfile *f = (struct dfile *)pf;
 
-	if (f->shmlk)
-		x_shm_unmap(pf, 0);
+	x_shm_unmap(pf, 0);
 	daxmap_lock_close(&f->lk);
 	if (f->flags & SQLITE_OPEN_DELETEONCLOSE)
 		daxmap_region_map_set_lsize(f->r->d->pool, f->r->map, DAXMAP_LSIZE_NONE);
@@ -949,16 +1001,13 @@ static struct region *existing(const char *name, int *rc)
  */
 static int region_remove(struct region *r)
 {
-	struct region **pp;
+	struct daxmap_pool *pool = r->d->pool;
+	char rname[DAXMAP_NAME_MAX + 1];
 	int rc;
 
-	for (pp = &r->d->regions; *pp != r; pp = &(*pp)->next)
-		;
-	*pp = r->next;
-	daxmap_map_delete(&r->map);
-	rc = daxmap_region_remove(r->d->pool, r->rname, 0);
-	free(r->fname);
-	free(r);
+	memcpy(rname, r->rname, sizeof(rname));
+	region_drop(r);
+	rc = daxmap_region_remove(pool, rname, 0);
 	return rc == 0 || rc == -EBUSY ? SQLITE_OK : fail(SQLITE_IOERR_DELETE, "remove");
 }
 
@@ -999,15 +1048,15 @@ static int x_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
 	(void)vfs;
 	(void)flags;
 	*out = 0;
-	pthread_mutex_lock(&g_lock);
-	r = existing(name, &rc);
+	pthread_mutex_lock(&g_lock); /* r may be evicted once it is dropped */
+	if (!(r = existing(name, &rc)))
+		rc = rc == SQLITE_CANTOPEN ? SQLITE_OK : rc;
+	else if (get_size(r, &size))
+		rc = SQLITE_IOERR_ACCESS;
+	else
+		*out = size != DAXMAP_LSIZE_NONE && size > 0;
 	pthread_mutex_unlock(&g_lock);
-	if (!r)
-		return rc == SQLITE_CANTOPEN ? SQLITE_OK : rc;
-	if (get_size(r, &size))
-		return SQLITE_IOERR_ACCESS;
-	*out = size != DAXMAP_LSIZE_NONE && size > 0;
-	return SQLITE_OK;
+	return rc;
 }
 
 /* Names are the pool's, not the filesystem's: kept as given. */

@@ -340,3 +340,45 @@ Test(vfs, a_transaction_over_two_databases_leaves_no_super_journal)
 	sqlite3_close(db);
 	cr_assert_eq(regions_named(path, "a.db-mj"), 0, "super journals are removed, not kept");
 }
+
+/* Lines of /proc/self/maps that map path. */
+static int mappings_of(const char *path)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, path) != NULL;
+	fclose(f);
+	return n;
+}
+
+Test(vfs, closed_files_do_not_keep_the_process_mapped_without_bound)
+{
+	const char *path;
+	char name[640];
+
+	fresh_pool(128 * MiB, "d0.db");
+	path = strchr(uri, '=') + 1;
+	/* 20 databases, each with its journal: 40 regions, opened and closed */
+	for (int i = 0; i < 20; i++) {
+		sqlite3 *db;
+
+		snprintf(name, sizeof(name), "file:d%d.db?device=%s", i, path);
+		db = open_db(name);
+		cr_assert_eq(exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)"), SQLITE_OK);
+		sqlite3_close(db);
+	}
+	/* the idle ones kept mapped are a few (the pool's metadata is one) */
+	cr_assert_leq(mappings_of(path), 12, "%d mappings of the device", mappings_of(path));
+	for (int i = 0; i < 20; i += 7) {
+		sqlite3 *db;
+
+		snprintf(name, sizeof(name), "file:d%d.db?device=%s", i, path);
+		db = open_db(name);
+		cr_assert_eq(one(db, "SELECT count(*) FROM t"), 1, "d%d.db", i);
+		sqlite3_close(db);
+	}
+}
