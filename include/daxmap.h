@@ -309,6 +309,113 @@ int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
 int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		      const char *name, unsigned flags);
 
+/* ---- growing regions, logical sizes, region locks (LIBDAXMAP_2) --------- */
+
+/*
+ * Grow region name to at least size bytes (rounded up to whole extents);
+ * a region that large already is left as it is, never shrunk, so processes
+ * that grow a shared region at once never undo each other. *actual (may
+ * be NULL) gets the region's size. Errors as daxmap_region_resize()'s
+ * growing: -ENOENT, -ENOSPC, -EINVAL, -EFBIG, -EROFS, -EBUSY.
+ */
+int daxmap_region_grow(struct daxmap_pool *pool, const char *name, uint64_t size,
+		       uint64_t *actual);
+
+/*
+ * Is there a region called name (1) or not (0)? Read without the pool lock
+ * or a re-read of the tables, so cheap enough to ask before every
+ * transaction: a snapshot, which a create or remove in progress in another
+ * process may fall on either side of. A region being removed is not one.
+ * -EINVAL: no pool or name.
+ */
+int daxmap_region_exists(struct daxmap_pool *pool, const char *name);
+
+/*
+ * daxmap_region_map() inside a reservation of reserve bytes of address
+ * space (rounded up to whole extents; at least the region's size): the
+ * region is mapped at its start, and daxmap_region_map_extend() maps what
+ * it gains later right after it, so addresses handed out never move.
+ * daxmap_map_len() is the length mapped; flags as daxmap_region_map().
+ * -EFBIG: the region is larger than reserve.
+ */
+int daxmap_region_map_reserve(struct daxmap_map **mapp, struct daxmap_pool *pool,
+			      const char *name, uint64_t reserve, unsigned flags);
+/*
+ * Map, in place, the extents region gained since map was made or last
+ * extended (daxmap_region_grow() or resize, in any process), taking a
+ * reference on each; they read as zeros (zeroed first). Nothing gained: 0, nothing done. -EFBIG: the region
+ * outgrew the reservation (nothing is mapped); -EINVAL: map is not a
+ * region mapping of pool; -ESTALE: the region is being removed.
+ */
+int daxmap_region_map_extend(struct daxmap_pool *pool, struct daxmap_map *map);
+
+/*
+ * The logical size of a region: how many of its bytes hold data, kept in
+ * the pool (doc/format.md), failure-atomic. DAXMAP_LSIZE_NONE: never set
+ * (a new region), or set to DAXMAP_LSIZE_NONE.
+ */
+#define DAXMAP_LSIZE_NONE UINT64_MAX
+
+/* By name, under the pool lock. -ENOENT, -ESTALE (being removed). */
+int daxmap_region_get_lsize(struct daxmap_pool *pool, const char *name, uint64_t *lsize);
+/*
+ * Set it: one 8-byte store, flushed and drained before the call returns.
+ * -EFBIG: larger than the region (DAXMAP_LSIZE_NONE excepted); -EROFS; and
+ * as daxmap_region_get_lsize().
+ */
+int daxmap_region_set_lsize(struct daxmap_pool *pool, const char *name, uint64_t lsize);
+/*
+ * The same through a region mapping of pool (daxmap_region_map*()), without
+ * the pool lock or a system call: for every read or write of a file kept in
+ * a region. -EINVAL: map is not a region mapping of pool; -ESTALE: the
+ * region was removed.
+ */
+int daxmap_region_map_get_lsize(struct daxmap_pool *pool, const struct daxmap_map *map,
+				uint64_t *lsize);
+int daxmap_region_map_set_lsize(struct daxmap_pool *pool, struct daxmap_map *map,
+				uint64_t lsize);
+
+/*
+ * Region locks: byte-range locks private to each region, shared and
+ * exclusive, between lock owners in any process (OFD locks, fcntl(2), on
+ * the device: a process that dies drops its own). Each owner is a
+ * daxmap_lock: two owners in one process, or in two threads, conflict as
+ * two processes do. A region has DAXMAP_LOCK_SPAN lock bytes; they mean
+ * what the application decides. The lock space is that of the region as it
+ * was when the owner was made: a region removed and created again under
+ * the same name has a new one.
+ */
+struct daxmap_lock;
+
+#define DAXMAP_LOCK_SPAN (1ULL << 27)
+
+enum daxmap_lock_type {
+	DAXMAP_LOCK_UNLOCK = 0,
+	DAXMAP_LOCK_SHARED = 1,
+	DAXMAP_LOCK_EXCL = 2,
+};
+
+/* daxmap_lock_set() flags */
+#define DAXMAP_LOCK_WAIT (1U << 0) /* wait for a conflicting lock to go */
+
+/* A lock owner on region name (one file description of the device). */
+int daxmap_lock_open(struct daxmap_lock **lkp, struct daxmap_pool *pool, const char *name);
+/* Drop every lock of the owner and free it; *lkp becomes NULL. */
+void daxmap_lock_close(struct daxmap_lock **lkp);
+/*
+ * Lock (or unlock) bytes [start, start + len) of the region's lock space
+ * as type, replacing what the owner held there (a shared lock becomes
+ * exclusive and back, as fcntl(2) converts). -EAGAIN: another owner holds
+ * a conflicting lock (without DAXMAP_LOCK_WAIT); -EDEADLK; -EINVAL: a
+ * range outside [0, DAXMAP_LOCK_SPAN), len 0, a bad type or flag.
+ */
+int daxmap_lock_set(struct daxmap_lock *lk, uint64_t start, uint64_t len,
+		    enum daxmap_lock_type type, unsigned flags);
+/* 1 when another owner holds a lock on the range that conflicts with type
+ * (shared or exclusive), 0 when the owner could take it; -EINVAL. */
+int daxmap_lock_test(struct daxmap_lock *lk, uint64_t start, uint64_t len,
+		     enum daxmap_lock_type type);
+
 /* ---- references, holders, reclaim ---------------------------------------- */
 
 /*

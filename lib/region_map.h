@@ -17,9 +17,17 @@
 struct ref_runtime;
 
 /* daxmap_region_map(): map the region called name, taking a REF_MAP on
- * each of its extents until daxmap_map_delete(). */
+ * each of its extents until daxmap_map_delete(), inside a reservation of
+ * reserve bytes (0: the region's size; daxmap_region_map_reserve()). */
 int region_map_open(struct daxmap_map **mapp, struct daxmap_pool *pool,
-		    const char *name, unsigned flags);
+		    const char *name, uint64_t reserve, unsigned flags);
+/* daxmap_region_map_extend(): map in place what the region gained. */
+int region_map_extend(struct daxmap_pool *pool, struct daxmap_map *map);
+/* daxmap_region_map_get_lsize() and set: the region's logical size
+ * through one of its mappings, without the pool lock. */
+int region_map_get_lsize(struct daxmap_pool *pool, const struct daxmap_map *map,
+			 uint64_t *lsize);
+int region_map_set_lsize(struct daxmap_pool *pool, struct daxmap_map *map, uint64_t lsize);
 struct region_desc;
 
 /* Under the exclusive pool lock: make the region's extents [from, to)
