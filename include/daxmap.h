@@ -329,6 +329,15 @@ int daxmap_region_grow(struct daxmap_pool *pool, const char *name, uint64_t size
  * -EINVAL: no pool or name.
  */
 int daxmap_region_exists(struct daxmap_pool *pool, const char *name);
+/*
+ * Was no byte of region name ever mapped since its extents were handed
+ * out (1), or was some (0)? A region that was never mapped holds nothing
+ * anyone wrote: an application may take over one that its own create left
+ * before its first mapping (a crash in between) without losing data. A
+ * format 1.1 pool does not record it: always 0. -ENOENT no such region,
+ * -EINVAL no pool or name.
+ */
+int daxmap_region_never_mapped(struct daxmap_pool *pool, const char *name);
 
 /*
  * daxmap_region_map() inside a reservation of reserve bytes of address

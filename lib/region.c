@@ -226,6 +226,20 @@ DAXMAP_EXPORT int daxmap_region_exists(struct daxmap_pool *pool, const char *nam
 	return pool_region_peek(pool_core(pool), name);
 }
 
+DAXMAP_EXPORT int daxmap_region_never_mapped(struct daxmap_pool *pool, const char *name)
+{
+	struct region_desc d;
+	int rc = pool_begin_read(pool, name != NULL, "daxmap_region_never_mapped", "pool and name");
+
+	if (rc)
+		return rc;
+	/* 1.2 records which indices were mapped (the written word) */
+	if ((rc = pool_region_find(pool_core(pool), name, FIND_LIVE, &d)) == 0)
+		rc = pool_core_zeroes_on_map(pool_core(pool)) && d.written == 0;
+	pool_end(pool);
+	return rc;
+}
+
 /* The live region called name, under the pool lock taken by the caller. */
 static int find_live(struct daxmap_pool *pool, const char *name, struct region_desc *d)
 {

@@ -321,13 +321,14 @@ static bool header_appears(const struct file_hdr *h)
 
 /*
  * The header of a file's region: 1 when it names the file (written now if
- * this process just created the region, or if the region holds a deleted
- * file: logical size unset), 0 when the file does not exist and create is
- * false, -SQLite error. A region without a header that this process did not
- * create is never written: it is someone else's (or a create that crashed
- * before its header: 'daxmapctl remove' it).
+ * this process just created the region, if nobody had mapped the region
+ * before (fresh: a create that died before its first mapping left it, and
+ * it holds nothing), or if the region holds a deleted file: logical size
+ * unset), 0 when the file does not exist and create is false, -SQLite
+ * error. Any other region without a header is never written: it is someone
+ * else's.
  */
-static int region_header(struct region *r, bool create, bool created)
+static int region_header(struct region *r, bool create, bool created, bool fresh)
 {
 	struct file_hdr *h = daxmap_map_addr(r->map);
 	size_t len = strlen(r->fname);
@@ -335,7 +336,7 @@ static int region_header(struct region *r, bool create, bool created)
 
 	if (header_names(h, r->fname, len))
 		return 1;
-	if (created) {
+	if (created || (fresh && create)) {
 		write_header(r, len);
 		return 1;
 	}
@@ -362,11 +363,15 @@ static int region_header(struct region *r, bool create, bool created)
 }
 
 /* Under g_lock: map the region called rname, creating it if asked
- * (*created: by this call). 0 when it does not exist and create is false. */
-static int region_map(struct region *r, bool create, bool *created)
+ * (*created: by this call; *fresh: it existed, never mapped by anyone).
+ * 0 when it does not exist and create is false. */
+static int region_map(struct region *r, bool create, bool *created, bool *fresh)
 {
-	int rc = daxmap_region_map_reserve(&r->map, r->d->pool, r->rname, r->d->reserve, 0);
+	int rc;
 
+	/* asked before the mapping, which makes it mapped */
+	*fresh = daxmap_region_never_mapped(r->d->pool, r->rname) == 1;
+	rc = daxmap_region_map_reserve(&r->map, r->d->pool, r->rname, r->d->reserve, 0);
 	*created = false;
 	if (rc == -ENOENT && create) {
 		rc = daxmap_region_create(r->d->pool, r->rname, HDR_SIZE + 1, NULL);
@@ -417,7 +422,7 @@ static void region_evict(struct dev_ctx *d)
 static struct region *region_get(struct dev_ctx *d, const char *fname, bool create, int *rc)
 {
 	struct region *r;
-	bool created;
+	bool created, fresh;
 	int got;
 
 	*rc = SQLITE_OK;
@@ -440,8 +445,8 @@ static struct region *region_get(struct dev_ctx *d, const char *fname, bool crea
 		free(r);
 		return NULL;
 	}
-	if ((got = region_map(r, create, &created)) > 0 &&
-	    (got = region_header(r, create, created)) <= 0)
+	if ((got = region_map(r, create, &created, &fresh)) > 0 &&
+	    (got = region_header(r, create, created, fresh)) <= 0)
 		daxmap_map_delete(&r->map);
 	if (got <= 0) {
 		*rc = -got;

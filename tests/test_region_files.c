@@ -173,6 +173,24 @@ Test(reserve, what_an_extension_maps_reads_as_zeros)
 	daxmap_map_delete(&map);
 }
 
+/* A region nobody mapped yet holds nothing anyone wrote: it says so until
+ * its first mapping, and not again after a grow. */
+Test(reserve, never_mapped_until_the_first_mapping)
+{
+	struct daxmap_map *map;
+
+	cr_assert_eq(daxmap_region_create(pool, "f", ES, NULL), 0);
+	cr_assert_eq(daxmap_region_never_mapped(pool, "f"), 1);
+	cr_assert_eq(daxmap_region_map(&map, pool, "f", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_never_mapped(pool, "f"), 0);
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_region_grow(pool, "f", 2 * ES, NULL), 0);
+	cr_assert_eq(daxmap_region_never_mapped(pool, "f"), 0, "a grown region was mapped before");
+	cr_assert_eq(daxmap_region_never_mapped(pool, "nope"), -ENOENT);
+	cr_assert_eq(daxmap_region_never_mapped(pool, NULL), -EINVAL);
+	cr_assert_eq(daxmap_region_never_mapped(NULL, "f"), -EINVAL);
+}
+
 Test(reserve, outgrowing_the_reservation_is_refused)
 {
 	struct daxmap_map *map;

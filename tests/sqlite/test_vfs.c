@@ -214,6 +214,51 @@ Test(vfs, files_exist_and_go_as_sqlite_expects)
 	sqlite3_close(db);
 }
 
+/* A region of the database's name that the VFS did not make: one holding
+ * data is never written (someone else's), one nobody ever mapped (a create
+ * that died before its first mapping) holds nothing and is taken. */
+Test(vfs, a_region_never_mapped_is_taken_one_with_data_is_not)
+{
+	struct daxmap_dev *dev;
+	struct daxmap_pool *pool;
+	struct daxmap_map *map;
+	const char *path;
+	sqlite3 *db;
+
+	fresh_pool(64 * MiB, "left.db");
+	path = strstr(uri, "device=") + strlen("device=");
+	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "left.db", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "data.db", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&map, pool, "data.db", 0), 0, "%s", daxmap_errormsg());
+	memcpy(daxmap_map_addr(map), "someone's data", 15);
+	daxmap_map_persist(map, daxmap_map_addr(map), 15);
+	daxmap_map_delete(&map);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+
+	db = open_db(uri);
+	cr_assert_eq(exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)"), SQLITE_OK,
+		     "%s", sqlite3_errmsg(db));
+	cr_assert_eq(one(db, "SELECT count(*) FROM t"), 1);
+	sqlite3_close(db);
+
+	snprintf(strstr(uri, "file:") + strlen("file:"), sizeof(uri) - strlen("file:"),
+		 "data.db?device=%s", path);
+	cr_assert_eq(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_URI, DAXMAP_SQLITE_VFS), SQLITE_CANTOPEN,
+		     "a region holding data was taken");
+	sqlite3_close(db);
+	cr_assert_eq(daxmap_dev_open(&dev, path, 0, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_pool_open(&pool, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_map(&map, pool, "data.db", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(memcmp(daxmap_map_addr(map), "someone's data", 15), 0, "it was written");
+	daxmap_map_delete(&map);
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
 Test(vfs, a_full_pool_is_sqlite_full_and_harms_nothing)
 {
 	sqlite3 *db;
