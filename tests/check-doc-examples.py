@@ -9,7 +9,8 @@ A C example is the fenced block that follows a marker line, in the README
 FRAME `program` is a whole program, run with a scratch emulated device as
 its argument; `synopsis` a man page's synopsis, whose #include lines must
 compile; any other FRAME names tests/doc-examples/FRAME.c, which
-includes the example where EXAMPLE says. A fenced C block without a marker
+includes the example where EXAMPLE says. FRAME `sqlite` links the SQLite
+VFS too (skipped in a build without it). A fenced C block without a marker
 fails the check: every example is compiled and run.
 
 A shell example is a fenced block of `$ daxmapctl ...` lines. Each line is
@@ -107,6 +108,13 @@ class Checker:
         cmd += ['-L' + os.path.join(self.build, 'lib'), '-ldaxmap', '-lpthread']
         if frame == 'conn':
             cmd.append('-libverbs')
+        if frame == 'sqlite':
+            vfs = os.path.join(self.build, 'sqlite')
+            if not os.path.exists(os.path.join(vfs, 'libdaxmap-sqlite.so')):
+                print(f'{where}: skipped: built without the SQLite VFS (-Dsqlite)')
+                return
+            cmd += ['-I' + os.path.join(self.src, 'sqlite'), '-L' + vfs, '-ldaxmap-sqlite',
+                    '-lsqlite3', '-Wl,-rpath,' + vfs]
         cmd += ['-o', exe]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:

@@ -4,12 +4,14 @@
 #
 #   check-examples.sh host|rig BINDIR DAXMAPCTL
 #
-# BINDIR holds wal, vfio_dma, rdma_server and rdma_client, built in the
-# tree or against an installed libdaxmap-dev (the Debian package test).
+# BINDIR holds wal, vfio_dma, rdma_server and rdma_client, and
+# example_sqlite when the SQLite VFS is built, built in the tree or against
+# the installed packages (the Debian package test).
 #
 # host: the write-ahead log on an emulated device: append, group commit,
 #       growth, checkpoint, and recovery after its writer is killed (-9)
-#       in the middle of appends, three times over.
+#       in the middle of appends, three times over; the SQLite example run
+#       twice on an emulated device, its table keeping both rows.
 # rig:  the QEMU rig (tests/vm/run --iommu): the log the same way on real
 #       devdax; the RDMA server on soft-RoCE (a peer writes, has it made
 #       durable and reads it back; a remove of the region revokes the
@@ -109,6 +111,21 @@ wal_host()
 	wal_kills "$dev"
 }
 
+# examples/sqlite.c: one row more each run, in a database in the pool
+sqlite_host()
+{
+	local dev=$tmp/sqlite.dev out
+	[[ -x $bin/example_sqlite ]] || { ok "no example_sqlite (built without the SQLite VFS)"; return; }
+	truncate -s 256M "$dev"
+	fresh_pool "$dev" || return
+	"$bin/example_sqlite" "$dev" >/dev/null || { fail "example_sqlite, first run"; return; }
+	out=$("$bin/example_sqlite" "$dev") || { fail "example_sqlite, second run: $out"; return; }
+	[[ $out == *"runs=2 "* ]] || { fail "example_sqlite, second run: $out"; return; }
+	grep -q '"name":"example.db"' <<<"$("$ctl" regions "$dev")" ||
+		fail "no region example.db in the pool"
+	ok "the SQLite example: a database in a region, a row per run ($(tail -n1 <<<"$out"))"
+}
+
 wal_rig()
 {
 	local dev=${DAXMAP_TEST_DEVDAX_2M:?not in the rig}
@@ -185,7 +202,10 @@ vfio_rig()
 }
 
 case $mode in
-host) wal_host ;;
+host)
+	wal_host
+	sqlite_host
+	;;
 rig)
 	wal_rig
 	rdma_rig
