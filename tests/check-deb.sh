@@ -7,19 +7,22 @@
 # 1. dpkg-buildpackage -us -uc -b on a copy of the tree (the .debs land in
 #    OUTDIR, never beside the checkout), with the symbols file checked;
 # 2. lintian: any error fails;
-# 3. apt-get install of libdaxmap0, libdaxmap-dev and daxmapctl, and what
-#    they install: the group daxmap, /run/daxmap, the udev rule, the
-#    completion, a man page per function, daxmapctl --version;
-# 4. the examples, as installed in /usr/share/doc/libdaxmap-dev/examples,
-#    compiled with pkg-config against the installed package and run: the
-#    write-ahead log here, all of them in the QEMU rig (tests/vm/run --iommu),
-#    on the installed libdaxmap.so.0 and daxmapctl;
+# 3. apt-get install of libdaxmap0, libdaxmap-dev, daxmapctl and the SQLite
+#    packages (libdaxmap-sqlite0, libdaxmap-sqlite-dev,
+#    libsqlite3-mod-daxmap), and what they install: the group daxmap,
+#    /run/daxmap, the udev rule, the completion, a man page per function,
+#    daxmapctl --version, the extension loaded by the sqlite3 shell;
+# 4. the examples, as installed in /usr/share/doc/libdaxmap-dev/examples
+#    (and libdaxmap-sqlite-dev's), compiled with pkg-config against the
+#    installed packages and run: the write-ahead log and the SQLite one
+#    here, all but SQLite's in the QEMU rig (tests/vm/run --iommu), on the
+#    installed libdaxmap.so.0 and daxmapctl;
 # 5. the packages are purged again, unless they were installed before or
 #    DAXMAP_KEEP_PACKAGES=1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$root/build-deb}")
-pkgs=(libdaxmap0 libdaxmap-dev daxmapctl)
+pkgs=(libdaxmap0 libdaxmap-dev daxmapctl libdaxmap-sqlite0 libdaxmap-sqlite-dev libsqlite3-mod-daxmap)
 [ "$(id -u)" -eq 0 ] || { echo "check-deb: run as root (apt-get install)"; exit 1; }
 
 step() { echo "-- check-deb: $* ($SECONDS s)"; }
@@ -89,6 +92,17 @@ for fn in $(sed -n 's/^[a-z].*[ *]\(daxmap_[a-z_0-9]*\)(.*/\1/p' /usr/include/da
 	grep -qx "man3/$fn.3.gz" <<<"$pages" || { echo "FAIL: no man page for $fn"; fails=$((fails + 1)); }
 done
 echo "ok: a man page (or a link to its family's) for each of the $n functions of daxmap.h"
+check "pkg-config finds daxmap-sqlite $version" pkg-config --exact-version="$version" daxmap-sqlite
+# the sqlite3 shell with the installed extension, a database on an
+# emulated device (the VFS takes the device from the URI)
+vfs=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/sqlite3/daxmapvfs
+truncate -s 64M "$out/sqlite.dev"
+DAXMAP_RUNTIME_DIR=$out/runtime daxmapctl format "$out/sqlite.dev" >/dev/null
+# (the shell opens its database argument before -cmd runs: :memory: first)
+got=$(DAXMAP_RUNTIME_DIR=$out/runtime sqlite3 -batch :memory: -cmd ".load $vfs" \
+	".open file:t.db?vfs=daxmap&device=$out/sqlite.dev" \
+	'PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (42); SELECT x FROM t' 2>&1) || true
+check "the sqlite3 shell loads $vfs.so and keeps a database in a pool" test "$got" = $'wal\n42'
 
 step "the examples, built against the installed libdaxmap-dev"
 ex=/usr/share/doc/libdaxmap-dev/examples
@@ -98,10 +112,16 @@ cc "${cflags[@]}" "$ex/wal.c" -o "$out/bin/wal" "${daxmap[@]}"
 cc "${cflags[@]}" "$ex/vfio_dma.c" -o "$out/bin/vfio_dma" "${daxmap[@]}"
 cc "${cflags[@]}" "$ex/rdma_server.c" -o "$out/bin/rdma_server" "${daxmap[@]}" -lrdmacm -libverbs
 cc "${cflags[@]}" "$ex/rdma_client.c" -o "$out/bin/rdma_client" -lrdmacm -libverbs
+read -ra daxmap_sqlite <<<"$(pkg-config --cflags --libs daxmap-sqlite)"
+cc "${cflags[@]}" /usr/share/doc/libdaxmap-sqlite-dev/examples/sqlite.c \
+	-o "$out/bin/example_sqlite" "${daxmap_sqlite[@]}"
 # (not ldd | grep -q: with pipefail, grep's early exit fails ldd)
 libs=$(ldd "$out/bin/wal")
 grep -q "libdaxmap.so.0 => /\(usr/\)\?lib/[a-z0-9_]*-linux-gnu/libdaxmap.so.0 " <<<"$libs" ||
 	{ echo "FAIL: wal does not use the installed libdaxmap.so.0"; echo "$libs"; fails=$((fails + 1)); }
+libs=$(ldd "$out/bin/example_sqlite")
+grep -q "libdaxmap-sqlite.so.0 => /\(usr/\)\?lib/[a-z0-9_]*-linux-gnu/libdaxmap-sqlite.so.0 " <<<"$libs" ||
+	{ echo "FAIL: example_sqlite does not use the installed libdaxmap-sqlite.so.0"; echo "$libs"; fails=$((fails + 1)); }
 # the rig gets this directory only: the test script and the installed tool
 cp "$root/tests/check-examples.sh" /usr/bin/daxmapctl "$out/bin/"
 "$root/tests/check-examples.sh" host "$out/bin" /usr/bin/daxmapctl || fails=$((fails + 1))
