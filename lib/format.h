@@ -135,10 +135,20 @@ struct region_rec {
 	uint64_t ctime;       /* creation, seconds since the epoch */
 	uint64_t zap;         /* the zap word, see zw_make() (1.1) */
 	uint64_t written;     /* the written word, see ww_make() (1.2) */
-	uint64_t reserved[3];
+	uint64_t lsize;       /* the logical size word, see rec_lsize() */
+	uint64_t reserved[2];
 	char name[64];        /* NUL-terminated, printable, unique */
 };
 _Static_assert(sizeof(struct region_rec) == REGION_REC_SIZE, "record is 128 bytes");
+
+/*
+ * Logical size word (offset 40): 0 never set (what every record held
+ * before it existed, and what create writes), else the logical size + 1.
+ * Written alone, with one store, flush, drain: failure-atomic, no log.
+ */
+#define LSIZE_UNSET 0ULL
+
+static inline uint64_t *rec_lsize(struct region_rec *r) { return &r->lsize; }
 
 /*
  * Extent entry: 0 free; EXT_BAD never allocated (bad block);

@@ -233,34 +233,12 @@ DAXMAP_EXPORT int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
 	return rc;
 }
 
-/* Every reference held on the pool (*out malloc'ed); how many, or -errno. */
-static int all_holdings(struct ref_runtime *rt, struct ref_holding **out)
-{
-	struct ref_holding *hs = NULL;
-
-	for (size_t cap = 0;;) {
-		struct ref_holding *g;
-		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
-
-		if (got < 0 || (size_t)got <= cap) {
-			*out = hs;
-			return got;
-		}
-		cap = (size_t)got + 8; /* more may come meanwhile */
-		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
-			free(hs);
-			return daxmap_err(ENOMEM, "out of memory");
-		}
-		hs = g;
-	}
-}
-
 static int list_holders(struct daxmap_pool *pool, struct ref_runtime *rt,
 			struct daxmap_holding **holdings, size_t *count)
 {
 	struct daxmap_holding *v;
 	struct ref_holding *hs = NULL;
-	int n = all_holdings(rt, &hs);
+	int n = ref_holders_all(rt, &hs);
 
 	if (n < 0)
 		return n;

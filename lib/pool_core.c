@@ -784,6 +784,7 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	r->zap = 0;
 	/* 1.2: nothing of it was mapped yet: its first mapping zeroes it */
 	r->written = pc->sb.minor >= 2 ? ww_make(gen, 0) : 0;
+	*rec_lsize(r) = LSIZE_UNSET;
 	persist_flush(pc->ops, &r->name_sum, sizeof(*r) - 8);
 	claim(pc, s, gen, 0, n, ext);
 	persist_drain(pc->ops);
@@ -973,6 +974,83 @@ int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint6
 	persist_flush(pc->ops, &pc->recs[slot].written, 8);
 	persist_drain(pc->ops);
 	v->written = written;
+	return 0;
+}
+
+/*
+ * The record of the region in slot at gen, read from the media rather than
+ * the scanned views: the logical size is read and written without the pool
+ * lock by holders of a mapping, whose references keep the slot from being
+ * reused (a release finishes only once they are dropped).
+ */
+static struct region_rec *lsize_rec(const struct pool_core *pc, uint64_t slot, uint64_t gen,
+				    uint64_t *n)
+{
+	struct region_rec *r;
+	uint64_t w;
+
+	if (slot >= pc->sb.region_slots)
+		return NULL;
+	r = &pc->recs[slot];
+	w = load_u64(&r->word);
+	if (rw_state(w) != RS_LIVE || rw_gen(w) != gen)
+		return NULL;
+	*n = rw_n(w);
+	return r;
+}
+
+int pool_region_lsize(const struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t *lsize)
+{
+	struct region_rec *r;
+	uint64_t n, w;
+
+	if (!(r = lsize_rec(pc, slot, gen, &n)))
+		return -ESTALE;
+	w = load_u64(rec_lsize(r));
+	*lsize = w == LSIZE_UNSET ? DAXMAP_LSIZE_NONE : w - 1;
+	return 0;
+}
+
+int pool_region_set_lsize(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t lsize)
+{
+	struct region_rec *r;
+	char a[48], b[48];
+	uint64_t n;
+	int rc;
+
+	if ((rc = writable(pc)))
+		return rc;
+	if (!(r = lsize_rec(pc, slot, gen, &n)))
+		return -ESTALE;
+	if (lsize != DAXMAP_LSIZE_NONE && lsize > n * pc->sb.extent_size)
+		return daxmap_err(EFBIG, "logical size %s is larger than the region (%s)",
+				  fmt_size(a, sizeof(a), lsize),
+				  fmt_size(b, sizeof(b), n * pc->sb.extent_size));
+	/* DAXMAP_LSIZE_NONE + 1 wraps to LSIZE_UNSET: "never set" again */
+	store_u64(rec_lsize(r), lsize + 1);
+	persist_flush(pc->ops, rec_lsize(r), 8);
+	persist_drain(pc->ops);
+	return 0;
+}
+
+int pool_region_peek(const struct pool_core *pc, const char *name)
+{
+	char seen[sizeof(pc->recs[0].name)];
+
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_rec *r = &pc->recs[s];
+		uint64_t w = load_u64(&r->word);
+
+		if (rw_state(w) != RS_LIVE)
+			continue;
+		/* the name only changes while the record is FREE, and every
+		 * create moves the gen: the same word before and after the copy
+		 * means the copy is the live region's name */
+		memcpy(seen, r->name, sizeof(seen));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (load_u64(&r->word) == w && strncmp(seen, name, sizeof(seen)) == 0)
+			return 1;
+	}
 	return 0;
 }
 

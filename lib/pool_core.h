@@ -168,6 +168,24 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen);
  */
 int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t written);
 
+/*
+ * The logical size of the region in slot at gen (format.h: the logical
+ * size word): DAXMAP_LSIZE_NONE when never set. -ESTALE (no message) when
+ * that region is not live. Reads the media, not the scan: callers that hold
+ * references on the region's extents may call it without the pool lock.
+ */
+int pool_region_lsize(const struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t *lsize);
+/* Set it (DAXMAP_LSIZE_NONE: never set): one store, one drain. -EFBIG past
+ * the region's size; -ESTALE (no message) when the region is not live. */
+int pool_region_set_lsize(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t lsize);
+
+/*
+ * Is there a live region called name? Read from the media without the pool
+ * lock or a scan (a seqlock on each record's word): 1 or 0, a snapshot that
+ * a create or remove in progress may fall on either side of.
+ */
+int pool_region_peek(const struct pool_core *pc, const char *name);
+
 /* ---- what the layers above may ask ---- */
 
 /* A region, as a copy of its scanned record. */

@@ -745,10 +745,32 @@ int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns
 	return a.n > INT_MAX ? INT_MAX : (int)a.n;
 }
 
+int ref_holders_all(struct ref_runtime *rt, struct ref_holding **out)
+{
+	struct ref_holding *hs = NULL;
+
+	for (size_t cap = 0;;) {
+		struct ref_holding *g;
+		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
+
+		if (got < 0 || (size_t)got <= cap) {
+			*out = hs;
+			return got;
+		}
+		cap = (size_t)got + 8; /* more may come meanwhile */
+		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
+			free(hs);
+			return daxmap_err(ENOMEM, "out of memory");
+		}
+		hs = g;
+	}
+}
+
 /* Pins are recorded by backend: the names belong with the records. */
 DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
 {
-	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring" };
+	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring",
+					      "rdma-odp" };
 
 	return (unsigned)backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }

@@ -17,7 +17,7 @@
 
 #include "runs.h"
 
-#define REF_BIAS 1024U     /* a pin's weight, like GUP_PIN_COUNTING_BIAS */
+#define REF_BIAS 1024U     /* a pin's weight: the library's unit (kunits.h has the kernel's) */
 #define REF_HOLDERS 128U   /* processes at once */
 #define REF_ENTRIES 1024U  /* extent runs one process may reference */
 
@@ -111,6 +111,10 @@ struct ref_holding {
  * returns how many there are. */
 int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max);
+
+/* Every reference (ref_holders() of all extents) into *out (malloc'ed,
+ * NULL when none); how many, or -errno. rt NULL: none. */
+int ref_holders_all(struct ref_runtime *rt, struct ref_holding **out);
 
 /*
  * Wait until no reference touches runs, reclaiming dead holders as it goes,
