@@ -60,9 +60,11 @@
  * overlap and lie in the pool's data extents, the extent counts add up, and
  * a probe region made of every free extent, stamped, leaves all other
  * stamps intact (the free list hands out no extent that is in use). When
- * the kill came in step 1 of a create or grow that took effect, the
- * extents it added were never mapped: they must read as zeros (their
- * previous owners' stamps must not show).
+ * the kill came inside a create or grow that took effect, the extents it
+ * added must read as zeros (their previous owners' stamps must not show):
+ * never mapped, or zeroed by the first mapping and not yet stamped (with
+ * --in-flight the kill is at a metadata fence, and the only one in step 2
+ * is the mapping's record of what it zeroed).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -830,8 +832,16 @@ static int cmd_verify(const char *path, uint64_t seed, int in_flight)
 		return 1;
 	}
 	where = kill_point(w, c, happened, in_flight);
-	/* a create or grow that took effect in its call: never mapped since */
-	if (happened && w >> 8 == c + 1 && (w & 0xff) == STEP_CALL &&
+	/*
+	 * A create or grow that took effect, killed in its call or in its
+	 * first mapping: what it added was never mapped, or the mapping had
+	 * zeroed it and not yet stamped it (a kill in step 2 at a metadata
+	 * fence is at the fence recording it written; the stamps come after
+	 * the call returns, and a kill between would not be at a fence).
+	 * Zeros either way; the zeroing is not redone if the written word
+	 * made it.
+	 */
+	if (happened && w >> 8 == c + 1 && ((w & 0xff) == STEP_CALL || in_flight) &&
 	    (next.kind == OP_CREATE || (next.kind == OP_RESIZE && next.n > next.old_n)))
 		zeros = check_zeroed(pool, next.id, next.kind == OP_CREATE ? 0 : next.old_n,
 				     next.n, st.extent_size) ? ", some extents it added show old data"
