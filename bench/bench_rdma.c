@@ -82,7 +82,7 @@ static int fake_dereg(struct ibv_mr *mr)
 	return 0;
 }
 
-static const struct rdma_verbs fake_verbs = { fake_reg, fake_dereg };
+static const struct rdma_verbs fake_verbs = { fake_reg, fake_dereg, NULL };
 
 /* ---- the benchmark context ------------------------------------------------ */
 

@@ -7,14 +7,14 @@
  *   taken and dropped) next to a plain mmap+munmap of the same device
  *   range, and next to daxmap_map_new()+daxmap_map_delete() of the same
  *   range (the library's mapping path without references);
- * - reference get+put latency through the internal ref layer (ref_get(),
+ * - reference get+put through the internal ref layer (ref_get(),
  *   ref_put(): the public API has no bare get/put) and through the public
  *   daxmap_pin_external()+daxmap_unpin() on a region mapping, with one
- *   thread, and two threads at once on the same extent and on different
- *   extents; anchors: an atomic increment+decrement of a shared word (the
- *   kernel's folio_get()/folio_put()), a process-shared robust mutex
- *   lock+unlock (what every ref layer call takes), and a FUTEX_WAKE
- *   syscall with no waiter (what every ref_put() makes).
+ *   thread, 2 and 4 threads, and 2 and 4 processes, all on the same extent
+ *   or each on its own; anchor: an atomic increment+decrement of a word
+ *   (the kernel's folio_get()/folio_put()), shared or one per worker; and a
+ *   FUTEX_WAKE syscall with no waiter (what a drop makes when a release
+ *   waits).
  *
  * Each figure is the median over --rounds rounds of --map-ops or --ref-ops
  * operations; the variants of a section run interleaved within each round,
@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -170,29 +171,29 @@ static struct json_object *bench_map_unmap(struct map_ctx *c, int rounds)
 enum op {
 	OP_REF,     /* ref_get(REF_MAP) + ref_put() on one extent */
 	OP_PIN,     /* daxmap_pin_external() + daxmap_unpin() of one extent */
-	OP_ATOMIC,  /* anchor: atomic inc + dec of a shared word */
-	OP_MUTEX,   /* anchor: robust process-shared mutex lock + unlock */
+	OP_ATOMIC,  /* anchor: atomic inc + dec of a word (folio_get/put) */
 };
 
-/* Anchor state, in shared memory like the ref layer's. */
+#define MAXW 4 /* workers at most */
+
+/* Shared with the worker processes: the barrier, each worker's times,
+ * and the anchor words (one cache line each). */
 struct shared {
-	pthread_mutex_t lock;
-	char pad0[64];
-	uint32_t word[2][16]; /* two words on separate cache lines */
+	pthread_barrier_t bar;
+	double t0[MAXW], t1[MAXW];
+	_Alignas(64) uint32_t word[MAXW][16];
 	uint32_t futex;
 };
 
 struct worker {
 	enum op op;
-	int n;
+	int n, idx;
 	struct ref_runtime *rt;
 	uint64_t extent;         /* OP_REF */
 	struct daxmap_map *map;  /* OP_PIN */
 	uint64_t offset, len;    /* OP_PIN */
 	uint32_t *word;          /* OP_ATOMIC */
 	struct shared *sh;
-	pthread_barrier_t *bar;
-	double t0, t1;
 };
 
 static void *work(void *arg)
@@ -200,9 +201,8 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	struct ext_run run = { w->extent, 1 };
 
-	if (w->bar)
-		pthread_barrier_wait(w->bar);
-	w->t0 = now_ns();
+	pthread_barrier_wait(&w->sh->bar);
+	w->sh->t0[w->idx] = now_ns();
 	switch (w->op) {
 	case OP_REF:
 		for (int i = 0; i < w->n; i++) {
@@ -230,60 +230,80 @@ static void *work(void *arg)
 			__atomic_fetch_sub(w->word, 1, __ATOMIC_ACQ_REL);
 		}
 		break;
-	case OP_MUTEX:
-		for (int i = 0; i < w->n; i++) {
-			pthread_mutex_lock(&w->sh->lock);
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-			pthread_mutex_unlock(&w->sh->lock);
-		}
-		break;
 	}
-	w->t1 = now_ns();
+	w->sh->t1[w->idx] = now_ns();
 	return NULL;
-}
-
-/* Run w[0..nthreads) at once; per-thread ns per pair (their mean) and the
- * total pairs per second over the wall time of the slowest. */
-static void run_threads(struct worker *w, int nthreads, double *ns, double *rate)
-{
-	pthread_barrier_t bar;
-	pthread_t t[2];
-	double first, last, sum = 0;
-
-	if (nthreads == 1) {
-		w[0].bar = NULL;
-		work(&w[0]);
-	} else {
-		pthread_barrier_init(&bar, NULL, (unsigned)nthreads);
-		for (int i = 0; i < nthreads; i++) {
-			w[i].bar = &bar;
-			if ((errno = pthread_create(&t[i], NULL, work, &w[i])) != 0)
-				die_errno("pthread_create"); /* it returns the error */
-		}
-		for (int i = 0; i < nthreads; i++)
-			pthread_join(t[i], NULL);
-		pthread_barrier_destroy(&bar);
-	}
-	first = w[0].t0;
-	last = w[0].t1;
-	for (int i = 0; i < nthreads; i++) {
-		sum += (w[i].t1 - w[i].t0) / w[i].n;
-		first = w[i].t0 < first ? w[i].t0 : first;
-		last = w[i].t1 > last ? w[i].t1 : last;
-	}
-	*ns = sum / nthreads;
-	*rate = (double)w[0].n * nthreads / ((last - first) * 1e-9);
 }
 
 struct ref_ctx {
 	struct ref_runtime *rt;
 	struct daxmap_map *map;   /* a mapping of the region, for pins */
-	uint64_t ext[2];          /* pool extent numbers of region indexes 0, 1 */
+	uint64_t ext[MAXW];       /* pool extent numbers of region indexes 0.. */
 	uint64_t es;
+	uint8_t uuid[16];         /* for the worker processes' own attachments */
+	uint64_t nextents;
+	const char *dir;
 	struct shared *sh;
 	int n, rounds;
 	int pin_ok;               /* 0: pins refused on this device */
 };
+
+/*
+ * Run nw workers at once, as threads of this process or as processes
+ * (each attached to the pool's runtime state on its own, as any process
+ * using the pool is). Per-worker ns per pair (their mean) and the total
+ * pairs per second over the wall time from the first start to the last
+ * end.
+ */
+static void run_workers(const struct ref_ctx *c, struct worker *w, int nw, bool procs,
+			double *ns, double *rate)
+{
+	pthread_barrierattr_t ba;
+	pthread_t t[MAXW];
+	pid_t pid[MAXW];
+	double first, last, sum = 0;
+
+	pthread_barrierattr_init(&ba);
+	pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+	pthread_barrier_init(&c->sh->bar, &ba, (unsigned)nw);
+	pthread_barrierattr_destroy(&ba);
+	for (int i = 0; i < nw; i++) {
+		w[i].idx = i;
+		w[i].sh = c->sh;
+		if (!procs) {
+			if ((errno = pthread_create(&t[i], NULL, work, &w[i])) != 0)
+				die_errno("pthread_create"); /* it returns the error */
+			continue;
+		}
+		if ((pid[i] = fork()) < 0)
+			die_errno("fork");
+		if (pid[i] == 0) {
+			if (ref_attach(&w[i].rt, c->uuid, c->nextents, c->dir) < 0)
+				die("ref_attach");
+			work(&w[i]);
+			ref_detach(w[i].rt);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < nw; i++) {
+		int st;
+
+		if (!procs)
+			pthread_join(t[i], NULL);
+		else if (waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st) || WEXITSTATUS(st))
+			die("a worker process failed");
+	}
+	pthread_barrier_destroy(&c->sh->bar);
+	first = c->sh->t0[0];
+	last = c->sh->t1[0];
+	for (int i = 0; i < nw; i++) {
+		sum += (c->sh->t1[i] - c->sh->t0[i]) / w[i].n;
+		first = c->sh->t0[i] < first ? c->sh->t0[i] : first;
+		last = c->sh->t1[i] > last ? c->sh->t1[i] : last;
+	}
+	*ns = sum / nw;
+	*rate = (double)w[0].n * nw / ((last - first) * 1e-9);
+}
 
 /* ns per get and per put of one extent, BATCH gets then BATCH puts. */
 static void ref_per_op(const struct ref_ctx *c, double *get, double *put)
@@ -313,97 +333,46 @@ static double futex_wake_ns(const struct ref_ctx *c)
 {
 	double t0 = now_ns();
 
-	/* not FUTEX_PRIVATE, as the ref layer's wake_all() */
+	/* not FUTEX_PRIVATE, as a drop's wake-up of a waiter */
 	for (int i = 0; i < c->n; i++)
 		syscall(SYS_futex, &c->sh->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	return (now_ns() - t0) / c->n;
 }
 
-/*
- * One scenario: nthreads threads (1 or 2); different: on extents 0 and 1
- * (and separate anchor words) instead of both on extent 0. The ops run
- * interleaved, each round; medians of the rounds.
- */
-static struct json_object *ref_scenario(const struct ref_ctx *c, int nthreads, int different)
-{
-	static const struct {
-		enum op op;
-		const char *name;
-	} ops[] = {
-		{ OP_REF, "ref_get_put" },
-		{ OP_PIN, "pin_external_unpin" },
-		{ OP_ATOMIC, "anchor_atomic_inc_dec" },
-		{ OP_MUTEX, "anchor_robust_mutex_lock_unlock" },
-	};
-	enum { NOPS = sizeof(ops) / sizeof(ops[0]) };
-	struct json_object *j = json_object_new_object();
-	double *ns[NOPS], *rate[NOPS];
+/* The scenarios, each run in every round, interleaved. */
+struct scenario {
+	const char *name;
+	int workers;
+	bool procs, different;
+};
 
-	for (int o = 0; o < NOPS; o++) {
-		ns[o] = calloc_doubles(c->rounds);
-		rate[o] = calloc_doubles(c->rounds);
-	}
-	for (int r = 0; r < c->rounds; r++)
-		for (int o = 0; o < NOPS; o++) {
-			struct worker w[2];
+static const struct scenario scenarios[] = {
+	{ "one_thread", 1, false, false },
+	{ "two_threads_same_extent", 2, false, false },
+	{ "two_threads_different_extents", 2, false, true },
+	{ "four_threads_same_extent", 4, false, false },
+	{ "four_threads_different_extents", 4, false, true },
+	{ "two_processes_same_extent", 2, true, false },
+	{ "two_processes_different_extents", 2, true, true },
+	{ "four_processes_same_extent", 4, true, false },
+	{ "four_processes_different_extents", 4, true, true },
+};
+enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 
-			/* the anchors are 100 times cheaper: 10 times the ops, so
-			 * two threads overlap for long enough (under TCG too) */
-			int anchor_scale = ops[o].op == OP_ATOMIC || ops[o].op == OP_MUTEX ? 10 : 1;
-
-			if (ops[o].op == OP_PIN && !c->pin_ok)
-				continue;
-			for (int t = 0; t < nthreads; t++) {
-				int k = different ? t : 0;
-
-				w[t] = (struct worker){
-					.op = ops[o].op, .n = c->n * anchor_scale, .rt = c->rt,
-					.extent = c->ext[k], .map = c->map,
-					.offset = (uint64_t)k * c->es, .len = c->es,
-					.word = c->sh->word[k], .sh = c->sh,
-				};
-			}
-			run_threads(w, nthreads, &ns[o][r], &rate[o][r]);
-		}
-	json_object_object_add(j, "threads", json_object_new_int(nthreads));
-	if (nthreads > 1)
-		json_object_object_add(j, "extents", json_object_new_string(
-			different ? "different (index 0 and 1 of the region)" : "same (index 0)"));
-	for (int o = 0; o < NOPS; o++) {
-		char key[96];
-
-		if (ops[o].op == OP_PIN && !c->pin_ok)
-			continue;
-		snprintf(key, sizeof(key), "%s_ns_per_pair", ops[o].name);
-		json_object_object_add(j, key, jd(median(ns[o], c->rounds), 1));
-		if (nthreads > 1) {
-			snprintf(key, sizeof(key), "%s_pairs_per_sec_total", ops[o].name);
-			json_object_object_add(j, key, jd(median(rate[o], c->rounds), 1));
-		}
-		free(ns[o]);
-		free(rate[o]);
-	}
-	if (nthreads == 1) {
-		double *g = calloc_doubles(c->rounds), *p = calloc_doubles(c->rounds);
-		double *f = calloc_doubles(c->rounds);
-
-		for (int r = 0; r < c->rounds; r++) {
-			ref_per_op(c, &g[r], &p[r]);
-			f[r] = futex_wake_ns(c);
-		}
-		json_object_object_add(j, "ref_get_ns", jd(median(g, c->rounds), 1));
-		json_object_object_add(j, "ref_put_ns", jd(median(p, c->rounds), 1));
-		json_object_object_add(j, "anchor_futex_wake_syscall_ns", jd(median(f, c->rounds), 1));
-		free(g);
-		free(p);
-		free(f);
-	}
-	return j;
-}
+static const struct {
+	enum op op;
+	const char *name;
+} ops[] = {
+	{ OP_REF, "ref_get_put" },
+	{ OP_PIN, "pin_external_unpin" },
+	{ OP_ATOMIC, "anchor_atomic_inc_dec" },
+};
+enum { NOPS = sizeof(ops) / sizeof(ops[0]) };
 
 static struct json_object *bench_refs(struct ref_ctx *c)
 {
 	struct json_object *j = json_object_new_object();
+	double *ns[NSCEN][NOPS], *rate[NSCEN][NOPS], base[NOPS] = { 0 };
 	struct daxmap_pin *pin;
 
 	/* pins may be refused on this kind of device (the pin rules): say so */
@@ -419,14 +388,87 @@ static struct json_object *bench_refs(struct ref_ctx *c)
 	json_object_object_add(j, "rounds", json_object_new_int(c->rounds));
 	json_object_object_add(j, "notes", json_object_new_string(
 		"ref_get_put: internal ref_get(REF_MAP)+ref_put() of one extent; "
-		"the atomic and mutex anchors run 10 times ops_per_round; "
-		"pin_external_unpin: public API, one extent of a region mapping, not revocable; "
-		"ns_per_pair with 2 threads: each thread's own time per pair, mean of the two; "
-		"the robust mutex anchor is one lock for both threads in every scenario, "
-		"as the ref layer has one lock per pool; threads of a process share its holder slot"));
-	json_object_object_add(j, "uncontended", ref_scenario(c, 1, 0));
-	json_object_object_add(j, "two_threads_same_extent", ref_scenario(c, 2, 0));
-	json_object_object_add(j, "two_threads_different_extents", ref_scenario(c, 2, 1));
+		"pin_external_unpin: public API, one extent of a region mapping, not revocable, "
+		"threads only (a mapping is its process's own); anchor_atomic_inc_dec: "
+		"one word for all workers (same extent) or one each (different), 10 times "
+		"the ops; ns_per_pair: each worker's own time per pair, their mean; "
+		"pairs_per_sec_total: all workers' pairs over the wall time; scaling: that "
+		"rate over one thread's, in the same run; threads of a process share its "
+		"holder slot, each process has its own"));
+	for (int s = 0; s < NSCEN; s++)
+		for (int o = 0; o < NOPS; o++) {
+			ns[s][o] = calloc_doubles(c->rounds);
+			rate[s][o] = calloc_doubles(c->rounds);
+		}
+	for (int r = 0; r < c->rounds; r++)
+		for (int s = 0; s < NSCEN; s++)
+			for (int o = 0; o < NOPS; o++) {
+				const struct scenario *sc = &scenarios[s];
+				struct worker w[MAXW];
+				int scale = ops[o].op == OP_ATOMIC ? 10 : 1;
+
+				if (ops[o].op == OP_PIN && (!c->pin_ok || sc->procs))
+					continue;
+				for (int t = 0; t < sc->workers; t++) {
+					int k = sc->different ? t : 0;
+
+					w[t] = (struct worker){
+						.op = ops[o].op, .n = c->n * scale, .rt = c->rt,
+						.extent = c->ext[k], .map = c->map,
+						.offset = (uint64_t)k * c->es, .len = c->es,
+						.word = c->sh->word[k],
+					};
+				}
+				run_workers(c, w, sc->workers, sc->procs, &ns[s][o][r], &rate[s][o][r]);
+			}
+	for (int s = 0; s < NSCEN; s++) {
+		struct json_object *js = json_object_new_object();
+
+		json_object_object_add(js, "workers", json_object_new_int(scenarios[s].workers));
+		json_object_object_add(js, "as", json_object_new_string(
+			scenarios[s].procs ? "processes" : "threads"));
+		for (int o = 0; o < NOPS; o++) {
+			char key[96];
+			double rt;
+
+			if (ops[o].op == OP_PIN && (!c->pin_ok || scenarios[s].procs))
+				continue;
+			rt = median(rate[s][o], c->rounds);
+			if (s == 0)
+				base[o] = rt;
+			snprintf(key, sizeof(key), "%s_ns_per_pair", ops[o].name);
+			json_object_object_add(js, key, jd(median(ns[s][o], c->rounds), 1));
+			snprintf(key, sizeof(key), "%s_pairs_per_sec_total", ops[o].name);
+			json_object_object_add(js, key, jd(rt, 1));
+			if (s > 0 && base[o] > 0) {
+				snprintf(key, sizeof(key), "%s_scaling", ops[o].name);
+				json_object_object_add(js, key, jd(rt / base[o], 2));
+			}
+		}
+		if (s == 0) {
+			double *g = calloc_doubles(c->rounds), *p = calloc_doubles(c->rounds);
+			double *f = calloc_doubles(c->rounds);
+
+			for (int r = 0; r < c->rounds; r++) {
+				ref_per_op(c, &g[r], &p[r]);
+				f[r] = futex_wake_ns(c);
+			}
+			json_object_object_add(js, "ref_get_ns", jd(median(g, c->rounds), 1));
+			json_object_object_add(js, "ref_put_ns", jd(median(p, c->rounds), 1));
+			json_object_object_add(js, "ref_vs_atomic", jd(median(ns[0][0], c->rounds) /
+								      median(ns[0][2], c->rounds), 2));
+			json_object_object_add(js, "anchor_futex_wake_syscall_ns",
+					       jd(median(f, c->rounds), 1));
+			free(g);
+			free(p);
+			free(f);
+		}
+		json_object_object_add(j, scenarios[s].name, js);
+		for (int o = 0; o < NOPS; o++) {
+			free(ns[s][o]);
+			free(rate[s][o]);
+		}
+	}
 	return j;
 }
 
@@ -481,14 +523,14 @@ int main(int argc, char **argv)
 		default: usage(USAGE);
 		}
 	}
-	if (optind != argc - 1 || k < 2 || map_ops <= 0 || ref_ops <= 0 || rounds <= 0)
+	if (optind != argc - 1 || k < MAXW || map_ops <= 0 || ref_ops <= 0 || rounds <= 0)
 		usage(USAGE);
 	dev = bench_dev_open(argv[optind], align);
 	pool = bench_pool_new(dev, &st);
 	if (daxmap_region_create(pool, REGION, k * st.extent_size, NULL) < 0)
 		die("create");
 	if (daxmap_region_ranges(pool, REGION, &ranges, &nranges) < 0 ||
-	    daxmap_pool_refs(pool, REGION, &refs, &nrefs) < 0 || nrefs < 2)
+	    daxmap_pool_refs(pool, REGION, &refs, &nrefs) < 0 || nrefs < MAXW)
 		die("region");
 
 	out = bench_out_new(argv[optind], dev);
@@ -511,11 +553,15 @@ int main(int argc, char **argv)
 	/* 2. get + put: the ref layer's attachment is the pool's own (one per
 	 * pool per process), found the way the library finds it */
 	rc = (struct ref_ctx){ .es = st.extent_size, .n = ref_ops, .rounds = rounds,
-			       .ext = { refs[0].extent, refs[1].extent } };
+			       .nextents = st.extents_total };
+	for (int i = 0; i < MAXW; i++)
+		rc.ext[i] = refs[i].extent;
 	dir = getenv("DAXMAP_RUNTIME_DIR");
 	if (dir && !*dir)
 		dir = NULL;
+	rc.dir = dir;
 	memcpy(uuid, pool_uuid(pool), sizeof(uuid));
+	memcpy(rc.uuid, uuid, sizeof(uuid));
 	if (daxmap_region_map(&rc.map, pool, REGION, 0) < 0 ||
 	    runtime_attach(pool, &rc.rt) < 0)
 		die("attach");
@@ -523,17 +569,7 @@ int main(int argc, char **argv)
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (rc.sh == MAP_FAILED)
 		die_errno("mmap");
-	{
-		pthread_mutexattr_t a;
-
-		pthread_mutexattr_init(&a);
-		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-		pthread_mutex_init(&rc.sh->lock, &a);
-		pthread_mutexattr_destroy(&a);
-	}
 	json_object_object_add(out, "get_put", bench_refs(&rc));
-	pthread_mutex_destroy(&rc.sh->lock);
 	munmap(rc.sh, sizeof(struct shared));
 	ref_detach(rc.rt);
 	daxmap_map_delete(&rc.map);

@@ -17,10 +17,46 @@
 extern "C" {
 #endif
 
+/* ---- version ---------------------------------------------------------- */
+
+/* The version of this header. */
+#define DAXMAP_VERSION_MAJOR 0
+#define DAXMAP_VERSION_MINOR 2
+#define DAXMAP_VERSION_PATCH 0
+/* One number per version, in the order of the versions (minor and patch
+ * stay below 256). */
+#define DAXMAP_VERSION_ENCODE(major, minor, patch) \
+	((major) * 65536 + (minor) * 256 + (patch))
+#define DAXMAP_VERSION_NUMBER                                              \
+	DAXMAP_VERSION_ENCODE(DAXMAP_VERSION_MAJOR, DAXMAP_VERSION_MINOR, \
+			      DAXMAP_VERSION_PATCH)
+/* Nonzero when this header is version major.minor.patch or later; usable
+ * in #if. */
+#define DAXMAP_CHECK_VERSION(major, minor, patch) \
+	(DAXMAP_VERSION_NUMBER >= DAXMAP_VERSION_ENCODE(major, minor, patch))
+
+/*
+ * The version of the library the program runs with, which can be newer
+ * than the header it was built with: "0.2.0". Its numbers go to *major,
+ * *minor and *patch, each when not NULL.
+ */
+const char *daxmap_version(unsigned *major, unsigned *minor, unsigned *patch);
+
 /* ---- errors ---------------------------------------------------------- */
 
 /* The last error of the calling thread, in words; "" if none yet. */
 const char *daxmap_errormsg(void);
+
+/* ---- the kernel ----------------------------------------------------------- */
+
+/*
+ * The kernel version that the pin rules (daxmap_pin_check()) and the
+ * kernel's expected counts (daxmap_pool_kernel_refs()) go by: the running
+ * kernel's MAJOR.MINOR, or the environment variable DAXMAP_KERNEL_VERSION
+ * ("MAJOR.MINOR") when it is set. Returns 0 (the running kernel's), 1 (the
+ * override's), or -errno (the release cannot be read or parsed).
+ */
+int daxmap_kernel_version(unsigned *major, unsigned *minor);
 
 /* ---- devices ---------------------------------------------------------- */
 
@@ -298,9 +334,131 @@ int daxmap_region_ranges(struct daxmap_pool *pool, const char *name,
 int daxmap_region_map(struct daxmap_map **mapp, struct daxmap_pool *pool,
 		      const char *name, unsigned flags);
 
+/* ---- growing regions, logical sizes, region locks (LIBDAXMAP_2) --------- */
+
+/*
+ * Grow region name to at least size bytes (rounded up to whole extents);
+ * a region that large already is left as it is, never shrunk, so processes
+ * that grow a shared region at once never undo each other. *actual (may
+ * be NULL) gets the region's size. Errors as daxmap_region_resize()'s
+ * growing: -ENOENT, -ENOSPC, -EINVAL, -EFBIG, -EROFS, -EBUSY.
+ */
+int daxmap_region_grow(struct daxmap_pool *pool, const char *name, uint64_t size,
+		       uint64_t *actual);
+
+/*
+ * Is there a region called name (1) or not (0)? Read without the pool lock
+ * or a re-read of the tables, so cheap enough to ask before every
+ * transaction: a snapshot, which a create or remove in progress in another
+ * process may fall on either side of. A region being removed is not one.
+ * -EINVAL: no pool or name.
+ */
+int daxmap_region_exists(struct daxmap_pool *pool, const char *name);
+/*
+ * Was no byte of region name ever mapped since its extents were handed
+ * out (1), or was some (0)? A region that was never mapped holds nothing
+ * anyone wrote: an application may take over one that its own create left
+ * before its first mapping (a crash in between) without losing data. A
+ * format 1.1 pool does not record it: always 0. -ENOENT no such region,
+ * -EINVAL no pool or name.
+ */
+int daxmap_region_never_mapped(struct daxmap_pool *pool, const char *name);
+
+/*
+ * daxmap_region_map() inside a reservation of reserve bytes of address
+ * space (rounded up to whole extents; at least the region's size): the
+ * region is mapped at its start, and daxmap_region_map_extend() maps what
+ * it gains later right after it, so addresses handed out never move.
+ * daxmap_map_len() is the length mapped; flags as daxmap_region_map().
+ * -EFBIG: the region is larger than reserve.
+ */
+int daxmap_region_map_reserve(struct daxmap_map **mapp, struct daxmap_pool *pool,
+			      const char *name, uint64_t reserve, unsigned flags);
+/*
+ * Map, in place, the extents region gained since map was made or last
+ * extended (daxmap_region_grow() or resize, in any process), taking a
+ * reference on each; they read as zeros (zeroed first). Nothing gained: 0, nothing done. -EFBIG: the region
+ * outgrew the reservation (nothing is mapped); -EINVAL: map is not a
+ * region mapping of pool; -ESTALE: the region is being removed.
+ */
+int daxmap_region_map_extend(struct daxmap_pool *pool, struct daxmap_map *map);
+
+/*
+ * The logical size of a region: how many of its bytes hold data, kept in
+ * the pool (doc/format.md), failure-atomic. DAXMAP_LSIZE_NONE: never set
+ * (a new region), or set to DAXMAP_LSIZE_NONE.
+ */
+#define DAXMAP_LSIZE_NONE UINT64_MAX
+
+/* By name, under the pool lock. -ENOENT, -ESTALE (being removed). */
+int daxmap_region_get_lsize(struct daxmap_pool *pool, const char *name, uint64_t *lsize);
+/*
+ * Set it: one 8-byte store, flushed and drained before the call returns.
+ * -EFBIG: larger than the region (DAXMAP_LSIZE_NONE excepted); -EROFS; and
+ * as daxmap_region_get_lsize().
+ */
+int daxmap_region_set_lsize(struct daxmap_pool *pool, const char *name, uint64_t lsize);
+/*
+ * The same through a region mapping of pool (daxmap_region_map*()), without
+ * the pool lock or a system call: for every read or write of a file kept in
+ * a region. -EINVAL: map is not a region mapping of pool; -ESTALE: the
+ * region was removed.
+ */
+int daxmap_region_map_get_lsize(struct daxmap_pool *pool, const struct daxmap_map *map,
+				uint64_t *lsize);
+int daxmap_region_map_set_lsize(struct daxmap_pool *pool, struct daxmap_map *map,
+				uint64_t lsize);
+
+/*
+ * Region locks: byte-range locks private to each region, shared and
+ * exclusive, between lock owners in any process (OFD locks, fcntl(2), on
+ * the device: a process that dies drops its own). Each owner is a
+ * daxmap_lock: two owners in one process, or in two threads, conflict as
+ * two processes do. A region has DAXMAP_LOCK_SPAN lock bytes; they mean
+ * what the application decides. The lock space is that of the region as it
+ * was when the owner was made: a region removed and created again under
+ * the same name has a new one.
+ */
+struct daxmap_lock;
+
+#define DAXMAP_LOCK_SPAN (1ULL << 27)
+
+enum daxmap_lock_type {
+	DAXMAP_LOCK_UNLOCK = 0,
+	DAXMAP_LOCK_SHARED = 1,
+	DAXMAP_LOCK_EXCL = 2,
+};
+
+/* daxmap_lock_set() flags */
+#define DAXMAP_LOCK_WAIT (1U << 0) /* wait for a conflicting lock to go */
+
+/* A lock owner on region name (one file description of the device). */
+int daxmap_lock_open(struct daxmap_lock **lkp, struct daxmap_pool *pool, const char *name);
+/* Drop every lock of the owner and free it; *lkp becomes NULL. */
+void daxmap_lock_close(struct daxmap_lock **lkp);
+/*
+ * Lock (or unlock) bytes [start, start + len) of the region's lock space
+ * as type, replacing what the owner held there (a shared lock becomes
+ * exclusive and back, as fcntl(2) converts). -EAGAIN: another owner holds
+ * a conflicting lock (without DAXMAP_LOCK_WAIT); -EDEADLK; -EINVAL: a
+ * range outside [0, DAXMAP_LOCK_SPAN), len 0, a bad type or flag.
+ */
+int daxmap_lock_set(struct daxmap_lock *lk, uint64_t start, uint64_t len,
+		    enum daxmap_lock_type type, unsigned flags);
+/* 1 when another owner holds a lock on the range that conflicts with type
+ * (shared or exclusive), 0 when the owner could take it; -EINVAL. */
+int daxmap_lock_test(struct daxmap_lock *lk, uint64_t start, uint64_t len,
+		     enum daxmap_lock_type type);
+
 /* ---- references, holders, reclaim ---------------------------------------- */
 
-/* What a pin adds to an extent's reference count (GUP_PIN_COUNTING_BIAS). */
+/*
+ * What a pin adds to an extent's refcount in daxmap_pool_refs(): the
+ * library's own unit, so that one number says "held" and "pinned or only
+ * mapped". It is not what the kernel adds to a DAX folio (a long-term pin
+ * adds 1 per 4 KiB page pinned, an io_uring buffer 1 per folio): the
+ * kernel's own counts are daxmap_pool_kernel_refs()'s.
+ */
 #define DAXMAP_PIN_BIAS 1024
 
 enum daxmap_ref_kind {
@@ -313,9 +471,14 @@ enum daxmap_pin_backend {
 	DAXMAP_PIN_RDMA = 2,
 	DAXMAP_PIN_VFIO = 3,
 	DAXMAP_PIN_IO_URING = 4,
+	/* an RDMA MR registered with IBV_ACCESS_ON_DEMAND (on-demand paging):
+	 * the NIC faults pages in through the kernel's page tables, so the
+	 * kernel takes no long-term pin and no page reference; it has its own
+	 * rule (daxmap_pin_check()) */
+	DAXMAP_PIN_RDMA_ODP = 5,
 };
 
-/* "external", "rdma", "vfio", "io_uring" */
+/* "external", "rdma", "vfio", "io_uring", "rdma-odp" */
 const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend);
 
 /* The reference state of one extent a region owns. */
@@ -325,7 +488,8 @@ struct daxmap_extent_refs {
 	char region[64];
 	uint64_t index;     /* its index in the region */
 	int releasing;      /* ZAP: being released */
-	uint32_t refcount;  /* mappings + DAXMAP_PIN_BIAS * pins */
+	uint32_t refcount;  /* mappings + DAXMAP_PIN_BIAS * pins (the
+			     * library's unit, not the kernel's) */
 	uint32_t pins;      /* exact */
 };
 
@@ -335,6 +499,47 @@ struct daxmap_extent_refs {
  */
 int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
 		     struct daxmap_extent_refs **refs, size_t *count);
+
+/*
+ * What the kernel itself should show for one extent now, in its own units
+ * (its struct page): the _refcount and _pincount of each of the extent's
+ * folios (device-alignment pages) on the running kernel
+ * (daxmap_kernel_version()), from the library's records. As the kernels
+ * were seen to count (doc/pins.md, "What the kernel counts"): a devdax
+ * folio idles at 1, an fsdax one at 1 before Linux 6.15 and 0 from 6.15;
+ * a mapping adds 1 from 6.15 (once its pages are faulted in); an RDMA MR
+ * and a VFIO map add 1 to both per 4 KiB page; an io_uring buffer 1 to
+ * both; an ODP MR nothing. A pin counts on every folio of the extents it
+ * covers (an upper bound for folios a partial pin does not reach). VFIO
+ * type1 never gives device-dax pages back: every map of this boot counts
+ * until the device is re-enabled (daxctl disable-device + enable-device),
+ * which the library notices. Only live processes' mappings and pins count.
+ */
+struct daxmap_kernel_refs {
+	uint64_t extent;      /* extent number in the pool */
+	uint64_t offset;      /* its device offset */
+	char region[64];
+	uint64_t index;       /* its index in the region */
+	uint64_t folio_size;  /* bytes per folio: the device alignment */
+	uint64_t folios;      /* folios in the extent */
+	int64_t refcount;     /* expected _refcount of each folio */
+	int64_t pincount;     /* expected _pincount of each folio */
+	int exact;            /* 0: external pins (daxmap_pin_external()) are
+			       * held, whose kernel references are unknown */
+	/* what the figures come from: live holders covering the extent */
+	uint32_t maps, rdma, rdma_odp, io_uring, vfio, external;
+	uint32_t vfio_maps;     /* VFIO type1 maps of it this boot */
+	uint32_t vfio_leftover; /* of those, unmapped yet still pinned by
+				 * the kernel (vfio_maps - vfio) */
+};
+
+/*
+ * The kernel's expected counts for every extent of region (NULL: of every
+ * region), as now, into a malloc'ed array (free()). Errors as for
+ * daxmap_pool_refs(), and those of daxmap_kernel_version().
+ */
+int daxmap_pool_kernel_refs(struct daxmap_pool *pool, const char *region,
+			    struct daxmap_kernel_refs **refs, size_t *count);
 
 /* One reference: who holds what. */
 struct daxmap_holding {
@@ -411,6 +616,26 @@ enum daxmap_pin_backend daxmap_pin_backend(const struct daxmap_pin *pin);
 int daxmap_pin_check(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
 /* The rule that decides it, allowed or not, as a sentence. */
 const char *daxmap_pin_rule(const struct daxmap_dev *dev, enum daxmap_pin_backend backend);
+
+/* daxmap_pin_decision() results */
+enum daxmap_pin_verdict {
+	DAXMAP_PIN_REFUSED = 0,        /* refused before the kernel is asked */
+	DAXMAP_PIN_ALLOWED = 1,        /* seen to work on this kernel */
+	DAXMAP_PIN_KERNEL_DECIDES = 2, /* not known for this kernel: the pin
+					* asks the kernel and, if it refuses,
+					* returns its error with the likely
+					* reason */
+};
+
+/*
+ * The verdict of the pin rules for a pin of len bytes (0: any length) by
+ * backend on dev's memory, on the kernel daxmap_kernel_version() gives,
+ * and (rule, if not NULL) the sentence that decides it. len matters for
+ * io_uring: buffers over 1 GiB are refused on kernels whose io_uring
+ * refuses them. -EINVAL: no dev, unknown backend.
+ */
+int daxmap_pin_decision(const struct daxmap_dev *dev, enum daxmap_pin_backend backend,
+			uint64_t len, const char **rule);
 
 /* ---- pin backend: RDMA (rdma-core) ---- */
 
@@ -529,8 +754,14 @@ int daxmap_mr_cache_stat(struct daxmap_mr_cache *cache,
  * pin rules), -EBADF/-ENOTTY (not a VFIO container), -EINVAL (no IOMMU
  * set, alignment, IOVA range), -EEXIST (the IOVA overlaps a mapping),
  * -ENOMEM (RLIMIT_MEMLOCK), -ESTALE; daxmap_errormsg() gives the numbers.
- * Device-dax pages are not charged to RLIMIT_MEMLOCK by type1, and on
- * Linux 6.1 type1 never drops its page pins of them (doc/pins.md).
+ * Device-dax pages are not charged to RLIMIT_MEMLOCK by type1, and type1
+ * never drops its page pins of them (seen on Linux 6.1, 6.12 and 7.3):
+ * every map adds 1 per 4 KiB page to each folio's _refcount and _pincount
+ * for good, until the device is re-enabled (daxctl disable-device +
+ * enable-device). The library counts those maps per folio for the boot
+ * (daxmap_pool_kernel_refs(): vfio_maps, vfio_leftover) and refuses a map
+ * that would take a folio's _refcount past 2^31 - 1 (-EOVERFLOW, saying how
+ * to reset), where the kernel would refuse the folio for good.
  */
 int daxmap_pin_vfio(struct daxmap_pin **pinp, struct daxmap_map *map,
 		    uint64_t offset, uint64_t len, int container_fd,
@@ -554,8 +785,11 @@ struct io_uring; /* liburing's ring: include <liburing.h> to use it */
  * this process holds is refused (-EBUSY); one the application filled
  * itself is replaced, as the kernel does.
  *
- * io_uring allows 1 GiB per buffer: a longer len is refused (-EINVAL);
- * register a longer range as several buffers, one index each. The pin
+ * Before Linux 7.3 io_uring may allow 1 GiB per buffer: on kernels seen
+ * to refuse more (6.1, 6.12 and older) a longer len is refused (-EINVAL);
+ * register a longer range as several buffers, one index each. 7.3 takes
+ * longer buffers; on the kernels in between the kernel is asked, and its
+ * -EFAULT says so (daxmap_pin_decision() with len tells which). The pin
  * rules (daxmap_pin_check()) come before the kernel is asked: io_uring
  * refuses devdax before Linux 6.5, fsdax and page-cache files always
  * (-EOPNOTSUPP, naming the rule). When the kernel refuses anyway, its

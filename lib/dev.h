@@ -22,6 +22,8 @@ struct daxmap_dev {
 	bool nvdimm;              /* devdax carved from an NVDIMM namespace */
 	char name[32];            /* "dax0.0" for devdax, "" otherwise */
 	struct pmem2_source *src; /* for libpmem2 (persist fns, deep flush) */
+	bool unaligned_placement; /* the kernel placed a mapping off alignment
+				   * (map.c reserves first from then on) */
 };
 
 /*

@@ -7,6 +7,11 @@
  *
  *   0            primary superblock (struct pool_sb), written once by format
  *   2 MiB        backup superblock (same bytes)        1.1: at 64 KiB
+ *   2 MiB+4 KiB  change sequence (1.2): bumped by every writer of the
+ *                tables before its first store, so a handle re-reads them
+ *                only when they changed. It speaks to live processes only
+ *                (after a restart every handle reads all): it is flushed
+ *                with the operation's stores, and no fence waits for it
  *   2 MiB+64 KiB region table: region_slots records of 128 bytes
  *                                                      1.1: at 128 KiB
  *   after it     extent table: one 8-byte entry per extent of the device
@@ -37,6 +42,7 @@
 #define SB_PRIMARY_OFF 0ULL
 #define META_BASE (2ULL << 20)       /* 1.2: backup superblock and tables */
 #define SB_BACKUP_OFF META_BASE
+#define CHANGE_SEQ_OFF (META_BASE + (4ULL << 10))
 #define REGION_TABLE_OFF (META_BASE + (64ULL << 10))
 #define SB_BACKUP_OFF_1_1 (64ULL << 10)
 #define REGION_TABLE_OFF_1_1 (128ULL << 10)
@@ -129,10 +135,20 @@ struct region_rec {
 	uint64_t ctime;       /* creation, seconds since the epoch */
 	uint64_t zap;         /* the zap word, see zw_make() (1.1) */
 	uint64_t written;     /* the written word, see ww_make() (1.2) */
-	uint64_t reserved[3];
+	uint64_t lsize;       /* the logical size word, see rec_lsize() */
+	uint64_t reserved[2];
 	char name[64];        /* NUL-terminated, printable, unique */
 };
 _Static_assert(sizeof(struct region_rec) == REGION_REC_SIZE, "record is 128 bytes");
+
+/*
+ * Logical size word (offset 40): 0 never set (what every record held
+ * before it existed, and what create writes), else the logical size + 1.
+ * Written alone, with one store, flush, drain: failure-atomic, no log.
+ */
+#define LSIZE_UNSET 0ULL
+
+static inline uint64_t *rec_lsize(struct region_rec *r) { return &r->lsize; }
 
 /*
  * Extent entry: 0 free; EXT_BAD never allocated (bad block);

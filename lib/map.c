@@ -32,7 +32,9 @@ struct daxmap_map {
 	enum daxmap_granularity gran;
 	bool sync;
 	size_t nranges;
-	struct daxmap_range *ranges; /* device ranges, in VA order */
+	struct daxmap_range *ranges; /* device ranges, in VA order, as made */
+	uint64_t reserved;           /* address space from head.addr, >= len:
+				      * the rest stays PROT_NONE (map_place()) */
 	struct pmem2_map *pmap;      /* persistence functions come from here */
 	pmem2_persist_fn persist;
 	pmem2_flush_fn flush;
@@ -170,7 +172,7 @@ static uint64_t va_align(const struct daxmap_dev *dev, uint64_t len)
 }
 
 /* Reserve len bytes of address space aligned to align (PROT_NONE). */
-static void *reserve(uint64_t len, uint64_t align)
+static void *reserve_va(uint64_t len, uint64_t align)
 {
 	uint64_t span = len + align;
 	char *p = mmap(NULL, span, PROT_NONE,
@@ -233,6 +235,38 @@ static uint64_t fault_pagesize(const struct daxmap_map *m)
 }
 
 /*
+ * One range: let the kernel place it. device-dax and DAX filesystems align
+ * their mappings themselves (dax_get_unmapped_area(), and
+ * thp_get_unmapped_area() for fsdax), as newer kernels do for any file
+ * mapping of 2 MiB or more: then a single mmap is the whole job. Where the
+ * address comes back unaligned the mapping goes, and the device remembers
+ * to reserve first (a larger alignment than the kernel's own, 1 GiB for
+ * 2 GiB and more, is not held against it). 0, 1 (not placed), or -errno.
+ */
+static int map_placed(struct daxmap_map *m, int prot, bool sync, uint64_t align)
+{
+	struct daxmap_dev *dev = m->head.dev;
+	const struct daxmap_range *r = &m->ranges[0];
+	void *p;
+
+	if (m->nranges != 1 || __atomic_load_n(&dev->unaligned_placement, __ATOMIC_RELAXED))
+		return 1;
+	p = mmap(NULL, r->len, prot, sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED,
+		 dev->fd, (off_t)r->offset);
+	if (p == MAP_FAILED)
+		return daxmap_err(errno, "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
+				  dev->path, r->offset, r->len, strerror(errno));
+	if ((uintptr_t)p % align == 0) {
+		m->head.addr = p;
+		return 0;
+	}
+	munmap(p, r->len);
+	if (align <= dev->align || align <= 2 * MiB)
+		__atomic_store_n(&dev->unaligned_placement, true, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/*
  * Map every range at its place in the reservation at m->head.addr. A failed
  * MAP_FIXED may have unmapped its part of the reservation, where another
  * thread may have mapped since: that part is taken back only if it is
@@ -259,8 +293,8 @@ static int map_all(struct daxmap_map *m, int prot, bool sync)
 			munmap(p, r->len);
 		if (off)
 			munmap(m->head.addr, off);
-		if (off + r->len < m->head.len)
-			munmap(hole + r->len, m->head.len - off - r->len);
+		if (off + r->len < m->reserved)
+			munmap(hole + r->len, m->reserved - off - r->len);
 		return rc;
 	}
 	return 0;
@@ -310,9 +344,16 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 					const struct daxmap_range *ranges,
 					size_t nranges, unsigned flags)
 {
+	return map_new_reserved(mapp, dev, ranges, nranges, flags, 0);
+}
+
+int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
+		     const struct daxmap_range *ranges, size_t nranges, unsigned flags,
+		     uint64_t reserve)
+{
 	struct daxmap_map *m;
 	uint64_t total;
-	int rc;
+	int rc, prot;
 
 	if (!mapp || !dev)
 		return daxmap_err(EINVAL, "daxmap_map_new: mapp and dev are required");
@@ -324,6 +365,11 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 				  dev->path);
 	if ((rc = map_check_ranges(dev, ranges, nranges, &total)))
 		return rc;
+	if (reserve < total)
+		reserve = total;
+	if (reserve % dev->align)
+		return daxmap_err(EINVAL, "a reservation of %#" PRIx64 " bytes is not a multiple of the device alignment",
+				  reserve);
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->ranges = malloc(nranges * sizeof(*ranges)))) {
 		free(m);
@@ -336,19 +382,29 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 	/* MAP_SYNC needs a DAX mapping (VM_SYNC): devdax and fsdax */
 	m->sync = dev->kind != DAXMAP_KIND_FILE;
 	m->pagesize = fault_pagesize(m);
-	if (!(m->head.addr = reserve(total, va_align(dev, total)))) {
-		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
-				total, strerror(errno));
+	m->reserved = reserve;
+	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
+	/* address space kept beyond the mapping (to grow in place) is
+	 * reserved first; a mapping of its own size the kernel may place */
+	rc = reserve == total ? map_placed(m, prot, m->sync, va_align(dev, total)) : 1;
+	if (rc < 0) {
 		map_free(m);
 		return rc;
 	}
-	rc = map_all(m, PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE), m->sync);
+	if (rc == 1 && !(m->head.addr = reserve_va(reserve, va_align(dev, reserve)))) {
+		rc = daxmap_err(errno, "cannot reserve %" PRIu64 " bytes of address space: %s",
+				reserve, strerror(errno));
+		map_free(m);
+		return rc;
+	}
+	if (rc == 1)
+		rc = map_all(m, prot, m->sync);
 	if (rc) {
 		map_free(m);
 		return rc;
 	}
 	if ((rc = set_persistence(m))) {
-		munmap(m->head.addr, m->head.len);
+		munmap(m->head.addr, m->reserved);
 		map_free(m);
 		return rc;
 	}
@@ -376,7 +432,7 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	if (m->head.owner)
 		m->head.owner->unmapping(m->head.owner);
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
-	if (munmap(m->head.addr, m->head.len) != 0)
+	if (munmap(m->head.addr, m->reserved) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
 	if (m->head.owner)
 		m->head.owner->unmapped(m->head.owner);
@@ -443,7 +499,71 @@ DAXMAP_EXPORT void *daxmap_map_addr(const struct daxmap_map *map)
 
 DAXMAP_EXPORT uint64_t daxmap_map_len(const struct daxmap_map *map)
 {
-	return map->head.len;
+	return __atomic_load_n(&map->head.len, __ATOMIC_ACQUIRE);
+}
+
+uint64_t map_reserved(const struct daxmap_map *map)
+{
+	return map->reserved;
+}
+
+/* Give [off, off + len) of the reservation back to PROT_NONE: MAP_FIXED
+ * replaces in one step, so nothing else lands there meanwhile. */
+static void unplace(struct daxmap_map *m, uint64_t off, uint64_t len)
+{
+	mmap((char *)m->head.addr + off, len, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+/* libpmem2 knows a mapping by its address range: register the longer one
+ * (the old registration goes first, or the new one would overlap it). */
+static int reregister(struct daxmap_map *m, uint64_t len)
+{
+	struct pmem2_map *p;
+	int rc;
+
+	pmem2_map_delete(&m->pmap);
+	rc = pmem2_map_from_existing(&p, m->head.dev->src, m->head.addr, len,
+				     (enum pmem2_granularity)m->gran);
+	if (rc) {
+		int err = pmem2_to_errno(rc);
+		const char *why = pmem2_errormsg();
+
+		/* the old range was registered before: it is again */
+		pmem2_map_from_existing(&m->pmap, m->head.dev->src, m->head.addr,
+					m->head.len, (enum pmem2_granularity)m->gran);
+		return daxmap_err(err, "libpmem2 refused the longer mapping: %s", why);
+	}
+	m->pmap = p;
+	return 0;
+}
+
+int map_place(struct daxmap_map *m, uint64_t off, const struct daxmap_range *ranges, size_t n)
+{
+	int prot = PROT_READ | ((m->head.dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
+	uint64_t total, done = 0, end;
+	int rc;
+
+	if ((rc = map_check_ranges(m->head.dev, ranges, n, &total)))
+		return rc;
+	if (off % m->head.dev->align || off > m->reserved || total > m->reserved - off)
+		return daxmap_err(EFBIG, "[%#" PRIx64 ", +%#" PRIx64 ") does not fit the mapping's reservation of %#" PRIx64 " bytes",
+				  off, total, m->reserved);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = map_fixed(m, (char *)m->head.addr + off + done, &ranges[i], prot, m->sync);
+		if (rc == 0)
+			done += ranges[i].len;
+	}
+	end = off + total > m->head.len ? off + total : m->head.len;
+	if (rc == 0 && end > m->head.len)
+		rc = reregister(m, end);
+	if (rc) {
+		/* a failed MAP_FIXED may have unmapped its part too */
+		unplace(m, off, total);
+		return rc;
+	}
+	__atomic_store_n(&m->head.len, end, __ATOMIC_RELEASE);
+	return 0;
 }
 
 DAXMAP_EXPORT uint64_t daxmap_map_pagesize(const struct daxmap_map *map)

@@ -54,6 +54,27 @@ static inline const struct daxmap_dev *map_dev(const struct daxmap_map *map)
 	return map_head(map)->dev;
 }
 
+/*
+ * daxmap_map_new_ranges() inside a reservation of reserve bytes of address
+ * space (0 or less than the ranges' total: just that total); the part past
+ * the ranges stays PROT_NONE for map_place().
+ */
+int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
+		     const struct daxmap_range *ranges, size_t nranges, unsigned flags,
+		     uint64_t reserve);
+/* The mapping's reservation, in bytes (its length or more). */
+uint64_t map_reserved(const struct daxmap_map *map);
+/*
+ * Map ranges, back to back, at byte off of the reservation (a multiple of
+ * the device alignment), over the PROT_NONE there (beyond the length, or
+ * a part a release turned PROT_NONE); the length grows to cover them.
+ * Nothing else of the mapping moves. -EFBIG: past the reservation. On
+ * failure the place is PROT_NONE again. Not concurrently with
+ * daxmap_map_deep_flush() or another map_place() of the mapping.
+ */
+int map_place(struct daxmap_map *map, uint64_t off, const struct daxmap_range *ranges,
+	      size_t n);
+
 /* Validate ranges against the device's alignment and size; total length
  * out. 0 or -errno with a message naming the offending numbers. */
 int map_check_ranges(const struct daxmap_dev *dev,

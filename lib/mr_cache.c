@@ -383,7 +383,8 @@ static int register_locked(struct daxmap_mr_cache *c, struct daxmap_mr_entry *e,
 	/* one revocable pin per entry: a release revokes just the entries on
 	 * its extents; the process's reference list full (-ENOSPC, REF_ENTRIES
 	 * runs), an idle entry makes room */
-	while ((rc = pin_take(&pin, map, cs, ce - cs, DAXMAP_PIN_RDMA, entry_revoked, e))) {
+	while ((rc = pin_take(&pin, map, cs, ce - cs, rdma_backend_of(c->access), entry_revoked,
+			      e))) {
 		if (rc != -ENOSPC || !evict_locked(c)) {
 			slot_free_locked(c, e);
 			return rc;
@@ -449,7 +450,9 @@ static int get_slow(struct daxmap_mr_cache *c, struct daxmap_map *map, uint64_t 
 	if (ce > daxmap_map_len(map))
 		ce = daxmap_map_len(map);
 	/* a miss pins: the long-term pin rules first */
-	if ((rc = pin_check_args(map, cs, ce - cs, DAXMAP_PIN_RDMA)))
+	if ((rc = pin_check_args(map, cs, ce - cs, rdma_backend_of(c->access))))
+		return rc;
+	if ((c->access & IBV_ACCESS_ON_DEMAND) && (rc = rdma_odp_check(c->pd)))
 		return rc;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find_locked(c, serial, off, end))) {

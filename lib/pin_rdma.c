@@ -15,7 +15,12 @@
  *   (VmPin) against RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK
  *   (-ENOMEM past it). Device-dax pages are charged like any other.
  * - mm/gup.c check_vma_flags(): FOLL_LONGTERM on fsdax is -EOPNOTSUPP;
- *   devdax is allowed (seen with soft-RoCE on 6.1).
+ *   devdax is allowed (seen with soft-RoCE on 6.1, 6.12 and 7.3).
+ * - IBV_ACCESS_ON_DEMAND (drivers/infiniband/core/umem_odp.c) pins
+ *   nothing: the device faults pages in through mmu notifiers. Such a pin
+ *   is counted as DAXMAP_PIN_RDMA_ODP, has its own rule (pin_rules.c), and
+ *   needs a device that offers ODP (7.3's rxe does; 6.1's and 6.12's do
+ *   not).
  * - uverbs objects belong to the open file, not to the process: a fork()ed
  *   child shares its parent's verbs fd, so an ibv_dereg_mr() there would
  *   destroy the parent's MR. A child never deregisters what it inherited
@@ -55,7 +60,20 @@ static int real_dereg_mr(struct ibv_mr *mr)
 	return ibv_dereg_mr(mr);
 }
 
-static const struct rdma_verbs real_verbs = { real_reg_mr, real_dereg_mr };
+static int real_query_odp(struct ibv_pd *pd, uint64_t *general_caps, char *name, size_t size)
+{
+	struct ibv_device_attr_ex attr;
+	int rc;
+
+	memset(&attr, 0, sizeof(attr));
+	snprintf(name, size, "%s", ibv_get_device_name(pd->context->device));
+	if ((rc = ibv_query_device_ex(pd->context, NULL, &attr)))
+		return rc;
+	*general_caps = attr.odp_caps.general_caps;
+	return 0;
+}
+
+static const struct rdma_verbs real_verbs = { real_reg_mr, real_dereg_mr, real_query_odp };
 static const struct rdma_verbs *verbs = &real_verbs;
 
 void rdma_set_verbs(const struct rdma_verbs *v)
@@ -66,6 +84,35 @@ void rdma_set_verbs(const struct rdma_verbs *v)
 struct ibv_mr *rdma_reg(struct ibv_pd *pd, void *addr, size_t len, int access)
 {
 	return verbs->reg_mr(pd, addr, len, access);
+}
+
+enum daxmap_pin_backend rdma_backend_of(int access)
+{
+	return access & IBV_ACCESS_ON_DEMAND ? DAXMAP_PIN_RDMA_ODP : DAXMAP_PIN_RDMA;
+}
+
+/*
+ * The device decides whether ODP exists at all: ib_uverbs refuses
+ * IBV_ACCESS_ON_DEMAND on a device without IB_DEVICE_ON_DEMAND_PAGING, with
+ * EINVAL or EOPNOTSUPP depending on the kernel (6.1's and 6.12's rxe), which
+ * reads like an access-flag or fsdax refusal; asked first, it says so.
+ */
+int rdma_odp_check(struct ibv_pd *pd)
+{
+	uint64_t caps = 0;
+	char name[64] = "the device";
+	int rc = verbs->query_odp ? verbs->query_odp(pd, &caps, name, sizeof(name)) : 0;
+
+	if (rc)
+		return daxmap_err(rc, "rdma: cannot ask %s for its on-demand-paging capabilities "
+				  "(ibv_query_device_ex(): %s)", name, strerror(rc));
+	if (!(caps & IBV_ODP_SUPPORT))
+		return daxmap_err(EOPNOTSUPP,
+				  "rdma: %s offers no on-demand paging (ibv_query_device_ex(): "
+				  "odp_caps.general_caps lacks IBV_ODP_SUPPORT), so IBV_ACCESS_ON_DEMAND "
+				  "cannot be registered; register without it (a long-term pin: devdax only)",
+				  name);
+	return 0;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
@@ -103,7 +150,7 @@ static uint64_t vm_pinned(void)
 	return (uint64_t)kb << 10;
 }
 
-const char *rdma_refusal_reason(int err, uint64_t len, char *buf, size_t size)
+const char *rdma_refusal_reason(int err, uint64_t len, int access, char *buf, size_t size)
 {
 	char lim[48], sz[48], pinned[48];
 	bool unlimited;
@@ -130,11 +177,18 @@ const char *rdma_refusal_reason(int err, uint64_t len, char *buf, size_t size)
 				 lim, pinned, sz);
 		break;
 	case EOPNOTSUPP:
-		snprintf(buf, size,
-			 "FOLL_LONGTERM refused: GUP does not pin fsdax pages long-term "
-			 "(mm/gup.c check_vma_flags()), nor, since Linux 6.5, page-cache file pages "
-			 "that need dirty tracking; or the device does not support the access flags "
-			 "(IBV_ACCESS_ON_DEMAND, IBV_ACCESS_RELAXED_ORDERING)");
+		if (access & IBV_ACCESS_ON_DEMAND)
+			snprintf(buf, size,
+				 "the device offers on-demand paging, but its driver on this kernel does "
+				 "not take an ODP MR of this memory (ODP takes no long-term pin, so "
+				 "FOLL_LONGTERM is not the cause); register without "
+				 "IBV_ACCESS_ON_DEMAND on devdax");
+		else
+			snprintf(buf, size,
+				 "FOLL_LONGTERM refused: GUP does not pin fsdax pages long-term "
+				 "(mm/gup.c check_vma_flags()), nor, since Linux 6.5, page-cache file "
+				 "pages that need dirty tracking; or the device does not support the "
+				 "access flags (IBV_ACCESS_RELAXED_ORDERING)");
 		break;
 	case EFAULT:
 		snprintf(buf, size,
@@ -143,6 +197,13 @@ const char *rdma_refusal_reason(int err, uint64_t len, char *buf, size_t size)
 			 "access needs (a released region's mapping is PROT_NONE)");
 		break;
 	case EINVAL:
+		if (access & IBV_ACCESS_ON_DEMAND) {
+			snprintf(buf, size,
+				 "the driver refused IBV_ACCESS_ON_DEMAND with these access flags (its "
+				 "per-transport ODP capabilities, ibv_devinfo -v, may lack them), or an "
+				 "invalid protection domain");
+			break;
+		}
 		snprintf(buf, size,
 			 "invalid access flags (IBV_ACCESS_REMOTE_WRITE and IBV_ACCESS_REMOTE_ATOMIC "
 			 "need IBV_ACCESS_LOCAL_WRITE) or an invalid protection domain");
@@ -165,7 +226,7 @@ int rdma_refused(int err, const struct daxmap_map *map, uint64_t offset, uint64_
 {
 	char why[512], sz[48], what[160];
 
-	rdma_refusal_reason(err, len, why, sizeof(why));
+	rdma_refusal_reason(err, len, access, why, sizeof(why));
 	snprintf(what, sizeof(what), "ibv_reg_mr() of %s at offset 0x%" PRIx64 " of a %s mapping (access 0x%x)",
 		 fmt_size(sz, sizeof(sz), len), offset,
 		 daxmap_kind_name(daxmap_dev_kind(map_dev(map))), access);
@@ -221,14 +282,16 @@ DAXMAP_EXPORT int daxmap_pin_rdma(struct daxmap_pin **pinp, struct daxmap_map *m
 	int rc;
 
 	if ((rc = pin_begin(pinp, pinp && map && pd, "daxmap_pin_rdma", "pinp, map and pd", map,
-			    offset, len, DAXMAP_PIN_RDMA)))
+			    offset, len, rdma_backend_of(access))))
+		return rc;
+	if ((access & IBV_ACCESS_ON_DEMAND) && (rc = rdma_odp_check(pd)))
 		return rc;
 	if (!(rp = calloc(1, sizeof(*rp))))
 		return daxmap_err(ENOMEM, "out of memory");
 	rp->gen = rdma_fork_track();
 	/* the references first, as the kernel takes a page reference before
 	 * a device may use the page; *pinp is set before a callback can run */
-	if ((rc = pin_take(pinp, map, offset, len, DAXMAP_PIN_RDMA, revoke, arg))) {
+	if ((rc = pin_take(pinp, map, offset, len, rdma_backend_of(access), revoke, arg))) {
 		rdma_free(rp);
 		return rc;
 	}
@@ -259,7 +322,8 @@ DAXMAP_EXPORT struct ibv_mr *daxmap_pin_mr(const struct daxmap_pin *pin)
 {
 	const struct rdma_pin *rp;
 
-	if (!pin || daxmap_pin_backend(pin) != DAXMAP_PIN_RDMA)
+	if (!pin || (daxmap_pin_backend(pin) != DAXMAP_PIN_RDMA &&
+		     daxmap_pin_backend(pin) != DAXMAP_PIN_RDMA_ODP))
 		return NULL;
 	rp = pin_backend_data(pin);
 	return rp ? rp->mr : NULL;

@@ -8,10 +8,11 @@
  *
  * Kernel facts this relies on:
  * - io_uring/rsrc.c io_buffer_validate(): a buffer is 1 GiB at most
- *   (-EFAULT above). A longer range is refused here with -EINVAL, naming
- *   the limit, rather than spread over several slots behind the caller's
- *   back: the caller chooses the buf_index of every SQE, so it must know
- *   which slot covers which address.
+ *   (-EFAULT above) on 6.1 and 6.12; 7.3 takes a 2 GiB buffer (measured).
+ *   Where the kernel refuses, a longer range is refused here with -EINVAL,
+ *   naming the limit, rather than spread over several slots behind the
+ *   caller's back: the caller chooses the buf_index of every SQE, so it
+ *   must know which slot covers which address.
  * - io_uring/rsrc.c io_sqe_buffer_register() before 6.5: any buffer in a
  *   file-backed mapping (vm_file, not shmem or hugetlbfs) is refused with
  *   -EOPNOTSUPP after the pages were pinned; devdax is file-backed. From
@@ -145,6 +146,14 @@ const char *uring_refusal_reason(int err, uint64_t len, unsigned index, char *bu
 				 lim, sz);
 		break;
 	case EFAULT:
+		if (len > URING_BUF_MAX) {
+			snprintf(buf, size,
+				 "this kernel's io_uring holds 1 GiB per fixed buffer at most "
+				 "(io_uring/rsrc.c io_buffer_validate(); 6.1 and 6.12 refuse more, 7.3 "
+				 "takes it): register the range as several buffers, one index each; "
+				 "this kernel is %s", kernel_release());
+			break;
+		}
 		snprintf(buf, size,
 			 "the pages could not be pinned long-term: GUP refuses FOLL_LONGTERM on "
 			 "file mappings that need dirty tracking, and fsdax (mm/gup.c), or part of "
@@ -225,6 +234,24 @@ static int kernel_refused(int err, const struct daxmap_map *map, uint64_t offset
 	return pin_refused(err, "io_uring", what, why);
 }
 
+/* A buffer over 1 GiB: refused on kernels whose io_uring refuses it,
+ * asked of the kernel where the library cannot know. */
+static int len_rule(uint64_t len)
+{
+	unsigned major, minor;
+	const char *rule;
+	char sz[48];
+	int rc;
+
+	if ((rc = kernel_version(&major, &minor, NULL)))
+		return rc;
+	if (pin_uring_len_rule(major, minor, &rule) != -EINVAL)
+		return 0;
+	return daxmap_err(EINVAL, "%s, and %s was asked (Linux %u.%u): register the range as "
+			  "several buffers, one index each", rule, fmt_size(sz, sizeof(sz), len),
+			  major, minor);
+}
+
 DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_map *map,
 				      uint64_t offset, uint64_t len, struct io_uring *ring,
 				      unsigned index, daxmap_revoke_fn revoke, void *arg)
@@ -232,7 +259,6 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 	struct daxmap_pin *p = NULL;
 	struct uring_pin *up;
 	struct iovec iov;
-	char sz[48];
 	int rc;
 
 	if (pinp)
@@ -241,11 +267,8 @@ DAXMAP_EXPORT int daxmap_pin_io_uring(struct daxmap_pin **pinp, struct daxmap_ma
 		return daxmap_err(EINVAL, "daxmap_pin_io_uring: pinp, map and ring are required");
 	if (len == 0)
 		return daxmap_err(EINVAL, "daxmap_pin_io_uring: len is 0");
-	if (len > URING_BUF_MAX)
-		return daxmap_err(EINVAL,
-				  "io_uring fixed buffers hold 1 GiB at most (io_uring/rsrc.c) and "
-				  "%s was asked: register the range as several buffers, one index each",
-				  fmt_size(sz, sizeof(sz), len));
+	if (len > URING_BUF_MAX && (rc = len_rule(len)))
+		return rc;
 	/* before a busy slot is claimed */
 	if ((rc = pin_check_args(map, offset, len, DAXMAP_PIN_IO_URING)))
 		return rc;

@@ -130,9 +130,10 @@ DAXMAP_EXPORT int daxmap_pool_reclaim(struct daxmap_pool *pool,
 }
 
 /* The reference state of the extents of every region (or of region) into
- * v, which has room for every used extent. */
-static size_t fill_refs(const struct pool_core *c, struct ref_runtime *rt, const char *region,
-			uint64_t es, struct daxmap_extent_refs *v, size_t room)
+ * v, which has room for every used extent; ref and pins: every extent's
+ * counts (NULL: nothing is referenced). */
+static size_t fill_refs(const struct pool_core *c, const uint32_t *ref, const uint32_t *pins,
+			const char *region, uint64_t es, struct daxmap_extent_refs *v, size_t room)
 {
 	uint64_t *ext = NULL;
 	struct region_desc d;
@@ -149,7 +150,6 @@ static size_t fill_refs(const struct pool_core *c, struct ref_runtime *rt, const
 		pool_region_extents(c, d.slot, 0, d.n, ext);
 		for (uint64_t i = 0; i < d.n && n < room; i++) {
 			struct daxmap_extent_refs *e = &v[n];
-			bool zap = false;
 
 			if (ext[i] == EXT_NONE)
 				continue;
@@ -158,8 +158,10 @@ static size_t fill_refs(const struct pool_core *c, struct ref_runtime *rt, const
 			snprintf(e->region, sizeof(e->region), "%s", d.name);
 			e->index = i;
 			e->releasing = i >= d.keep;
-			if (rt)
-				ref_count(rt, ext[i], &e->refcount, &e->pins, &zap);
+			if (ref) {
+				e->refcount = ref[ext[i]];
+				e->pins = pins[ext[i]];
+			}
 			n++;
 		}
 	}
@@ -192,16 +194,30 @@ static int list_refs(struct daxmap_pool *pool, struct ref_runtime *rt, const cha
 	struct daxmap_extent_refs *v;
 	struct daxmap_pool_stat st;
 	struct region_desc d;
-	int rc;
+	uint32_t *ref = NULL, *pins = NULL;
+	int rc = 0;
 
 	if (region && (rc = pool_region_find(pool_core(pool), region, FIND_LIVE | FIND_ZAP, &d)))
 		return rc;
 	pool_core_stat(pool_core(pool), &st);
 	if (!(v = calloc(st.extents_used ? st.extents_used : 1, sizeof(*v))))
 		return daxmap_err(ENOMEM, "out of memory");
-	*count = fill_refs(pool_core(pool), rt, region, st.extent_size, v, st.extents_used);
-	*refs = v;
-	return 0;
+	/* one pass over the ledgers for every extent */
+	if (rt && (!(ref = malloc(st.extents_total * sizeof(*ref))) ||
+		   !(pins = malloc(st.extents_total * sizeof(*pins)))))
+		rc = daxmap_err(ENOMEM, "out of memory");
+	if (rc == 0 && rt)
+		rc = ref_counts(rt, 0, st.extents_total, ref, pins, NULL);
+	if (rc == 0) {
+		*count = fill_refs(pool_core(pool), ref, pins, region, st.extent_size, v,
+				   st.extents_used);
+		*refs = v;
+	} else {
+		free(v);
+	}
+	free(ref);
+	free(pins);
+	return rc;
 }
 
 DAXMAP_EXPORT int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
@@ -217,34 +233,12 @@ DAXMAP_EXPORT int daxmap_pool_refs(struct daxmap_pool *pool, const char *region,
 	return rc;
 }
 
-/* Every reference held on the pool (*out malloc'ed); how many, or -errno. */
-static int all_holdings(struct ref_runtime *rt, struct ref_holding **out)
-{
-	struct ref_holding *hs = NULL;
-
-	for (size_t cap = 0;;) {
-		struct ref_holding *g;
-		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
-
-		if (got < 0 || (size_t)got <= cap) {
-			*out = hs;
-			return got;
-		}
-		cap = (size_t)got + 8; /* more may come meanwhile */
-		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
-			free(hs);
-			return daxmap_err(ENOMEM, "out of memory");
-		}
-		hs = g;
-	}
-}
-
 static int list_holders(struct daxmap_pool *pool, struct ref_runtime *rt,
 			struct daxmap_holding **holdings, size_t *count)
 {
 	struct daxmap_holding *v;
 	struct ref_holding *hs = NULL;
-	int n = all_holdings(rt, &hs);
+	int n = ref_holders_all(rt, &hs);
 
 	if (n < 0)
 		return n;

@@ -273,11 +273,14 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	memset(&mark, 0, sizeof(mark));
 	memcpy(mark.magic, FORMAT_IN_PROGRESS, 8);
 	memcpy(base + SB_PRIMARY_OFF, &mark, sizeof(mark));
-	memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
-	/* nor as a 1.1 pool by its old backup */
+	/* nor as a pool by an old backup of either layout (a 1.1 layout's
+	 * metadata may end before 2 MiB: only what it covers) */
+	if (SB_BACKUP_OFF + sizeof(mark) <= sb->meta_extents * sb->extent_size) {
+		memset(base + SB_BACKUP_OFF, 0, sizeof(mark));
+		persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
+	}
 	memset(base + SB_BACKUP_OFF_1_1, 0, sizeof(mark));
 	persist_flush(ops, base + SB_PRIMARY_OFF, sizeof(mark));
-	persist_flush(ops, base + SB_BACKUP_OFF, sizeof(mark));
 	persist_flush(ops, base + SB_BACKUP_OFF_1_1, sizeof(mark));
 	persist_drain(ops);
 	/* 2. empty tables; bad extents are never handed out */
@@ -289,6 +292,14 @@ int pool_format_mem(char *base, const struct pool_sb *sb, const uint64_t *bad,
 	persist_flush(ops, rt, rlen);
 	persist_flush(ops, et, elen);
 	persist_drain(ops);
+	/* handles of a pool formatted over (DAXMAP_FORMAT_FORCE_IN_USE) must
+	 * not trust their views: they re-read and find another pool */
+	if (sb->minor >= 2) {
+		uint64_t *seq = (uint64_t *)(base + CHANGE_SEQ_OFF);
+
+		__atomic_store_n(seq, load_u64(seq) + 1, __ATOMIC_SEQ_CST);
+		persist_flush(ops, seq, 8);
+	}
 	/* 3. backup, 4. primary: a crash between them opens from the backup */
 	memcpy(base + layout_backup_off(sb->minor), sb, sizeof(*sb));
 	persist_flush(ops, base + layout_backup_off(sb->minor), sizeof(*sb));
@@ -356,6 +367,73 @@ static int cmp_name(const void *a, const void *b)
 static bool view_releasing(const struct region_view *v)
 {
 	return v->state == RS_ZAP || v->keep < v->n;
+}
+
+/* ---- what the operations keep up to date ---- */
+
+/* The change sequence moves before the first store of an operation: a
+ * handle that saw the old value re-reads the tables. */
+static void change_begin(struct pool_core *pc)
+{
+	if (pc->seqp) {
+		pc->seen = load_u64(pc->seqp) + 1;
+		/* after what the writer did before (a release marks the
+		 * runtime state first): a reader without the pool lock that
+		 * saw the old value twice saw none of this operation */
+		__atomic_store_n(pc->seqp, pc->seen, __ATOMIC_SEQ_CST);
+		/* drained with the operation's stores (no fence of its own):
+		 * nothing on the media is left unpersisted */
+		persist_flush(pc->ops, pc->seqp, 8);
+	}
+}
+
+bool pool_view_current(const struct pool_core *pc)
+{
+	return pc->seqp && __atomic_load_n(pc->seqp, __ATOMIC_SEQ_CST) == pc->seen;
+}
+
+static void free_set(struct pool_core *pc, uint64_t x)
+{
+	pc->freebits[x / 64] |= 1ULL << (x % 64);
+	if (x / 64 < pc->free_hint)
+		pc->free_hint = x / 64;
+}
+
+/* The lowest free extent, taken out of the set (the caller knows that
+ * there is one). */
+static uint64_t free_take(struct pool_core *pc)
+{
+	uint64_t w = pc->free_hint, x;
+
+	while (!pc->freebits[w])
+		w++;
+	x = w * 64 + (uint64_t)__builtin_ctzll(pc->freebits[w]);
+	pc->freebits[w] &= pc->freebits[w] - 1;
+	pc->free_hint = w;
+	return x;
+}
+
+static uint32_t name_bucket(const struct pool_core *pc, const char *name)
+{
+	return (uint32_t)(XXH64(name, strnlen(name, 64), 0) % pc->sb.region_slots);
+}
+
+static void index_add(struct pool_core *pc, uint64_t s)
+{
+	uint32_t b = name_bucket(pc, pc->views[s].name);
+
+	pc->chain[s] = pc->bucket[b];
+	pc->bucket[b] = (uint32_t)s + 1;
+}
+
+static void index_del(struct pool_core *pc, uint64_t s)
+{
+	uint32_t *p = &pc->bucket[name_bucket(pc, pc->views[s].name)];
+
+	while (*p && *p != s + 1)
+		p = &pc->chain[*p - 1];
+	if (*p)
+		*p = pc->chain[s];
 }
 
 /* Scan pass 1: the region records, into views with no extent known. */
@@ -509,6 +587,9 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 {
 	int rc;
 
+	/* read before the tables: a change after this read is seen next time */
+	if (pc->seqp)
+		pc->seen = load_u64(pc->seqp);
 	free_views(pc);
 	memset(pc->views, 0, pc->sb.region_slots * sizeof(*pc->views));
 	pc->nfree = pc->nused = pc->nbad = pc->norphan = pc->nzap = 0;
@@ -517,7 +598,28 @@ int pool_scan(struct pool_core *pc, pool_report_fn fn, void *arg)
 		return rc;
 	scan_extents(pc, fn, arg);
 	check_complete(pc, fn, arg);
+	memset(pc->freebits, 0, (pc->sb.nextents + 63) / 64 * sizeof(uint64_t));
+	pc->free_hint = (pc->sb.nextents + 63) / 64;
+	for (uint64_t x = 0; x < pc->sb.nextents; x++)
+		if (pc->kind[x] == EK_FREE)
+			free_set(pc, x);
+	memset(pc->bucket, 0, pc->sb.region_slots * sizeof(*pc->bucket));
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
+		if (pc->views[s].state != RS_FREE)
+			index_add(pc, s);
 	return 0;
+}
+
+int pool_refresh(struct pool_core *pc)
+{
+	int rc;
+
+	if (pool_view_current(pc))
+		return 0;
+	rc = pool_scan(pc, NULL, NULL);
+	if (rc == 0 && !pc->rdonly && pc->problems == 0)
+		pool_recover(pc);
+	return rc;
 }
 
 void pool_recover(struct pool_core *pc)
@@ -526,13 +628,18 @@ void pool_recover(struct pool_core *pc)
 
 	if (pc->norphan == 0)
 		return;
+	change_begin(pc);
 	for (uint64_t x = pc->sb.meta_extents; x < pc->sb.nextents; x++) {
 		if (pc->kind[x] != EK_ORPHAN)
 			continue;
 		store_u64(&pc->ents[x], EXT_FREE);
 		persist_flush(pc->ops, &pc->ents[x], 8);
+		pc->kind[x] = EK_FREE;
+		free_set(pc, x);
 		dirty = true;
 	}
+	pc->nfree += pc->norphan;
+	pc->norphan = 0;
 	if (dirty)
 		persist_drain(pc->ops);
 }
@@ -550,17 +657,19 @@ int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
 	pc->ops = ops;
 	pc->recs = (struct region_rec *)(base + sb->region_off);
 	pc->ents = (uint64_t *)(base + sb->extent_off);
+	pc->seqp = sb->minor >= 2 ? (uint64_t *)(base + CHANGE_SEQ_OFF) : NULL;
 	pc->views = calloc(sb->region_slots, sizeof(*pc->views));
 	pc->kind = malloc(sb->nextents);
-	if (!pc->views || !pc->kind) {
+	pc->freebits = malloc((sb->nextents + 63) / 64 * sizeof(uint64_t));
+	pc->bucket = malloc(sb->region_slots * sizeof(*pc->bucket));
+	pc->chain = malloc(sb->region_slots * sizeof(*pc->chain));
+	if (!pc->views || !pc->kind || !pc->freebits || !pc->bucket || !pc->chain) {
 		pool_core_close(pc);
 		return daxmap_err(ENOMEM, "out of memory");
 	}
 	rc = pool_scan(pc, fn, arg);
-	if (rc == 0 && !rdonly && pc->problems == 0) {
+	if (rc == 0 && !rdonly && pc->problems == 0)
 		pool_recover(pc);
-		rc = pool_scan(pc, fn, arg);
-	}
 	if (rc)
 		pool_core_close(pc);
 	return rc;
@@ -571,15 +680,20 @@ void pool_core_close(struct pool_core *pc)
 	free_views(pc);
 	free(pc->views);
 	free(pc->kind);
+	free(pc->freebits);
+	free(pc->bucket);
+	free(pc->chain);
 	pc->views = NULL;
 	pc->kind = NULL;
+	pc->freebits = NULL;
+	pc->bucket = pc->chain = NULL;
 }
 
 static long find_in(const struct pool_core *pc, const char *name, unsigned state)
 {
-	for (uint64_t s = 0; s < pc->sb.region_slots; s++)
-		if (pc->views[s].state == state && strcmp(pc->views[s].name, name) == 0)
-			return (long)s;
+	for (uint32_t i = pc->bucket[name_bucket(pc, name)]; i; i = pc->chain[i - 1])
+		if (pc->views[i - 1].state == state && strcmp(pc->views[i - 1].name, name) == 0)
+			return (long)i - 1;
 	return -1;
 }
 
@@ -620,29 +734,29 @@ static int no_space(const struct pool_core *pc, uint64_t want, uint64_t size)
 			  fmt_size(c, sizeof(c), pc->nfree * pc->sb.extent_size));
 }
 
-/* Claim extents for indices [from, to) of slot/gen: entries are written and
- * flushed, not drained. Lowest free extents first. */
+/* Claim extents for indices [from, to) of slot/gen into ext[from, to):
+ * entries are written and flushed, not drained. Lowest free extents first. */
 static void claim(struct pool_core *pc, uint64_t slot, uint64_t gen,
-		  uint64_t from, uint64_t to)
+		  uint64_t from, uint64_t to, uint64_t *ext)
 {
-	uint64_t x = pc->sb.meta_extents;
-
 	for (uint64_t i = from; i < to; i++) {
-		while (pc->kind[x] != EK_FREE)
-			x++;
+		uint64_t x = free_take(pc);
+
 		store_u64(&pc->ents[x], ext_make(slot, gen, i));
 		persist_flush(pc->ops, &pc->ents[x], 8);
 		pc->kind[x] = EK_USED;
-		pc->nfree--;
-		pc->nused++;
+		ext[i] = x;
 	}
+	pc->nfree -= to - from;
+	pc->nused += to - from;
 }
 
 int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 		       uint64_t *actual)
 {
+	struct region_view *v;
 	struct region_rec *r;
-	uint64_t n, gen, s;
+	uint64_t n, gen, s, *ext;
 	int rc;
 
 	if ((rc = writable(pc)) || (rc = pool_name_check(name)) ||
@@ -656,7 +770,10 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 		;
 	if (s == pc->sb.region_slots)
 		return daxmap_err(ENOSPC, "all %" PRIu64 " region slots are in use", s);
+	if (!(ext = malloc(n * sizeof(*ext))))
+		return daxmap_err(ENOMEM, "out of memory");
 
+	change_begin(pc);
 	r = &pc->recs[s];
 	/* a new generation makes any stale entry of this slot meaningless */
 	gen = (rw_gen(load_u64(&r->word)) + 1) & GEN_MASK;
@@ -667,16 +784,24 @@ int pool_region_create(struct pool_core *pc, const char *name, uint64_t size,
 	r->zap = 0;
 	/* 1.2: nothing of it was mapped yet: its first mapping zeroes it */
 	r->written = pc->sb.minor >= 2 ? ww_make(gen, 0) : 0;
+	*rec_lsize(r) = LSIZE_UNSET;
 	persist_flush(pc->ops, &r->name_sum, sizeof(*r) - 8);
-	claim(pc, s, gen, 0, n);
+	claim(pc, s, gen, 0, n, ext);
 	persist_drain(pc->ops);
 	/* commit: the record word names the extents' generation and count */
 	store_u64(&r->word, rw_make(RS_LIVE, gen, n));
 	persist_flush(pc->ops, &r->word, 8);
 	persist_drain(pc->ops);
+
+	v = &pc->views[s];
+	*v = (struct region_view){ .state = RS_LIVE, .gen = gen, .n = n, .keep = n,
+				   .written = pc->sb.minor >= 2 ? 0 : n, .ctime = r->ctime,
+				   .ext = ext };
+	memcpy(v->name, r->name, sizeof(v->name));
+	index_add(pc, s);
 	if (actual)
 		*actual = n * pc->sb.extent_size;
-	return pool_scan(pc, NULL, NULL);
+	return 0;
 }
 
 static int release_pending(const struct region_view *v)
@@ -691,7 +816,7 @@ int pool_region_grow(struct pool_core *pc, const char *name, uint64_t size,
 {
 	struct region_view *v;
 	struct region_rec *r;
-	uint64_t n;
+	uint64_t n, *ext;
 	long s;
 	int rc;
 
@@ -709,7 +834,11 @@ int pool_region_grow(struct pool_core *pc, const char *name, uint64_t size,
 	if (n > v->n) {
 		if (n - v->n > pc->nfree)
 			return no_space(pc, n - v->n, (n - v->n) * pc->sb.extent_size);
-		claim(pc, (uint64_t)s, v->gen, v->n, n);
+		if (!(ext = realloc(v->ext, n * sizeof(*ext))))
+			return daxmap_err(ENOMEM, "out of memory");
+		v->ext = ext;
+		change_begin(pc);
+		claim(pc, (uint64_t)s, v->gen, v->n, n, v->ext);
 		/* an inert zap word of this gen must not cover the new extents */
 		store_u64(&r->zap, 0);
 		persist_flush(pc->ops, &r->zap, 8);
@@ -722,10 +851,13 @@ int pool_region_grow(struct pool_core *pc, const char *name, uint64_t size,
 		store_u64(&r->word, rw_make(RS_LIVE, v->gen, n));
 		persist_flush(pc->ops, &r->word, 8);
 		persist_drain(pc->ops);
+		v->n = v->keep = n;
+		if (pc->sb.minor < 2)
+			v->written = n;
 	}
 	if (actual)
 		*actual = n * pc->sb.extent_size;
-	return pool_scan(pc, NULL, NULL);
+	return 0;
 }
 
 int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
@@ -733,6 +865,7 @@ int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
 {
 	struct region_view *v;
 	struct region_rec *r;
+	bool was;
 	long s;
 	int rc;
 
@@ -747,18 +880,23 @@ int pool_region_zap(struct pool_core *pc, const char *name, uint64_t keep,
 				  name, v->n, keep);
 	if (keep && v->keep < v->n)
 		return release_pending(v);
+	was = view_releasing(v);
+	change_begin(pc);
 	/* from here on these extents are going away, whatever happens */
 	if (keep == 0) {
 		store_u64(&r->word, rw_make(RS_ZAP, v->gen, v->n));
 		persist_flush(pc->ops, &r->word, 8);
+		v->state = RS_ZAP;
 	} else {
 		store_u64(&r->zap, zw_make(v->gen, keep));
 		persist_flush(pc->ops, &r->zap, 8);
 	}
 	persist_drain(pc->ops);
+	v->keep = keep;
+	pc->nzap += !was;
 	*slot = (uint64_t)s;
 	*gen = v->gen;
-	return pool_scan(pc, NULL, NULL);
+	return 0;
 }
 
 int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
@@ -785,17 +923,34 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen)
 		return daxmap_err(EUCLEAN,
 				  "region '%s': asked to free extents that were never marked ZAP (DAX_ZAP check); nothing freed",
 				  v->name);
+	change_begin(pc);
 	/* entries past the committed count are orphans if this is cut short */
 	for (uint64_t i = v->keep; i < v->n; i++) {
-		if (v->ext[i] == EXT_NONE)
+		uint64_t x = v->ext[i];
+
+		if (x == EXT_NONE)
 			continue; /* cleared by an earlier, interrupted finish */
-		store_u64(&pc->ents[v->ext[i]], EXT_FREE);
-		persist_flush(pc->ops, &pc->ents[v->ext[i]], 8);
+		store_u64(&pc->ents[x], EXT_FREE);
+		persist_flush(pc->ops, &pc->ents[x], 8);
+		pc->kind[x] = EK_FREE;
+		free_set(pc, x);
+		pc->nfree++;
+		pc->nused--;
 	}
 	store_u64(&r->word, v->keep ? rw_make(RS_LIVE, v->gen, v->keep) : rw_make(RS_FREE, v->gen, 0));
 	persist_flush(pc->ops, &r->word, 8);
 	persist_drain(pc->ops);
-	return pool_scan(pc, NULL, NULL);
+	pc->nzap--;
+	if (v->keep) {
+		v->n = v->keep;
+		if (v->written > v->keep)
+			v->written = v->keep;
+	} else {
+		index_del(pc, slot);
+		free(v->ext);
+		memset(v, 0, sizeof(*v));
+	}
+	return 0;
 }
 
 int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t written)
@@ -814,10 +969,88 @@ int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint6
 		return 0;
 	if (written > v->n)
 		written = v->n;
+	change_begin(pc);
 	store_u64(&pc->recs[slot].written, ww_make(gen, written));
 	persist_flush(pc->ops, &pc->recs[slot].written, 8);
 	persist_drain(pc->ops);
 	v->written = written;
+	return 0;
+}
+
+/*
+ * The record of the region in slot at gen, read from the media rather than
+ * the scanned views: the logical size is read and written without the pool
+ * lock by holders of a mapping, whose references keep the slot from being
+ * reused (a release finishes only once they are dropped).
+ */
+static struct region_rec *lsize_rec(const struct pool_core *pc, uint64_t slot, uint64_t gen,
+				    uint64_t *n)
+{
+	struct region_rec *r;
+	uint64_t w;
+
+	if (slot >= pc->sb.region_slots)
+		return NULL;
+	r = &pc->recs[slot];
+	w = load_u64(&r->word);
+	if (rw_state(w) != RS_LIVE || rw_gen(w) != gen)
+		return NULL;
+	*n = rw_n(w);
+	return r;
+}
+
+int pool_region_lsize(const struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t *lsize)
+{
+	struct region_rec *r;
+	uint64_t n, w;
+
+	if (!(r = lsize_rec(pc, slot, gen, &n)))
+		return -ESTALE;
+	w = load_u64(rec_lsize(r));
+	*lsize = w == LSIZE_UNSET ? DAXMAP_LSIZE_NONE : w - 1;
+	return 0;
+}
+
+int pool_region_set_lsize(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t lsize)
+{
+	struct region_rec *r;
+	char a[48], b[48];
+	uint64_t n;
+	int rc;
+
+	if ((rc = writable(pc)))
+		return rc;
+	if (!(r = lsize_rec(pc, slot, gen, &n)))
+		return -ESTALE;
+	if (lsize != DAXMAP_LSIZE_NONE && lsize > n * pc->sb.extent_size)
+		return daxmap_err(EFBIG, "logical size %s is larger than the region (%s)",
+				  fmt_size(a, sizeof(a), lsize),
+				  fmt_size(b, sizeof(b), n * pc->sb.extent_size));
+	/* DAXMAP_LSIZE_NONE + 1 wraps to LSIZE_UNSET: "never set" again */
+	store_u64(rec_lsize(r), lsize + 1);
+	persist_flush(pc->ops, rec_lsize(r), 8);
+	persist_drain(pc->ops);
+	return 0;
+}
+
+int pool_region_peek(const struct pool_core *pc, const char *name)
+{
+	char seen[sizeof(pc->recs[0].name)];
+
+	for (uint64_t s = 0; s < pc->sb.region_slots; s++) {
+		const struct region_rec *r = &pc->recs[s];
+		uint64_t w = load_u64(&r->word);
+
+		if (rw_state(w) != RS_LIVE)
+			continue;
+		/* the name only changes while the record is FREE, and every
+		 * create moves the gen: the same word before and after the copy
+		 * means the copy is the live region's name */
+		memcpy(seen, r->name, sizeof(seen));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (load_u64(&r->word) == w && strncmp(seen, name, sizeof(seen)) == 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -845,9 +1078,12 @@ int pool_mark_bad(struct pool_core *pc, const uint64_t *bad, size_t nbad,
 			}
 			in_use++;
 		} else if (pc->kind[x] == EK_FREE && !pc->rdonly) {
+			if (!dirty)
+				change_begin(pc);
 			store_u64(&pc->ents[x], EXT_BAD);
 			persist_flush(pc->ops, &pc->ents[x], 8);
 			pc->kind[x] = EK_BAD;
+			pc->freebits[x / 64] &= ~(1ULL << (x % 64));
 			pc->nfree--;
 			pc->nbad++;
 			dirty = true;

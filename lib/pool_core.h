@@ -51,6 +51,17 @@ struct pool_core {
 	uint8_t *kind;           /* enum ext_kind, one per extent */
 	uint64_t nfree, nused, nbad, norphan, nzap;
 	uint64_t problems;       /* inconsistencies the last scan found */
+	/*
+	 * Kept up to date by every operation, so that none costs the size of
+	 * the pool: the free extents (one bit each, and the lowest word that
+	 * may have one), and the regions by name (chains of slots + 1 from a
+	 * bucket per slot).
+	 */
+	uint64_t *freebits;
+	uint64_t free_hint;
+	uint32_t *bucket, *chain;
+	uint64_t *seqp;          /* the change sequence (1.2), NULL for 1.1 */
+	uint64_t seen;           /* its value when the view was last right */
 };
 
 /* ---- superblock and format ---- */
@@ -104,6 +115,16 @@ int pool_core_open(struct pool_core *pc, char *base, const struct pool_sb *sb,
 void pool_core_close(struct pool_core *pc);
 /* Re-read the tables (another process may have changed them). */
 int pool_scan(struct pool_core *pc, pool_report_fn report, void *arg);
+/*
+ * Is the view still what the media holds? A 1.2 pool says so by its
+ * change sequence (every writer bumps it before its first store, under
+ * the exclusive lock); of a 1.1 pool nothing can be known.
+ */
+bool pool_view_current(const struct pool_core *pc);
+/* Before an operation, under the pool lock: re-read the tables unless the
+ * view is current, and (unless read-only) clear what a writer that died
+ * left (orphans). */
+int pool_refresh(struct pool_core *pc);
 /* Clear orphans (one drain). Extents being released (ZAP) are left to the
  * reference layer, which frees them once no reference covers them. */
 void pool_recover(struct pool_core *pc);
@@ -146,6 +167,24 @@ int pool_region_finish(struct pool_core *pc, uint64_t slot, uint64_t gen);
  * -ESTALE when the region is gone.
  */
 int pool_region_written(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t written);
+
+/*
+ * The logical size of the region in slot at gen (format.h: the logical
+ * size word): DAXMAP_LSIZE_NONE when never set. -ESTALE (no message) when
+ * that region is not live. Reads the media, not the scan: callers that hold
+ * references on the region's extents may call it without the pool lock.
+ */
+int pool_region_lsize(const struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t *lsize);
+/* Set it (DAXMAP_LSIZE_NONE: never set): one store, one drain. -EFBIG past
+ * the region's size; -ESTALE (no message) when the region is not live. */
+int pool_region_set_lsize(struct pool_core *pc, uint64_t slot, uint64_t gen, uint64_t lsize);
+
+/*
+ * Is there a live region called name? Read from the media without the pool
+ * lock or a scan (a seqlock on each record's word): 1 or 0, a snapshot that
+ * a create or remove in progress may fall on either side of.
+ */
+int pool_region_peek(const struct pool_core *pc, const char *name);
 
 /* ---- what the layers above may ask ---- */
 

@@ -285,19 +285,16 @@ static int follow_layout(struct daxmap_pool *p)
 	return attach_core(p, &sb, p->core.rdonly);
 }
 
-/* Under the lock: re-read the tables, finish what a dead process left. */
+/*
+ * Under the lock: re-read the tables if another process changed them
+ * since this handle last looked (a 1.1 pool cannot say: always), and
+ * finish what a dead process left.
+ */
 static int refresh(struct daxmap_pool *p)
 {
 	int rc = follow_layout(p);
 
-	if (rc == 0)
-		rc = pool_scan(&p->core, NULL, NULL);
-
-	if (rc == 0 && !p->core.rdonly && p->core.problems == 0 && p->core.norphan) {
-		pool_recover(&p->core);
-		rc = pool_scan(&p->core, NULL, NULL);
-	}
-	return rc;
+	return rc ? rc : pool_refresh(&p->core);
 }
 
 int pool_begin(struct daxmap_pool *p, bool excl)
@@ -535,12 +532,88 @@ uint64_t pool_flushes(const struct daxmap_pool *pool)
 	return pool->ops.flushes;
 }
 
+int pool_view_begin(struct daxmap_pool *p)
+{
+	if (!p)
+		return 1; /* pool_begin() says what is wrong */
+	pthread_mutex_lock(&p->lock);
+	if (pool_view_current(&p->core))
+		return 0;
+	pthread_mutex_unlock(&p->lock);
+	return 1;
+}
+
+bool pool_view_end(struct daxmap_pool *p)
+{
+	bool same = pool_view_current(&p->core);
+
+	pthread_mutex_unlock(&p->lock);
+	return same;
+}
+
 int pool_begin_read(struct daxmap_pool *pool, bool present, const char *fn,
 		    const char *required)
 {
 	if (!present)
 		return daxmap_err(EINVAL, "%s: %s are required", fn, required);
 	return pool_begin(pool, false);
+}
+
+void pool_lock_local(struct daxmap_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+}
+
+void pool_unlock_local(struct daxmap_pool *pool)
+{
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/*
+ * The device's lock space: byte 0 is the pool lock; the region in slot at
+ * gen has DAXMAP_LOCK_SPAN bytes at (slot + 1) << 51 | gen << 27, past any
+ * other region's (a slot reused by a new region has a new gen), and all
+ * below 2^62, inside off_t. Lock bytes need not lie inside the device:
+ * fcntl(2) locks any offset of any file, character devices included.
+ */
+_Static_assert(REGION_SLOTS + 1 <= (1ULL << 11) && GEN_BITS == 24 &&
+	       DAXMAP_LOCK_SPAN == (1ULL << 27), "region lock spaces fit below 2^62");
+
+uint64_t pool_region_lock_base(uint64_t slot, uint64_t gen)
+{
+	return ((slot + 1) << 51) | ((gen & GEN_MASK) << 27);
+}
+
+int pool_lock_owner(struct daxmap_pool *pool, int *fd)
+{
+	return lock_open(pool->dev, fd);
+}
+
+int pool_lock_range(struct daxmap_pool *pool, int fd, uint64_t off, uint64_t len,
+		    short type, bool wait)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)off,
+			    .l_len = (off_t)len };
+	int rc;
+
+	while ((rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return daxmap_err(EAGAIN, "another lock owner holds a conflicting lock");
+	return daxmap_err(errno, "%s: cannot lock: %s", pool->dev->path, strerror(errno));
+}
+
+int pool_lock_probe(struct daxmap_pool *pool, int fd, uint64_t off, uint64_t len, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)off,
+			    .l_len = (off_t)len };
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		return daxmap_err(errno, "%s: cannot test a lock: %s", pool->dev->path,
+				  strerror(errno));
+	return fl.l_type != F_UNLCK;
 }
 
 void pool_end(struct daxmap_pool *pool)

@@ -35,6 +35,38 @@ void pool_end(struct daxmap_pool *pool);
  * pool_begin(pool, false). */
 int pool_begin_read(struct daxmap_pool *pool, bool present, const char *fn,
 		    const char *required);
+/*
+ * The way in for a reader that takes references (a region mapping) without
+ * the lock shared with other processes: only this handle's mutex. 0 when
+ * the view is current (a 1.2 pool whose change sequence has not moved
+ * since the view was made): look up, take the references, then
+ * pool_view_end() says whether the sequence still stands -- if it does,
+ * no writer began an operation in between, so the extents were the
+ * region's when the references were published, and a release that begins
+ * later finds them. 1: the caller must use pool_begin() (nothing held).
+ */
+int pool_view_begin(struct daxmap_pool *pool);
+bool pool_view_end(struct daxmap_pool *pool);
+/* Only this handle's other threads kept out (the handle's mutex), for the
+ * few things done without the pool lock (a region's logical size). */
+void pool_lock_local(struct daxmap_pool *pool);
+void pool_unlock_local(struct daxmap_pool *pool);
+
+/*
+ * Region locks: OFD byte-range locks in the device's lock space, where byte
+ * 0 is the pool lock. pool_region_lock_base() is the first byte of the
+ * region in slot at gen (DAXMAP_LOCK_SPAN bytes). pool_lock_owner() opens a
+ * new file description of the device: each one owns its locks.
+ * pool_lock_range(): type F_RDLCK, F_WRLCK or F_UNLCK, -EAGAIN when
+ * another owner's lock conflicts and !wait. pool_lock_probe(): 1 when
+ * another owner holds a lock that conflicts with type, else 0.
+ */
+uint64_t pool_region_lock_base(uint64_t slot, uint64_t gen);
+int pool_lock_owner(struct daxmap_pool *pool, int *fd);
+int pool_lock_range(struct daxmap_pool *pool, int fd, uint64_t off, uint64_t len,
+		    short type, bool wait);
+int pool_lock_probe(struct daxmap_pool *pool, int fd, uint64_t off, uint64_t len, short type);
+
 /* The core, for its queries and operations between begin and end. */
 struct pool_core *pool_core(struct daxmap_pool *pool);
 struct daxmap_dev *pool_dev(struct daxmap_pool *pool);

@@ -1,28 +1,30 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ref.c -- runtime reference state shared by the processes of a pool
- * (doc/refcount-design.md).
+ * ref.c -- references, ZAP marks and the wait for idle, on the runtime
+ * state file (ref_layout.h, doc/refcount-design.md).
  *
- * The truth is each holder's list of references; the per-extent counters
- * are derived from it. Every change runs under a process-shared robust
- * mutex: a process killed inside leaves the mutex EOWNERDEAD to the next
- * locker, which rebuilds the counters from the lists. A holder is alive
- * while it holds a POSIX lock on its slot's byte of the file: the kernel
- * drops it when the process dies (LMDB's reader-table pattern), so a reused
- * PID cannot look alive.
+ * No lock on the way of a get or a put. Each holder (a process) writes
+ * only its own ledger; a thread claims an entry with one compare-and-swap
+ * and finds it again at its next get, so gets and puts on different
+ * extents share no written cache line. A count is a sum over the live
+ * holders' ledgers, made by whoever asks (a releaser, a listing).
+ *
+ * A get and a release meet as in Dekker's algorithm, every access below
+ * sequentially consistent: the getter claims its entry, then reads the
+ * ZAP count; the releaser raises the ZAP count, then reads the entries.
+ * One of them sees the other: the getter refuses and retracts, or the
+ * releaser counts the reference (an entry still being filled counts as
+ * covering everything).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,767 +32,643 @@
 #include "daxmap.h"
 #include "error.h"
 #include "ref.h"
+#include "ref_layout.h"
 #include "util.h"
 
-#define RT_MAGIC "DAXMAPRT"
-#define RT_VERSION 2
-#define HDR_SIZE 4096
+#define SC __ATOMIC_SEQ_CST
 
-struct rt_entry {
-	uint16_t kind;    /* enum ref_kind; REF_NONE: dropped */
-	uint16_t flags;   /* REF_REVOCABLE */
-	uint32_t backend; /* which pin backend, 0 for a mapping */
-	uint64_t first, count, id;
-};
-
-struct rt_holder {
-	uint32_t active;
-	int32_t pid;
-	uint64_t start_time;
-	uint64_t nentries; /* entries [0, nentries) are committed */
-	uint64_t next_id;
-	struct rt_entry e[REF_ENTRIES];
-};
-
-struct rt_counter {
-	uint32_t ref, pins;
-	uint32_t zap;  /* being released: no new reference (not derived) */
-	uint32_t pad;
-};
-
-struct rt_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t seq;        /* futex word: bumped on every drop */
-	uint32_t zap_seq;    /* futex word: bumped when extents are zapped */
-	uint32_t waiters;    /* in ref_wait_idle(): a drop wakes them */
-	char boot_id[40];
-	uint8_t uuid[16];
-	uint64_t nextents;
-	uint64_t nholders;
-	pthread_mutex_t lock;
-};
-_Static_assert(sizeof(struct rt_hdr) <= HDR_SIZE, "header fits its page");
-
-struct ref_runtime {
-	struct ref_runtime *next;  /* the process's attachments */
-	int users;
-	char path[PATH_MAX];
-	uint8_t uuid[16];
-	int fd;
-	size_t size;
-	struct rt_hdr *hdr;
-	struct rt_holder *holders;
-	struct rt_counter *cnt;
-	uint32_t slot;        /* this process's holder slot */
-	bool stale;           /* inherited through fork(): the parent's */
-};
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ref_runtime *registry;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* An id: holder slot (8 bits) | entry (24 bits) | the entry's gen. */
+static inline uint64_t id_make(uint32_t slot, uint32_t idx, uint64_t gen)
+{
+	return (uint64_t)slot << 56 | (uint64_t)idx << 32 | (gen & 0xffffffffULL);
+}
+static inline uint32_t id_slot(uint64_t id) { return (uint32_t)(id >> 56); }
+static inline uint32_t id_idx(uint64_t id) { return (uint32_t)(id >> 32) & 0xffffffU; }
+static inline uint64_t id_gen(uint64_t id) { return id & 0xffffffffULL; }
 
 /*
- * A fork()ed child is not the holder its parent is (POSIX locks are not
- * inherited): it forgets the parent's attachments and registers anew if it
- * uses the pool. Closing the inherited fds drops no lock of the parent's.
+ * Where this thread looks first for a free entry: where its last one was,
+ * so a get after a put finds the same line; threads start apart.
  */
-static void atfork_child(void)
+static __thread uint32_t tl_hint __attribute__((tls_model("initial-exec"))) = UINT32_MAX;
+
+static uint32_t hint(void)
 {
-	pthread_mutex_init(&registry_lock, NULL);
-	/* kept, not freed: inherited handles may still point at them, and
-	 * every call on a stale attachment is refused */
-	for (struct ref_runtime *rt = registry; rt; rt = rt->next)
-		rt->stale = true;
-	registry = NULL;
+	static uint32_t threads;
+
+	if (tl_hint == UINT32_MAX)
+		tl_hint = (__atomic_fetch_add(&threads, 1, __ATOMIC_RELAXED) * 61U) % REF_ENTRIES;
+	return tl_hint;
 }
 
-bool ref_stale(const struct ref_runtime *rt)
+static struct rt_holder *own(const struct ref_runtime *rt)
 {
-	return rt->stale;
+	return &rt->holders[rt->slot];
 }
 
-static int refuse_stale(void)
+/* Raise the ledger's high-water mark over idx (before the entry counts:
+ * a releaser reads entries below it only). */
+static void raise_hwm(struct rt_holder *h, uint32_t idx)
 {
-	return daxmap_err(ECHILD,
-			  "this runtime attachment was inherited through fork(): the child must open the pool itself");
+	uint32_t w = __atomic_load_n(&h->hwm, __ATOMIC_RELAXED);
+
+	while (w <= idx && !__atomic_compare_exchange_n(&h->hwm, &w, idx + 1, false, SC,
+							__ATOMIC_RELAXED))
+		;
 }
 
-static void install_atfork(void)
+/* Claim a free entry of this process's ledger: BUSY, a new gen. Its
+ * index, or -1 when all are taken. */
+static long claim_slow(struct rt_holder *h)
 {
-	pthread_atfork(NULL, NULL, atfork_child);
-}
+	uint32_t start = hint();
 
-static size_t rt_size(uint64_t nextents)
-{
-	return HDR_SIZE + REF_HOLDERS * sizeof(struct rt_holder) +
-	       nextents * sizeof(struct rt_counter);
-}
+	for (uint32_t k = 0; k < REF_ENTRIES; k++) {
+		uint32_t i = (start + k) % REF_ENTRIES;
+		uint64_t s = __atomic_load_n(&h->e[i].state, __ATOMIC_RELAXED);
 
-/* The boot id stamps the state: a robust mutex or a holder list from
- * another boot is void. Unreadable (EMFILE, a sandbox): no attach, since
- * an empty id would void a live state. */
-static int read_boot_id(char out[40])
-{
-	static const char path[] = "/proc/sys/kernel/random/boot_id";
-	FILE *f = fopen(path, "re");
-	int err;
-
-	memset(out, 0, 40);
-	if (!f)
-		return daxmap_err(errno, "%s: %s (the runtime state is stamped with it)", path,
-				  strerror(errno));
-	err = fgets(out, 40, f) ? 0 : (ferror(f) ? EIO : ENODATA);
-	fclose(f);
-	out[strcspn(out, "\n")] = '\0';
-	if (err || !out[0])
-		return daxmap_err(err ? err : ENODATA, "%s: cannot read it", path);
-	return 0;
-}
-
-/* Does any process hold a holder slot's lock on the file? Its state is
- * then in use, whatever it looks like to this library. */
-static bool slots_locked(int fd)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1,
-			    .l_len = REF_HOLDERS };
-
-	if (fcntl(fd, F_GETLK, &fl) != 0)
-		return true; /* cannot tell: never wipe */
-	return fl.l_type != F_UNLCK;
-}
-
-/* Process start time (field 22 of /proc/PID/stat): pid + this is unique. */
-static uint64_t start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
-		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t);
-	fclose(f);
-	return t;
-}
-
-static int lock_byte(int fd, off_t at, short type, bool wait)
-{
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
-
-	while (fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl) != 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
-/* Is holder slot s alive? Its process holds the POSIX lock on byte 1 + s. */
-static bool holder_alive(const struct ref_runtime *rt, uint32_t s)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + s, .l_len = 1 };
-
-	if (s == rt->slot)
-		return true;
-	if (fcntl(rt->fd, F_GETLK, &fl) != 0)
-		return true; /* cannot tell: never drop a live holder's refs */
-	return fl.l_type != F_UNLCK;
-}
-
-static void apply(struct ref_runtime *rt, const struct rt_entry *e, int sign)
-{
-	uint32_t r = e->kind == REF_PIN ? REF_BIAS : 1, p = e->kind == REF_PIN;
-
-	for (uint64_t x = e->first; x < e->first + e->count && x < rt->hdr->nextents; x++) {
-		rt->cnt[x].ref += (uint32_t)sign * r;
-		rt->cnt[x].pins += (uint32_t)sign * p;
-	}
-}
-
-/* After a holder died holding the mutex: counters from the lists. The ZAP
- * marks are not derived from them and stay. */
-static void rebuild(struct ref_runtime *rt)
-{
-	for (uint64_t x = 0; x < rt->hdr->nextents; x++)
-		rt->cnt[x].ref = rt->cnt[x].pins = 0;
-	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
-		struct rt_holder *h = &rt->holders[s];
-		uint64_t n = h->nentries < REF_ENTRIES ? h->nentries : REF_ENTRIES;
-
-		if (!h->active)
+		if (es_status(s) != ES_FREE)
 			continue;
-		for (uint64_t i = 0; i < n; i++)
-			if (h->e[i].kind != REF_NONE)
-				apply(rt, &h->e[i], +1);
+		raise_hwm(h, i);
+		if (__atomic_compare_exchange_n(&h->e[i].state, &s, es_make(es_gen(s) + 1, 0, ES_BUSY),
+						false, SC, __ATOMIC_RELAXED)) {
+			tl_hint = i;
+			return i;
+		}
 	}
+	return -1;
 }
 
-static int rt_lock(struct ref_runtime *rt)
+/* The usual case first: the thread's last entry, free again. */
+static inline long claim(struct rt_holder *h)
 {
-	int rc = pthread_mutex_lock(&rt->hdr->lock);
+	uint32_t i = tl_hint;
+	uint64_t s;
 
-	if (rc == EOWNERDEAD) {
-		rebuild(rt);
-		pthread_mutex_consistent(&rt->hdr->lock);
-		rc = 0;
+	if (i >= __atomic_load_n(&h->hwm, __ATOMIC_RELAXED))
+		return claim_slow(h);
+	s = __atomic_load_n(&h->e[i].state, __ATOMIC_RELAXED);
+	if (es_status(s) == ES_FREE &&
+	    __atomic_compare_exchange_n(&h->e[i].state, &s, es_make(es_gen(s) + 1, 0, ES_BUSY),
+					false, SC, __ATOMIC_RELAXED))
+		return i;
+	return claim_slow(h);
+}
+
+/* Give an entry back (the gen stays: the next claim moves it on). */
+static void unclaim(struct rt_entry *e)
+{
+	uint64_t s = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&e->state, es_make(es_gen(s), es_ver(s), ES_FREE), SC);
+}
+
+/* ---- the ZAP bitmap ---- */
+
+/* Bits of word w within extents [first, end). */
+static uint64_t word_mask(uint64_t w, uint64_t first, uint64_t end)
+{
+	uint64_t lo = w * 64 < first ? first - w * 64 : 0;
+	uint64_t hi = (w + 1) * 64 > end ? end - w * 64 : 64;
+	uint64_t m = hi >= 64 ? ~0ULL : (1ULL << hi) - 1;
+
+	return m & ~((1ULL << lo) - 1);
+}
+
+/* Set (on) or clear the marks of a run; how many changed. */
+static uint64_t mark_run(struct ref_runtime *rt, struct ext_run r, bool on)
+{
+	uint64_t end = r.first + r.count, changed = 0;
+
+	if (end > rt->nextents)
+		end = rt->nextents;
+	for (uint64_t w = r.first / 64; r.first < end && w <= (end - 1) / 64; w++) {
+		uint64_t m = word_mask(w, r.first, end), old;
+
+		if (on) {
+			old = __atomic_fetch_or(&rt->zap[w], m, SC);
+			changed += (uint64_t)__builtin_popcountll(m & ~old);
+		} else {
+			old = __atomic_fetch_and(&rt->zap[w], ~m, SC);
+			changed += (uint64_t)__builtin_popcountll(m & old);
+		}
 	}
-	return rc ? daxmap_err(rc, "runtime state lock: %s", strerror(rc)) : 0;
+	return changed;
 }
 
-static void rt_unlock(struct ref_runtime *rt)
+/* The first marked extent of the runs, or UINT64_MAX. */
+static uint64_t first_marked(const struct ref_runtime *rt, const struct ext_run *runs,
+			     size_t nruns)
 {
-	pthread_mutex_unlock(&rt->hdr->lock);
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t end = runs[i].first + runs[i].count;
+
+		for (uint64_t w = runs[i].first / 64; w <= (end - 1) / 64; w++) {
+			uint64_t hit = __atomic_load_n(&rt->zap[w], SC) &
+				       word_mask(w, runs[i].first, end);
+
+			if (hit)
+				return w * 64 + (uint64_t)__builtin_ctzll(hit);
+		}
+	}
+	return UINT64_MAX;
 }
 
-/* Under the lock, after a drop. */
-static void wake_all(struct ref_runtime *rt)
+/* ---- get and put ---- */
+
+static inline void wake_waiters(struct ref_runtime *rt)
 {
-	__atomic_add_fetch(&rt->hdr->seq, 1, __ATOMIC_RELEASE);
-	/* the syscall only for a waiter (registered under this lock); not
-	 * FUTEX_PRIVATE: waiters are in other processes */
-	if (__atomic_load_n(&rt->hdr->waiters, __ATOMIC_ACQUIRE))
+	/* Dekker with ref_wait_idle(): the drop came first, then this read;
+	 * a waiter registers, then reads the entries. The syscall only when
+	 * someone waits; not FUTEX_PRIVATE: waiters are in other processes */
+	if (__atomic_load_n(&rt->hdr->waiters, SC)) {
+		__atomic_add_fetch(&rt->hdr->seq, 1, SC);
 		syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Dropped entries at the end of a list go: ref_put() scans less. */
-static void trim(struct rt_holder *h)
-{
-	uint64_t n = h->nentries;
-
-	while (n && h->e[n - 1].kind == REF_NONE)
-		n--;
-	__atomic_store_n(&h->nentries, n, __ATOMIC_RELEASE);
-}
-
-/* Under the lock: drop every reference of a holder and free its slot. */
-static void drop_holder(struct ref_runtime *rt, struct rt_holder *h)
-{
-	for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++)
-		if (h->e[i].kind != REF_NONE) {
-			apply(rt, &h->e[i], -1);
-			h->e[i].kind = REF_NONE;
-		}
-	h->nentries = 0;
-	h->active = 0;
-}
-
-static int reclaim_dead_locked(struct ref_runtime *rt)
-{
-	int dead = 0;
-
-	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
-		struct rt_holder *h = &rt->holders[s];
-
-		if (!h->active || holder_alive(rt, s))
-			continue;
-		drop_holder(rt, h);
-		dead++;
 	}
-	if (dead)
-		wake_all(rt);
-	return dead;
 }
 
-int ref_reclaim_dead(struct ref_runtime *rt)
+void ref_wake_waiters(struct ref_runtime *rt)
 {
-	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
-
-	if (rc)
-		return rc;
-	rc = reclaim_dead_locked(rt);
-	rt_unlock(rt);
-	return rc;
+	wake_waiters(rt);
 }
 
-/* Set up a fresh state: called with byte 0 locked. */
-static int rt_init(struct ref_runtime *rt, const char *boot, uint64_t nextents)
+/* Free the entries of a reference from its head (the owner's walk). */
+static void drop_chain(struct rt_holder *h, uint32_t idx)
 {
-	pthread_mutexattr_t a;
-	struct rt_hdr *h = rt->hdr;
+	for (uint32_t i = idx + 1; i;) {
+		struct rt_entry *e = &h->e[i - 1];
 
-	memset(h, 0, HDR_SIZE);
-	memset(rt->holders, 0, REF_HOLDERS * sizeof(*rt->holders));
-	memset(rt->cnt, 0, nextents * sizeof(*rt->cnt));
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&h->lock, &a);
-	pthread_mutexattr_destroy(&a);
-	h->version = RT_VERSION;
-	memcpy(h->boot_id, boot, sizeof(h->boot_id));
-	memcpy(h->uuid, rt->uuid, sizeof(h->uuid));
-	h->nextents = nextents;
-	h->nholders = REF_HOLDERS;
-	/* the magic last: a set-up cut short is redone by the next attach */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(h->magic, RT_MAGIC, 8);
+		i = __atomic_load_n(&e->next, __ATOMIC_RELAXED);
+		unclaim(e);
+	}
+}
+
+static inline int check_runs(const struct ref_runtime *rt, enum ref_kind kind,
+			     const struct ext_run *runs, size_t nruns)
+{
+	if (rt->stale)
+		return ref_refuse_stale();
+	if (kind != REF_MAP && kind != REF_PIN)
+		return daxmap_err(EINVAL, "unknown reference kind %d", (int)kind);
+	if (!runs || !nruns)
+		return daxmap_err(EINVAL, "no extents to reference");
+	for (size_t i = 0; i < nruns; i++)
+		if (!runs[i].count || runs[i].first >= rt->nextents ||
+		    runs[i].count > rt->nextents - runs[i].first)
+			return daxmap_err(EINVAL, "extents [%" PRIu64 ", +%" PRIu64 ") are outside the pool",
+					  runs[i].first, runs[i].count);
 	return 0;
 }
 
-static int in_use(const struct ref_runtime *rt)
+/* Fill a claimed entry and make it count (readers take the fields once
+ * they see ACTIVE). */
+static inline void publish(struct rt_entry *e, struct ext_run r, enum ref_kind kind,
+			   unsigned flags, unsigned backend, uint64_t id)
 {
-	return daxmap_err(EPROTO,
-			  "%s: the runtime state is in use by processes whose library writes it differently (another libdaxmap version, or another pool geometry); not touched",
-			  rt->path);
+	uint64_t s = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&e->first, r.first, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->count, r.count, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->flags, flags & REF_REVOCABLE, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->backend, backend, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->next, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->id, id, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->state, es_make(es_gen(s), 0, ES_ACTIVE), __ATOMIC_RELEASE);
 }
 
-/*
- * Open (or create) the file and map it, with byte 0 locked: it serialises
- * set-up, registration and the removal of the file by the last holder. On
- * success byte 0 stays locked; register_holder() unlocks it.
- */
-static int rt_open(struct ref_runtime *rt, uint64_t nextents)
+static int no_room(void)
 {
-	char boot[40];
-	struct stat st;
-	bool fresh;
-	int rc;
+	return daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
+}
 
-	if ((rc = read_boot_id(boot)))
-		return rc;
-	for (;;) {
-		rt->fd = open(rt->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (rt->fd < 0)
-			return daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
-		if ((rc = lock_byte(rt->fd, 0, F_WRLCK, true)))
-			return daxmap_err(-rc, "%s: cannot lock: %s", rt->path, strerror(-rc));
-		if (fstat(rt->fd, &st) != 0) {
-			rc = daxmap_err(errno, "%s: %s", rt->path, strerror(errno));
-			goto out;
+/* The entries of a reference of several runs, chained from the head. */
+static int claim_chain(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
+		       unsigned flags, const struct ext_run *runs, size_t nruns, uint32_t *head,
+		       uint64_t *id)
+{
+	struct rt_holder *h = own(rt);
+	uint32_t prev = 0;
+
+	for (size_t i = 0; i < nruns; i++) {
+		long c = claim(h);
+
+		if (c < 0) {
+			if (i)
+				drop_chain(h, *head);
+			return no_room();
 		}
-		if (st.st_nlink > 0)
-			break;
-		/* the last holder removed it after our open: open it anew */
-		close(rt->fd);
+		if (i) {
+			__atomic_store_n(&h->e[prev].next, (uint32_t)c + 1, __ATOMIC_RELAXED);
+		} else {
+			*head = (uint32_t)c;
+			*id = id_make(rt->slot, *head,
+				      es_gen(__atomic_load_n(&h->e[c].state, __ATOMIC_RELAXED)));
+		}
+		publish(&h->e[c], runs[i], kind, flags, backend, *id);
+		prev = (uint32_t)c;
 	}
-	rt->size = rt_size(nextents);
-	fresh = (size_t)st.st_size != rt->size;
-	/* a state that is to be voided (below) but has live holders is
-	 * another library version's, or another geometry's: refuse, never
-	 * wipe (or resize: SIGBUS) what they use */
-	if (fresh && st.st_size != 0 && slots_locked(rt->fd)) {
-		rc = in_use(rt);
-		goto out;
-	}
-	if (fresh && ftruncate(rt->fd, (off_t)rt->size) != 0) {
-		rc = daxmap_err(errno, "%s: cannot size it: %s", rt->path, strerror(errno));
-		goto out;
-	}
-	rt->hdr = mmap(NULL, rt->size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->fd, 0);
-	if (rt->hdr == MAP_FAILED) {
-		rt->hdr = NULL;
-		rc = daxmap_err(errno, "%s: mmap: %s", rt->path, strerror(errno));
-		goto out;
-	}
-	rt->holders = (struct rt_holder *)((char *)rt->hdr + HDR_SIZE);
-	rt->cnt = (struct rt_counter *)(rt->holders + REF_HOLDERS);
-	/* a state from another boot, pool or version is void; no
-	 * slot lock survives a reboot, so one held means it is not */
-	if (fresh || memcmp(rt->hdr->magic, RT_MAGIC, 8) != 0 ||
-	    rt->hdr->version != RT_VERSION || strcmp(rt->hdr->boot_id, boot) != 0 ||
-	    memcmp(rt->hdr->uuid, rt->uuid, 16) != 0 || rt->hdr->nextents != nextents ||
-	    rt->hdr->nholders != REF_HOLDERS)
-		rc = !fresh && slots_locked(rt->fd) ? in_use(rt) : rt_init(rt, boot, nextents);
-	else
-		rc = 0;
-out:
-	if (rc)
-		lock_byte(rt->fd, 0, F_UNLCK, false);
-	return rc;
-}
-
-static int register_holder(struct ref_runtime *rt)
-{
-	int rc = rt_lock(rt);
-	uint32_t s = REF_HOLDERS;
-
-	if (rc) {
-		lock_byte(rt->fd, 0, F_UNLCK, false);
-		return rc;
-	}
-	rt->slot = UINT32_MAX;
-	/* dead holders stay listed (daxmapctl holders) until a reclaim,
-	 * unless their slots are needed */
-	for (int pass = 0; pass < 2; pass++) {
-		for (s = 0; s < REF_HOLDERS; s++)
-			if (!rt->holders[s].active && lock_byte(rt->fd, 1 + s, F_WRLCK, false) == 0)
-				break;
-		if (s < REF_HOLDERS || !reclaim_dead_locked(rt))
-			break;
-	}
-	if (s == REF_HOLDERS) {
-		rt_unlock(rt);
-		lock_byte(rt->fd, 0, F_UNLCK, false);
-		return daxmap_err(EUSERS, "all %u holder slots of the pool are in use", REF_HOLDERS);
-	}
-	rt->slot = s;
-	rt->holders[s].pid = (int32_t)getpid();
-	rt->holders[s].start_time = start_time(getpid());
-	rt->holders[s].nentries = 0;
-	rt->holders[s].next_id = 1;
-	rt->holders[s].active = 1;
-	rt_unlock(rt);
-	lock_byte(rt->fd, 0, F_UNLCK, false);
 	return 0;
 }
 
-static void rt_path(char path[PATH_MAX], const uint8_t uuid[16], const char *dir)
+/* After the claims (Dekker): a ZAP mark on the runs refuses, unless the
+ * caller knows them live. 0, or -ESTALE with the reference dropped. */
+static int zap_check(struct ref_runtime *rt, unsigned flags, const struct ext_run *runs,
+		     size_t nruns, uint32_t head)
 {
-	char hex[33];
+	uint64_t x;
 
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
-	snprintf(path, PATH_MAX, "%s/daxmap-%s.rt", dir ? dir : "/dev/shm", hex);
-}
+	if (flags & REF_LIVE) {
+		/* the caller holds the pool lock and the pool says these
+		 * extents are live: a mark on them is a dead releaser's */
+		uint64_t cleared = 0;
 
-bool ref_exists(const uint8_t uuid[16], const char *dir)
-{
-	char path[PATH_MAX];
-
-	rt_path(path, uuid, dir);
-	return access(path, F_OK) == 0;
-}
-
-/* The pids of the processes holding slot locks on fd's file, but this
- * one (F_GETLK never reports the caller's own locks). */
-static size_t others_alive(int fd, pid_t *pids, size_t max)
-{
-	size_t n = 0;
-
-	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + s,
-				    .l_len = 1 };
-
-		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-			if (n < max)
-				pids[n] = fl.l_pid;
-			n++;
-		}
-	}
-	return n;
-}
-
-int ref_users(const uint8_t uuid[16], const char *dir, pid_t *pids, size_t max)
-{
-	char path[PATH_MAX];
-	struct ref_runtime *rt;
-	int n = 0, fd;
-
-	rt_path(path, uuid, dir);
-	pthread_mutex_lock(&registry_lock);
-	for (rt = registry; rt && strcmp(rt->path, path) != 0; rt = rt->next)
-		;
-	if (rt) {
-		/* this process is a holder: its fd is the one to ask through
-		 * (closing any other fd of the file would drop its lock) */
-		if (max)
-			pids[0] = getpid();
-		n = 1 + (int)others_alive(rt->fd, max ? pids + 1 : pids, max ? max - 1 : 0);
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = (int)others_alive(fd, pids, max);
-		close(fd);
-	} else if (errno != ENOENT) {
-		n = daxmap_err(errno, "%s: %s", path, strerror(errno));
-	}
-	pthread_mutex_unlock(&registry_lock);
-	return n;
-}
-
-int ref_attach(struct ref_runtime **rtp, const uint8_t uuid[16], uint64_t nextents,
-	       const char *dir)
-{
-	char path[PATH_MAX];
-	struct ref_runtime *rt;
-	int rc;
-
-	pthread_once(&atfork_once, install_atfork);
-	rt_path(path, uuid, dir);
-	pthread_mutex_lock(&registry_lock);
-	for (rt = registry; rt; rt = rt->next)
-		if (strcmp(rt->path, path) == 0)
-			break;
-	if (rt) {
-		rt->users++;
-		pthread_mutex_unlock(&registry_lock);
-		*rtp = rt;
+		for (size_t i = 0; i < nruns; i++)
+			cleared += mark_run(rt, runs[i], false);
+		if (cleared)
+			__atomic_sub_fetch(&rt->hdr->nzap, cleared, SC);
 		return 0;
 	}
-	rt = calloc(1, sizeof(*rt));
-	if (!rt) {
-		pthread_mutex_unlock(&registry_lock);
-		return daxmap_err(ENOMEM, "out of memory");
-	}
-	snprintf(rt->path, sizeof(rt->path), "%s", path);
-	memcpy(rt->uuid, uuid, 16);
-	rt->fd = -1;
-	rt->slot = UINT32_MAX;
-	rc = rt_open(rt, nextents);
-	if (rc == 0)
-		rc = register_holder(rt);
-	if (rc) {
-		if (rt->hdr)
-			munmap(rt->hdr, rt->size);
-		if (rt->fd >= 0)
-			close(rt->fd);
-		free(rt);
-		pthread_mutex_unlock(&registry_lock);
+	if ((x = first_marked(rt, runs, nruns)) == UINT64_MAX)
+		return 0;
+	drop_chain(own(rt), head);
+	ref_wake_waiters(rt);
+	return daxmap_err(ESTALE, "extent %" PRIu64 " is being released (ZAP): no new mapping or pin",
+			  x);
+}
+
+/* Everything but one run taken at once: bad arguments, several runs, a
+ * full ledger. */
+static __attribute__((noinline)) int get_slow(struct ref_runtime *rt, enum ref_kind kind,
+					       unsigned backend, unsigned flags,
+					       const struct ext_run *runs, size_t nruns,
+					       uint64_t *id)
+{
+	uint32_t head = 0;
+	uint64_t ref_id = 0;
+	int rc;
+
+	if ((rc = check_runs(rt, kind, runs, nruns)) ||
+	    (rc = claim_chain(rt, kind, backend, flags, runs, nruns, &head, &ref_id)))
 		return rc;
-	}
-	rt->users = 1;
-	rt->next = registry;
-	registry = rt;
-	pthread_mutex_unlock(&registry_lock);
-	*rtp = rt;
+	/* Dekker: the claims came first; now the marks */
+	if (__atomic_load_n(&rt->hdr->nzap, SC) &&
+	    (rc = zap_check(rt, flags, runs, nruns, head)))
+		return rc;
+	*id = ref_id;
 	return 0;
 }
 
-struct ref_runtime *ref_share(struct ref_runtime *rt)
+static __attribute__((noinline)) int get_marked(struct ref_runtime *rt, unsigned flags,
+						 const struct ext_run *run, uint32_t head,
+						 uint64_t ref_id, uint64_t *id)
 {
-	pthread_mutex_lock(&registry_lock);
-	rt->users++;
-	pthread_mutex_unlock(&registry_lock);
-	return rt;
-}
+	int rc = zap_check(rt, flags, run, 1, head);
 
-void ref_detach(struct ref_runtime *rt)
-{
-	struct ref_runtime **pp;
-
-	if (!rt || rt->stale)
-		return;
-	pthread_mutex_lock(&registry_lock);
-	if (--rt->users > 0) {
-		pthread_mutex_unlock(&registry_lock);
-		return;
-	}
-	for (pp = &registry; *pp && *pp != rt; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = rt->next;
-	/*
-	 * The registry stays locked to the end: POSIX locks belong to the
-	 * process, so a thread attaching anew meanwhile would not be kept out
-	 * by byte 0, could register in a file this unlinks, and the close()
-	 * below would drop its slot lock (any close of the file drops all of
-	 * the process's locks on it): a live holder would look dead.
-	 */
-	lock_byte(rt->fd, 0, F_WRLCK, true);
-	if (rt_lock(rt) == 0) {
-		bool last = true;
-
-		drop_holder(rt, &rt->holders[rt->slot]);
-		wake_all(rt);
-		for (uint32_t s = 0; s < REF_HOLDERS && last; s++)
-			last = !rt->holders[s].active || !holder_alive(rt, s);
-		/*
-		 * The last live holder removes the file (byte 0 keeps
-		 * attachers out meanwhile), or it would stay in /dev/shm until
-		 * reboot; holders killed before it detached count as gone.
-		 * Nothing is lost: their references were void, and ZAP marks
-		 * come back from the pool.
-		 */
-		if (last)
-			unlink(rt->path);
-		rt_unlock(rt);
-	}
-	/* closing the fd drops the slot's lock */
-	munmap(rt->hdr, rt->size);
-	close(rt->fd);
-	pthread_mutex_unlock(&registry_lock);
-	free(rt);
-}
-
-/* Make room for k entries in our list, compacting dropped ones out. */
-static bool room(struct rt_holder *h, size_t k)
-{
-	uint64_t w = 0;
-
-	if (h->nentries + k <= REF_ENTRIES)
-		return true;
-	/*
-	 * Compaction rewrites only this process's own list: if it dies half
-	 * way, the list is dropped whole as a dead holder's.
-	 */
-	for (uint64_t r = 0; r < h->nentries; r++)
-		if (h->e[r].kind != REF_NONE)
-			h->e[w++] = h->e[r];
-	h->nentries = w;
-	return w + k <= REF_ENTRIES;
+	if (rc == 0)
+		*id = ref_id;
+	return rc;
 }
 
 int ref_get(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
 	    unsigned flags, const struct ext_run *runs, size_t nruns,
 	    uint64_t *id)
 {
-	struct rt_holder *h;
-	uint64_t n0;
-	int rc;
+	/* the usual case, one run: a claim, the fields, the ZAP count */
+	if (__builtin_expect(nruns == 1 && runs && !rt->stale &&
+			     (kind == REF_MAP || kind == REF_PIN) && runs->count &&
+			     runs->first < rt->nextents &&
+			     runs->count <= rt->nextents - runs->first, 1)) {
+		struct rt_holder *h = own(rt);
+		long c = claim(h);
 
-	if (rt->stale)
-		return refuse_stale();
-	if (kind != REF_MAP && kind != REF_PIN)
-		return daxmap_err(EINVAL, "unknown reference kind %d", (int)kind);
-	if (!runs || !nruns)
-		return daxmap_err(EINVAL, "no extents to reference");
-	for (size_t i = 0; i < nruns; i++)
-		if (!runs[i].count || runs[i].first >= rt->hdr->nextents ||
-		    runs[i].count > rt->hdr->nextents - runs[i].first)
-			return daxmap_err(EINVAL, "extents [%" PRIu64 ", +%" PRIu64 ") are outside the pool",
-					  runs[i].first, runs[i].count);
-	if ((rc = rt_lock(rt)))
-		return rc;
-	/* the releaser marks ZAP under this lock before it checks for idle:
-	 * either it sees this reference or this sees its mark */
-	for (size_t i = 0; i < nruns; i++)
-		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
-			if (rt->cnt[x].zap && (flags & REF_LIVE)) {
-				__atomic_store_n(&rt->cnt[x].zap, 0, __ATOMIC_RELEASE);
-			} else if (rt->cnt[x].zap) {
-				rt_unlock(rt);
-				return daxmap_err(ESTALE,
-						  "extent %" PRIu64 " is being released (ZAP): no new mapping or pin",
-						  x);
-			}
-	h = &rt->holders[rt->slot];
-	if (!room(h, nruns)) {
-		rt_unlock(rt);
-		return daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
+		if (__builtin_expect(c >= 0, 1)) {
+			struct rt_entry *e = &h->e[c];
+			uint64_t ref_id = id_make(rt->slot, (uint32_t)c,
+						  es_gen(__atomic_load_n(&e->state, __ATOMIC_RELAXED)));
+
+			publish(e, *runs, kind, flags, backend, ref_id);
+			/* Dekker: the claim came first; now the marks */
+			if (__builtin_expect(__atomic_load_n(&rt->hdr->nzap, SC) != 0, 0))
+				return get_marked(rt, flags, runs, (uint32_t)c, ref_id, id);
+			*id = ref_id;
+			return 0;
+		}
 	}
-	*id = ((uint64_t)rt->slot << 48) | h->next_id++;
-	n0 = h->nentries;
-	for (size_t i = 0; i < nruns; i++)
-		h->e[n0 + i] = (struct rt_entry){ (uint16_t)kind, (uint16_t)(flags & REF_REVOCABLE),
-						  backend, runs[i].first, runs[i].count, *id };
-	/* commit, then count: a death in between is repaired by rebuild() */
-	__atomic_store_n(&h->nentries, n0 + nruns, __ATOMIC_RELEASE);
-	for (size_t i = 0; i < nruns; i++)
-		apply(rt, &h->e[n0 + i], +1);
-	rt_unlock(rt);
-	return 0;
+	return get_slow(rt, kind, backend, flags, runs, nruns, id);
 }
 
-/* Lock the state for a change of this process's own list, *h. */
-static int lock_own(struct ref_runtime *rt, struct rt_holder **h)
+/* This process's live head entry of reference id, or NULL. */
+static struct rt_entry *head_of(const struct ref_runtime *rt, uint64_t id, uint64_t *state)
 {
-	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
+	struct rt_entry *e;
 
-	*h = rc ? NULL : &rt->holders[rt->slot];
-	return rc;
+	if (id_slot(id) != rt->slot || id_idx(id) >= REF_ENTRIES)
+		return NULL;
+	e = &own(rt)->e[id_idx(id)];
+	*state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+	return es_status(*state) == ES_ACTIVE && es_gen(*state) == id_gen(id) ? e : NULL;
+}
+
+static int no_ref(uint64_t id)
+{
+	return daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
 }
 
 int ref_put(struct ref_runtime *rt, uint64_t id)
 {
 	struct rt_holder *h;
-	int rc, found = 0;
+	struct rt_entry *e;
+	uint64_t s;
+	uint32_t next;
 
-	if ((rc = lock_own(rt, &h)))
-		return rc;
-	for (uint64_t i = 0; i < h->nentries; i++)
-		if (h->e[i].kind != REF_NONE && h->e[i].id == id) {
-			struct rt_entry e = h->e[i];
-
-			/* drop from the list first: the list is the truth */
-			__atomic_store_n(&h->e[i].kind, REF_NONE, __ATOMIC_RELEASE);
-			apply(rt, &e, -1);
-			found++;
-		}
-	if (found) {
-		trim(h);
-		wake_all(rt);
-	}
-	rt_unlock(rt);
-	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " held by this process", id);
+	if (rt->stale)
+		return ref_refuse_stale();
+	if (!(e = head_of(rt, id, &s)))
+		return no_ref(id);
+	h = own(rt);
+	next = __atomic_load_n(&e->next, __ATOMIC_RELAXED);
+	/* the head decides: a second put of the same id finds it gone */
+	if (!__atomic_compare_exchange_n(&e->state, &s, es_make(es_gen(s), es_ver(s), ES_FREE),
+					 false, SC, __ATOMIC_RELAXED))
+		return no_ref(id);
+	if (next)
+		drop_chain(h, next - 1);
+	wake_waiters(rt);
+	return 0;
 }
 
-void ref_count(const struct ref_runtime *rt, uint64_t extent, uint32_t *ref,
-	       uint32_t *pins, bool *zap)
+/*
+ * Change the extents of a live entry of this process: a reader that saw
+ * the same state word before and after its reads read one version.
+ */
+static void entry_set(struct rt_entry *e, uint64_t first, uint64_t count)
 {
-	const struct rt_counter *c = &rt->cnt[extent];
+	uint64_t s = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
 
-	*ref = __atomic_load_n(&c->ref, __ATOMIC_ACQUIRE);
-	*pins = __atomic_load_n(&c->pins, __ATOMIC_ACQUIRE);
-	if (zap)
-		*zap = __atomic_load_n(&c->zap, __ATOMIC_ACQUIRE) != 0;
+	__atomic_store_n(&e->state, es_make(es_gen(s), es_ver(s), ES_BUSY), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->first, first, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->count, count, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->state, es_make(es_gen(s), es_ver(s) + 1, ES_ACTIVE), __ATOMIC_RELEASE);
+}
+
+/*
+ * Cut [lo, hi) out of entry idx of a reference, whose predecessor in the
+ * chain is prev (-1: it is the head). Only a split takes a new entry, for
+ * the part after the cut, published before the entry shrinks: a reader
+ * may count a piece twice for a moment, never miss one. The entry that
+ * now precedes the rest of the chain, or -ENOSPC.
+ */
+static long cut_entry(struct rt_holder *h, long prev, uint32_t idx, uint64_t lo, uint64_t hi)
+{
+	struct rt_entry *e = &h->e[idx];
+	uint64_t first = e->first, end = first + e->count;
+	long last = idx;
+
+	if (first < lo && hi < end) {
+		/* a split: the part after the cut goes to a new entry */
+		long c = claim(h);
+		struct rt_entry *t;
+
+		if (c < 0)
+			return daxmap_err(ENOSPC, "this process holds %u extent runs already",
+					  REF_ENTRIES);
+		t = &h->e[c];
+		__atomic_store_n(&t->first, hi, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->count, end - hi, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->kind, e->kind, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->flags, e->flags, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->backend, e->backend, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->id, e->id, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->next, e->next, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->state,
+				 es_make(es_gen(__atomic_load_n(&t->state, __ATOMIC_RELAXED)), 0, ES_ACTIVE),
+				 SC);
+		__atomic_store_n(&e->next, (uint32_t)c + 1, __ATOMIC_RELAXED);
+		entry_set(e, first, lo - first);
+		return c;
+	}
+	if (first < lo || hi < end) {
+		/* a trim: one end goes */
+		entry_set(e, first < lo ? first : hi, first < lo ? lo - first : end - hi);
+	} else if (prev < 0) {
+		/* the head names the reference: it stays, covering nothing */
+		entry_set(e, first, 0);
+	} else {
+		__atomic_store_n(&h->e[prev].next, e->next, __ATOMIC_RELAXED);
+		unclaim(e);
+		last = prev;
+	}
+	return last;
 }
 
 int ref_put_run(struct ref_runtime *rt, uint64_t id, struct ext_run run)
 {
 	struct rt_holder *h;
-	int rc, found = 0;
+	uint64_t s;
+	long prev = -1;
+	int found = 0;
 
-	if ((rc = lock_own(rt, &h)))
-		return rc;
-	for (uint64_t i = 0; i < h->nentries; i++) {
-		struct rt_entry e = h->e[i], cut;
-		uint64_t lo, hi, k;
+	if (rt->stale)
+		return ref_refuse_stale();
+	if (!head_of(rt, id, &s))
+		return no_ref(id);
+	h = own(rt);
+	for (uint32_t i = id_idx(id) + 1; i;) {
+		struct rt_entry *e = &h->e[i - 1];
+		uint64_t first = e->first, end = first + e->count;
+		uint64_t lo = first > run.first ? first : run.first;
+		uint64_t hi = end < run.first + run.count ? end : run.first + run.count;
+		uint32_t next = e->next; /* a piece cut_entry() adds lies past run */
 
-		if (e.kind == REF_NONE || e.id != id)
-			continue;
-		lo = e.first > run.first ? e.first : run.first;
-		hi = e.first + e.count < run.first + run.count ? e.first + e.count
-							     : run.first + run.count;
-		if (lo >= hi)
-			continue;
-		/* room for the pieces that stay: none when the cut takes the
-		 * whole entry, one for a trim, two for a split */
-		if (!room(h, (size_t)(e.first < lo) + (size_t)(hi < e.first + e.count))) {
-			rc = daxmap_err(ENOSPC, "this process holds %u extent runs already", REF_ENTRIES);
-			break;
+		if (lo < hi) {
+			long last = cut_entry(h, prev, i - 1, lo, hi);
+
+			if (last < 0) {
+				if (found)
+					ref_wake_waiters(rt);
+				return (int)last;
+			}
+			prev = last;
+			found++;
+		} else {
+			prev = (long)i - 1;
 		}
-		/* compaction may have moved the entry: find it again */
-		for (i = 0; memcmp(&h->e[i], &e, sizeof(e)) != 0; i++)
-			;
-		/* the pieces that stay are committed before the entry goes; a
-		 * death in between drops the whole list as a dead holder's */
-		k = h->nentries;
-		if (e.first < lo) {
-			h->e[k] = e;
-			h->e[k++].count = lo - e.first;
-		}
-		if (hi < e.first + e.count) {
-			h->e[k] = e;
-			h->e[k].first = hi;
-			h->e[k++].count = e.first + e.count - hi;
-		}
-		__atomic_store_n(&h->nentries, k, __ATOMIC_RELEASE);
-		__atomic_store_n(&h->e[i].kind, REF_NONE, __ATOMIC_RELEASE);
-		cut = e;
-		cut.first = lo;
-		cut.count = hi - lo;
-		apply(rt, &cut, -1);
-		found++;
-		/* the pieces lie outside run: scanning again ends */
-		i = (uint64_t)-1;
+		i = next;
 	}
 	if (found)
-		wake_all(rt);
-	rt_unlock(rt);
-	if (rc)
-		return rc;
+		ref_wake_waiters(rt);
 	return found ? 0 : daxmap_err(ENOENT, "no reference %#" PRIx64 " on extents [%" PRIu64 ", +%" PRIu64 ") held by this process",
 				      id, run.first, run.count);
 }
 
+/* ---- reading the ledgers ---- */
+
+/* One entry as read: 1 live (in *out), 0 free, -1 being filled or
+ * changed for longer than a few yields. */
+static int read_entry(const struct rt_entry *e, struct rt_entry *out)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		uint64_t s1 = __atomic_load_n(&e->state, SC), s2;
+
+		if (es_status(s1) == ES_FREE)
+			return 0;
+		if (es_status(s1) == ES_BUSY) {
+			sched_yield();
+			continue;
+		}
+		out->first = __atomic_load_n(&e->first, __ATOMIC_RELAXED);
+		out->count = __atomic_load_n(&e->count, __ATOMIC_RELAXED);
+		out->kind = __atomic_load_n(&e->kind, __ATOMIC_RELAXED);
+		out->flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+		out->backend = __atomic_load_n(&e->backend, __ATOMIC_RELAXED);
+		out->id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+		if (s1 == s2) {
+			out->state = s1;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* Called for each live entry of a holder that may touch the runs walked
+ * (alive, or dead and not reclaimed); nonzero stops the walk. An entry
+ * being filled comes with busy set (its extents unknown). */
+typedef int (*entry_fn)(void *arg, uint32_t slot, bool alive, const struct rt_entry *e,
+			bool busy);
+
+/*
+ * Every entry of every holder touching runs (NULL: all). A holder's
+ * liveness is asked of the kernel (a syscall) only when one of its entries
+ * touches them: a release over idle extents makes none.
+ */
+static int walk(const struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
+		bool dead_too, entry_fn fn, void *arg)
+{
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		const struct rt_holder *h = &rt->holders[s];
+		uint32_t hwm;
+		int alive = -1;
+
+		if (!__atomic_load_n(&h->active, SC))
+			continue;
+		hwm = __atomic_load_n(&h->hwm, SC);
+		for (uint32_t i = 0; i < hwm && i < REF_ENTRIES; i++) {
+			struct rt_entry e;
+			int r = read_entry(&h->e[i], &e), stop;
+
+			if (r == 0 || (r > 0 && (e.count == 0 ||
+						 (runs && !runs_overlap(runs, nruns, e.first, e.count)))))
+				continue;
+			/* a dead holder's references are void: its process, and
+			 * the kernel's pins it held, are gone */
+			if (alive < 0)
+				alive = ref_holder_alive(rt, s);
+			if (!alive && !dead_too)
+				break;
+			if ((stop = fn(arg, s, alive, &e, r < 0)))
+				return stop;
+		}
+	}
+	return 0;
+}
+
+struct overlap_arg {
+	bool dead; /* a dead holder's entry touched the runs */
+};
+
+static int any_overlap(void *arg, uint32_t slot, bool alive, const struct rt_entry *e, bool busy)
+{
+	struct overlap_arg *a = arg;
+
+	(void)slot;
+	(void)e;
+	(void)busy;
+	if (!alive)
+		a->dead = true;
+	return alive;
+}
+
+struct tally_arg {
+	uint64_t first, count;
+	uint32_t *ref, *pins;
+};
+
+static int tally(void *arg, uint32_t slot, bool alive, const struct rt_entry *e, bool busy)
+{
+	const struct tally_arg *a = arg;
+	uint64_t lo = e->first > a->first ? e->first : a->first;
+	uint64_t hi = e->first + e->count < a->first + a->count ? e->first + e->count
+								 : a->first + a->count;
+
+	(void)slot;
+	(void)alive;
+	if (busy)
+		return 0; /* a listing is a snapshot: one being filled is not there yet */
+	for (uint64_t x = lo; x < hi; x++) {
+		a->ref[x - a->first] += e->kind == REF_PIN ? REF_BIAS : 1;
+		a->pins[x - a->first] += e->kind == REF_PIN;
+	}
+	return 0;
+}
+
+int ref_counts(struct ref_runtime *rt, uint64_t first, uint64_t count, uint32_t *ref,
+	       uint32_t *pins, bool *zap)
+{
+	struct tally_arg a = { first, count, ref, pins };
+	struct ext_run all = { first, count };
+
+	if (rt->stale)
+		return ref_refuse_stale();
+	if (first > rt->nextents || count > rt->nextents - first)
+		return daxmap_err(EINVAL, "extents [%" PRIu64 ", +%" PRIu64 ") are outside the pool",
+				  first, count);
+	memset(ref, 0, count * sizeof(*ref));
+	memset(pins, 0, count * sizeof(*pins));
+	/* a dead holder's references stay in the counts, as it stays listed,
+	 * until a reclaim drops them */
+	if (count)
+		walk(rt, &all, 1, true, tally, &a);
+	for (uint64_t x = first; zap && x < first + count; x++)
+		zap[x - first] = (__atomic_load_n(&rt->zap[x / 64], SC) >> (x % 64)) & 1;
+	return 0;
+}
+
+void ref_count(struct ref_runtime *rt, uint64_t extent, uint32_t *ref, uint32_t *pins,
+	       bool *zap)
+{
+	bool z = false;
+
+	*ref = *pins = 0;
+	ref_counts(rt, extent, 1, ref, pins, &z);
+	if (zap)
+		*zap = z;
+}
+
+/* ---- ZAP marks ---- */
+
 int ref_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bool on)
 {
-	int rc = rt->stale ? refuse_stale() : rt_lock(rt);
-	bool set = false;
+	uint64_t changed = 0;
 
-	if (rc)
-		return rc;
+	if (rt->stale)
+		return ref_refuse_stale();
 	for (size_t i = 0; i < nruns; i++)
-		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
-						 x < rt->hdr->nextents; x++) {
-			set |= on && !rt->cnt[x].zap;
-			__atomic_store_n(&rt->cnt[x].zap, on, __ATOMIC_RELEASE);
-		}
-	rt_unlock(rt);
+		changed += mark_run(rt, runs[i], on);
+	if (!changed)
+		return 0;
+	/* Dekker: the count moves before this releaser reads any entry */
+	if (on)
+		__atomic_add_fetch(&rt->hdr->nzap, changed, SC);
+	else
+		__atomic_sub_fetch(&rt->hdr->nzap, changed, SC);
 	/* only a new mark wakes the revokers: marks already set (a finish
 	 * re-marking) woke them when they were set */
-	if (set) {
-		__atomic_add_fetch(&rt->hdr->zap_seq, 1, __ATOMIC_RELEASE);
+	if (on) {
+		__atomic_add_fetch(&rt->hdr->zap_seq, 1, SC);
 		syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}
 	return 0;
@@ -798,14 +676,19 @@ int ref_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bo
 
 bool ref_zapped(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bool all)
 {
-	for (size_t i = 0; i < nruns; i++)
-		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count &&
-						 x < rt->hdr->nextents; x++) {
-			bool z = __atomic_load_n(&rt->cnt[x].zap, __ATOMIC_ACQUIRE) != 0;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t end = runs[i].first + runs[i].count;
 
-			if (z != all)
+		if (end > rt->nextents)
+			end = rt->nextents;
+		for (uint64_t w = runs[i].first / 64; runs[i].first < end && w <= (end - 1) / 64; w++) {
+			uint64_t m = word_mask(w, runs[i].first, end);
+			uint64_t z = __atomic_load_n(&rt->zap[w], SC) & m;
+
+			if (all ? z != m : z != 0)
 				return !all;
 		}
+	}
 	return all;
 }
 
@@ -831,51 +714,70 @@ void ref_zap_kick(struct ref_runtime *rt)
 	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* ---- holders and the wait ---- */
+
+struct holders_arg {
+	const struct ref_runtime *rt;
+	const struct ext_run *runs;
+	size_t nruns;
+	struct ref_holding *out;
+	size_t max, n;
+};
+
+static int list_one(void *arg, uint32_t slot, bool alive, const struct rt_entry *e, bool busy)
+{
+	struct holders_arg *a = arg;
+	const struct rt_holder *h = &a->rt->holders[slot];
+
+	if (busy)
+		return 0;
+	if (a->n < a->max)
+		a->out[a->n] = (struct ref_holding){
+			.pid = h->pid, .start_time = h->start_time, .alive = alive,
+			.kind = (enum ref_kind)e->kind, .backend = e->backend,
+			.revocable = e->flags & REF_REVOCABLE,
+			.run = { e->first, e->count }, .id = e->id };
+	a->n++;
+	return 0;
+}
+
 int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max)
 {
-	int rc = rt->stale ? refuse_stale() : rt_lock(rt), n = 0;
+	struct holders_arg a = { rt, runs, nruns, out, max, 0 };
 
-	if (rc)
-		return rc;
-	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
-		const struct rt_holder *h = &rt->holders[s];
-		bool alive;
-
-		if (!h->active)
-			continue;
-		alive = holder_alive(rt, s);
-		for (uint64_t i = 0; i < h->nentries && i < REF_ENTRIES; i++) {
-			const struct rt_entry *e = &h->e[i];
-
-			if (e->kind == REF_NONE || (runs && !runs_overlap(runs, nruns, e->first, e->count)))
-				continue;
-			if ((size_t)n < max)
-				out[n] = (struct ref_holding){
-					.pid = h->pid, .start_time = h->start_time, .alive = alive,
-					.kind = (enum ref_kind)e->kind, .backend = e->backend,
-					.revocable = e->flags & REF_REVOCABLE,
-					.run = { e->first, e->count }, .id = e->id };
-			n++;
-		}
-	}
-	rt_unlock(rt);
-	return n;
+	if (rt->stale)
+		return ref_refuse_stale();
+	walk(rt, runs, nruns, true, list_one, &a);
+	return a.n > INT_MAX ? INT_MAX : (int)a.n;
 }
 
-static bool idle_locked(const struct ref_runtime *rt, const struct ext_run *runs, size_t n)
+int ref_holders_all(struct ref_runtime *rt, struct ref_holding **out)
 {
-	for (size_t i = 0; i < n; i++)
-		for (uint64_t x = runs[i].first; x < runs[i].first + runs[i].count; x++)
-			if (rt->cnt[x].ref)
-				return false;
-	return true;
+	struct ref_holding *hs = NULL;
+
+	for (size_t cap = 0;;) {
+		struct ref_holding *g;
+		int got = rt ? ref_holders(rt, NULL, 0, hs, cap) : 0;
+
+		if (got < 0 || (size_t)got <= cap) {
+			*out = hs;
+			return got;
+		}
+		cap = (size_t)got + 8; /* more may come meanwhile */
+		if (!(g = realloc(hs, cap * sizeof(*hs)))) {
+			free(hs);
+			return daxmap_err(ENOMEM, "out of memory");
+		}
+		hs = g;
+	}
 }
 
 /* Pins are recorded by backend: the names belong with the records. */
 DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backend)
 {
-	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring" };
+	static const char *const names[] = { "none", "external", "rdma", "vfio", "io_uring",
+					      "rdma-odp" };
 
 	return (unsigned)backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }
@@ -888,51 +790,60 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* -EBUSY naming the holders of runs. */
+static int busy(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns)
+{
+	struct ref_holding hs[8];
+	char msg[600];
+	size_t len;
+	int n = ref_holders(rt, runs, nruns, hs, 8);
+
+	len = (size_t)snprintf(msg, sizeof(msg), "%d reference(s) still held:", n < 0 ? 0 : n);
+	for (int i = 0; i < n && i < 8 && len < sizeof(msg); i++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+					" pid %d %s%s%s%s of extents [%" PRIu64 ", +%" PRIu64 ")%s",
+					(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin (" : "mapping",
+					hs[i].kind == REF_PIN ? daxmap_pin_backend_name((enum daxmap_pin_backend)hs[i].backend) : "",
+					hs[i].kind == REF_PIN ? (hs[i].revocable ? ", revocable)" : ")") : "",
+					hs[i].alive ? "" : " (dead)",
+					hs[i].run.first, hs[i].run.count, i + 1 < n ? ";" : "");
+	return daxmap_err(EBUSY, "%s", msg);
+}
+
 int ref_wait_idle(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		  int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 
 	if (rt->stale)
-		return refuse_stale();
+		return ref_refuse_stale();
 	for (;;) {
-		struct ref_holding hs[8];
-		char msg[600];
-		size_t len;
+		struct overlap_arg a = { false };
 		uint32_t seq;
-		bool idle, wait;
-		int rc, n;
+		int64_t left;
+		int busy_now;
 
-		if ((rc = rt_lock(rt)))
-			return rc;
-		reclaim_dead_locked(rt);
-		idle = idle_locked(rt, runs, nruns);
-		seq = __atomic_load_n(&rt->hdr->seq, __ATOMIC_ACQUIRE);
-		wait = !idle && now_ms() < deadline;
-		if (wait)
-			__atomic_add_fetch(&rt->hdr->waiters, 1, __ATOMIC_ACQ_REL);
-		rt_unlock(rt);
-		if (idle)
+		/* Dekker with ref_wake_waiters(): registered, then read */
+		__atomic_add_fetch(&rt->hdr->waiters, 1, SC);
+		seq = __atomic_load_n(&rt->hdr->seq, SC);
+		busy_now = walk(rt, runs, nruns, true, any_overlap, &a);
+		/* holders that died holding some: their slots are cleared
+		 * (their references count nowhere either way) */
+		if (a.dead)
+			ref_reclaim_dead(rt);
+		if (!busy_now) {
+			__atomic_sub_fetch(&rt->hdr->waiters, 1, SC);
 			return 0;
-		if (wait) {
-			int64_t left = deadline - now_ms();
+		}
+		left = deadline - now_ms();
+		if (left > 0) {
 			/* wake-ups come from drops; deaths are polled for */
-			struct timespec ts = { 0, (left < 50 ? (left > 0 ? left : 0) : 50) * 1000000L };
+			struct timespec ts = { 0, (left < 50 ? left : 50) * 1000000L };
 
 			syscall(SYS_futex, &rt->hdr->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
-			__atomic_sub_fetch(&rt->hdr->waiters, 1, __ATOMIC_ACQ_REL);
-			continue;
 		}
-		n = ref_holders(rt, runs, nruns, hs, 8);
-		len = (size_t)snprintf(msg, sizeof(msg), "%d reference(s) still held:", n < 0 ? 0 : n);
-		for (int i = 0; i < n && i < 8 && len < sizeof(msg); i++)
-			len += (size_t)snprintf(msg + len, sizeof(msg) - len,
-						" pid %d %s%s%s%s of extents [%" PRIu64 ", +%" PRIu64 ")%s",
-						(int)hs[i].pid, hs[i].kind == REF_PIN ? "pin (" : "mapping",
-						hs[i].kind == REF_PIN ? daxmap_pin_backend_name((enum daxmap_pin_backend)hs[i].backend) : "",
-						hs[i].kind == REF_PIN ? (hs[i].revocable ? ", revocable)" : ")") : "",
-						hs[i].alive ? "" : " (dead)",
-						hs[i].run.first, hs[i].run.count, i + 1 < n ? ";" : "");
-		return daxmap_err(EBUSY, "%s", msg);
+		__atomic_sub_fetch(&rt->hdr->waiters, 1, SC);
+		if (left <= 0)
+			return busy(rt, runs, nruns);
 	}
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ref.h -- the runtime reference state of a pool (doc/refcount-design.md):
- * per-extent counts, pins and ZAP marks, and the holders that own them, in
- * a file shared by every process using the pool. It knows extents by
- * number only, nothing of regions: the region mappings, releases and pins
- * above it say which extents.
+ * each holder's ledger of references, the ZAP marks, and the holders, in
+ * a file shared by every process using the pool (ref.c, ref_attach.c).
+ * Gets and puts take no lock. It knows extents by number only, nothing of
+ * regions: the region mappings, releases and pins above it say which
+ * extents.
  */
 #ifndef DAXMAP_REF_H
 #define DAXMAP_REF_H
@@ -16,7 +17,7 @@
 
 #include "runs.h"
 
-#define REF_BIAS 1024U     /* a pin's weight, like GUP_PIN_COUNTING_BIAS */
+#define REF_BIAS 1024U     /* a pin's weight: the library's unit (kunits.h has the kernel's) */
 #define REF_HOLDERS 128U   /* processes at once */
 #define REF_ENTRIES 1024U  /* extent runs one process may reference */
 
@@ -65,9 +66,17 @@ int ref_put(struct ref_runtime *rt, uint64_t id);
 /* Drop the part of reference id that covers run; the rest stays. */
 int ref_put_run(struct ref_runtime *rt, uint64_t id, struct ext_run run);
 
-/* Counts of one extent, as now (no lock: a snapshot). */
-void ref_count(const struct ref_runtime *rt, uint64_t extent, uint32_t *ref,
+/*
+ * Counts of extents [first, first + count) into ref[] and pins[] (and
+ * their ZAP marks into zap[], which may be NULL): the sums of the
+ * holders' references (dead ones' too, until reclaimed), read without
+ * stopping anyone (a snapshot). 0 or -errno.
+ */
+int ref_counts(struct ref_runtime *rt, uint64_t first, uint64_t count, uint32_t *ref,
 	       uint32_t *pins, bool *zap);
+/* The same for one extent. */
+void ref_count(struct ref_runtime *rt, uint64_t extent, uint32_t *ref, uint32_t *pins,
+	       bool *zap);
 
 /*
  * Mark (on) or unmark extents ZAP in the runtime state: no new reference
@@ -102,6 +111,10 @@ struct ref_holding {
  * returns how many there are. */
 int ref_holders(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns,
 		struct ref_holding *out, size_t max);
+
+/* Every reference (ref_holders() of all extents) into *out (malloc'ed,
+ * NULL when none); how many, or -errno. rt NULL: none. */
+int ref_holders_all(struct ref_runtime *rt, struct ref_holding **out);
 
 /*
  * Wait until no reference touches runs, reclaiming dead holders as it goes,

@@ -9,14 +9,15 @@
  *   2. replace this process's own mappings of them with PROT_NONE
  *      (region_map_zap()), so a stale access faults;
  *   3. the ZAP mark wakes the revokers of revocable pins (pin.c);
- *   4. wait, up to the caller's timeout, for every count to reach zero;
+ *   4. if anything still holds them, wait, up to the caller's timeout,
+ *      for every reference to go;
  *   5. free the extents (one drain), then clear the runtime mark.
  * On timeout the extents stay ZAP; daxmap_pool_reclaim() from any process
  * (and pool open) finishes them once idle.
  *
- * Lock order: the pool's OFD lock, then the runtime mutex. The zap and the
- * free hold the pool lock exclusive; the wait in between holds none, so
- * other pool operations go on.
+ * The zap and the free hold the pool lock exclusive, in one section when
+ * nothing holds the extents; the wait in between holds none, so other pool
+ * operations go on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -170,15 +171,14 @@ static int release_start(struct daxmap_pool *pool, const char *name, uint64_t ke
 	return 0;
 }
 
-/* Steps 2 to 5, without the pool lock until the free. */
+/* Steps 4 and 5 when the extents were not idle at once: the wait without
+ * the pool lock, then the free. */
 static int release_wait(struct daxmap_pool *pool, const char *name, struct release *r,
 			int timeout_ms)
 {
 	int rc;
 
-	/* 2. own mappings; 3. revokers were woken by the mark */
-	region_map_zap(r->rt, r->runs, r->nruns);
-	/* 4. wait */
+	/* 4. wait (revokers were woken by the mark) */
 	rc = ref_wait_idle(r->rt, r->runs, r->nruns, timeout_ms);
 	if (rc == -EBUSY && r->keep == 0)
 		remember(pool, name, r->slot, r->gen);
@@ -207,8 +207,15 @@ int release_region(struct daxmap_pool *pool, const char *name, uint64_t keep,
 	if ((rc = pool_begin(pool, true)))
 		return rc;
 	rc = release_start(pool, name, keep, &r);
+	if (rc == 0) {
+		/* 2. own mappings; then, when nothing else holds the extents
+		 * (the usual case), the free in this same section */
+		region_map_zap(r.rt, r.runs, r.nruns);
+		if ((rc = release_finish(pool, r.rt, r.slot, r.gen, NULL)) == -EBUSY)
+			rc = 2;
+	}
 	pool_end(pool);
-	if (rc == 0)
+	if (rc == 2)
 		rc = release_wait(pool, name, &r, timeout_ms);
 	else if (rc == 1)
 		rc = 0;

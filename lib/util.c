@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
+#include "daxmap.h"
 #include "error.h"
 #include "util.h"
 
@@ -129,7 +130,15 @@ int kernel_version(unsigned *major, unsigned *minor, bool *forced)
 
 	if (forced)
 		*forced = false;
-	if (force && sscanf(force, "%u.%u", major, minor) == 2) {
+	if (force && *force) {
+		unsigned a, b;
+		char end;
+
+		if (sscanf(force, "%u.%u%c", &a, &b, &end) != 2)
+			return daxmap_err(EINVAL, "DAXMAP_KERNEL_VERSION='%s' is not MAJOR.MINOR (7.3, 6.12)",
+					  force);
+		*major = a;
+		*minor = b;
 		if (forced)
 			*forced = true;
 		return 0;
@@ -143,4 +152,15 @@ int kernel_version(unsigned *major, unsigned *minor, bool *forced)
 	*major = k_major;
 	*minor = k_minor;
 	return 0;
+}
+
+DAXMAP_EXPORT int daxmap_kernel_version(unsigned *major, unsigned *minor)
+{
+	bool forced;
+	int rc;
+
+	if (!major || !minor)
+		return daxmap_err(EINVAL, "daxmap_kernel_version: major and minor are required");
+	rc = kernel_version(major, minor, &forced);
+	return rc ? rc : forced;
 }

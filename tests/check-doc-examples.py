@@ -9,13 +9,19 @@ A C example is the fenced block that follows a marker line, in the README
 FRAME `program` is a whole program, run with a scratch emulated device as
 its argument; `synopsis` a man page's synopsis, whose #include lines must
 compile; any other FRAME names tests/doc-examples/FRAME.c, which
-includes the example where EXAMPLE says. A fenced C block without a marker
+includes the example where EXAMPLE says. FRAME `sqlite` links the SQLite
+VFS too (skipped in a build without it). A fenced C block without a marker
 fails the check: every example is compiled and run.
 
 A shell example is a fenced block of `$ daxmapctl ...` lines. Each line is
 run with the device paths replaced by a scratch pool on an emulated device
 (holding a region "wal"): it must not be a usage error (exit 2), so the
 documented command lines stay valid.
+
+scdoc copies a code block to roff as it is, where a backslash starts an
+escape: a man page source writes each backslash of its code twice ("\\n"),
+which is what the page shows as one. The check reads them that way, and
+fails a block with a single one (the page would show it wrong).
 """
 import os
 import re
@@ -102,6 +108,13 @@ class Checker:
         cmd += ['-L' + os.path.join(self.build, 'lib'), '-ldaxmap', '-lpthread']
         if frame == 'conn':
             cmd.append('-libverbs')
+        if frame == 'sqlite':
+            vfs = os.path.join(self.build, 'sqlite')
+            if not os.path.exists(os.path.join(vfs, 'libdaxmap-sqlite.so')):
+                print(f'{where}: skipped: built without the SQLite VFS (-Dsqlite)')
+                return
+            cmd += ['-I' + os.path.join(self.src, 'sqlite'), '-L' + vfs, '-ldaxmap-sqlite',
+                    '-lsqlite3', '-Wl,-rpath,' + vfs]
         cmd += ['-o', exe]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
@@ -146,7 +159,13 @@ class Checker:
     def check(self, rel):
         for line, lang, frame, text in blocks(os.path.join(self.src, rel)):
             where = f'{rel}:{line}'
-            if is_c(lang, text):
+            if rel.endswith('.scd'):
+                if '\\' in text.replace('\\\\', ''):
+                    self.fail(where, 'a single backslash in a code block: write it twice')
+                    continue
+                text = text.replace('\\\\', '\\')
+            # a marked block is C even without braces (a few statements)
+            if frame is not None or is_c(lang, text):
                 if frame is None:
                     self.fail(where, 'a C example without an "example: FRAME" marker')
                 else:

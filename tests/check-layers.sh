@@ -9,13 +9,13 @@ lib=${1:?usage: check-layers.sh LIBDIR}
 
 # layer of each module (its .c and its .h), bottom up
 declare -A layer=(
-	[error]=0 [util]=0 [runs]=0 [persist]=0 [format]=0 [fault]=0
+	[error]=0 [util]=0 [runs]=0 [version]=0 [persist]=0 [format]=0 [kunits]=0 [fault]=0
 	[dev]=1
 	[map]=2
 	[pool_core]=3 [pool_handle]=4
-	[ref]=5 [runtime]=6
+	[ref]=5 [ref_attach]=5 [ref_layout]=5 [vfio_ledger]=5 [runtime]=6
 	[region_map]=7 [release]=8
-	[pool]=9 [region]=9
+	[pool]=9 [region]=9 [kstate]=9
 	[pin_rules]=10 [pin]=11
 	[pin_rdma]=12 [pin_rdma_stub]=12 [mr_cache]=12 [pin_vfio]=12 [pin_uring]=12
 	[pin_uring_stub]=12

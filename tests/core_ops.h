@@ -8,6 +8,8 @@
 #define DAXMAP_TEST_CORE_OPS_H
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "lib/pool_core.h"
 
@@ -57,6 +59,66 @@ static inline int core_resize(struct pool_core *pc, const char *name, uint64_t s
 	if ((rc = core_release(pc, name, n)) == 0 && actual)
 		*actual = n * es;
 	return rc;
+}
+
+/*
+ * Does the view a (kept up to date by its operations) equal b (a fresh
+ * scan of the same media)? NULL, or the first difference, in why. Every
+ * part of the view: counts, regions with their extents, each extent's
+ * kind, the free set, and the name index (every region found by name).
+ */
+static inline const char *core_view_diff(const struct pool_core *a, const struct pool_core *b,
+					 char *why, size_t len)
+{
+	uint64_t nx = a->sb.nextents;
+
+	if (a->nfree != b->nfree || a->nused != b->nused || a->nbad != b->nbad ||
+	    a->norphan != b->norphan || a->nzap != b->nzap || a->problems != b->problems) {
+		snprintf(why, len, "counts free/used/bad/orphan/zap/problems %llu/%llu/%llu/%llu/%llu/%llu, on media %llu/%llu/%llu/%llu/%llu/%llu",
+			 (unsigned long long)a->nfree, (unsigned long long)a->nused,
+			 (unsigned long long)a->nbad, (unsigned long long)a->norphan,
+			 (unsigned long long)a->nzap, (unsigned long long)a->problems,
+			 (unsigned long long)b->nfree, (unsigned long long)b->nused,
+			 (unsigned long long)b->nbad, (unsigned long long)b->norphan,
+			 (unsigned long long)b->nzap, (unsigned long long)b->problems);
+		return why;
+	}
+	for (uint64_t s = 0; s < a->sb.region_slots; s++) {
+		const struct region_view *v = &a->views[s], *w = &b->views[s];
+		struct region_desc d;
+
+		if (v->state != w->state) {
+			snprintf(why, len, "slot %llu: state %u, on media %u", (unsigned long long)s,
+				 v->state, w->state);
+			return why;
+		}
+		if (v->state == RS_FREE)
+			continue;
+		if (v->gen != w->gen || v->n != w->n || v->keep != w->keep ||
+		    v->written != w->written || v->ctime != w->ctime || strcmp(v->name, w->name) ||
+		    memcmp(v->ext, w->ext, v->n * sizeof(*v->ext))) {
+			snprintf(why, len, "slot %llu ('%s'): the region differs from the media",
+				 (unsigned long long)s, w->name);
+			return why;
+		}
+		/* a damaged pool may hold a name twice: then either will do */
+		if (pool_region_find(a, v->name, v->state == RS_LIVE ? FIND_LIVE : FIND_ZAP, &d) ||
+		    strcmp(d.name, v->name) || (a->problems == 0 && d.slot != s)) {
+			snprintf(why, len, "slot %llu ('%s'): not found by its name",
+				 (unsigned long long)s, v->name);
+			return why;
+		}
+	}
+	for (uint64_t x = 0; x < nx; x++) {
+		bool fa = (a->freebits[x / 64] >> (x % 64)) & 1;
+
+		if (a->kind[x] != b->kind[x] || fa != (b->kind[x] == EK_FREE)) {
+			snprintf(why, len, "extent %llu: kind %u%s, on media %u", (unsigned long long)x,
+				 a->kind[x], fa ? " (in the free set)" : "", b->kind[x]);
+			return why;
+		}
+	}
+	return NULL;
 }
 
 #endif

@@ -119,6 +119,17 @@ static void sim_init(struct sim *s)
 	cr_assert(s->work && s->media && s->pend && s->pending && s->cmedia && s->cpend && s->clines);
 }
 
+/* Back to the durable image start, to crash at drain k. */
+static void sim_rewind(struct sim *s, const char *start, int k)
+{
+	memcpy(s->work, start, s->len);
+	memcpy(s->media, start, s->len);
+	memset(s->pending, 0, s->lines);
+	s->drains = 0;
+	s->crash_at = k;
+	s->captured = false;
+}
+
 /* The logical state of a pool: every region and its extents, in text. */
 static char *state_of(char *base, int *rc_out)
 {
@@ -285,6 +296,18 @@ static void run_op(struct sim *s, const struct op *op)
 	cr_assert_eq(rc, 0, "%s", daxmap_errormsg());
 	/* the fence budget: at most two drains, whatever the extent count */
 	cr_assert_leq(ops.drains, 2, "%llu drains", (unsigned long long)ops.drains);
+	/* the view the operation kept up to date is what the media says */
+	if (s->crash_at < 0) {
+		struct persist_ops none = { NULL, NULL, NULL, 0, 0 };
+		struct pool_core q;
+		char why[256];
+		const char *diff;
+
+		cr_assert_eq(pool_core_open(&q, s->work, &sb, true, &none, NULL, NULL), 0);
+		diff = core_view_diff(&pc, &q, why, sizeof(why));
+		pool_core_close(&q);
+		cr_assert_null(diff, "after op %d on '%s': %s", op->kind, op->name, diff);
+	}
 	pool_core_close(&pc);
 }
 
@@ -380,12 +403,7 @@ Test(crash, every_drain_of_every_operation, .timeout = 600)
 		cr_assert_eq(rca, 0, "op %zu: the pool does not open after it", o);
 
 		for (int k = 1; k <= total; k++) {
-			memcpy(s.work, start, s.len);
-			memcpy(s.media, start, s.len);
-			memset(s.pending, 0, s.lines);
-			s.drains = 0;
-			s.crash_at = k;
-			s.captured = false;
+			sim_rewind(&s, start, k);
 			run_op(&s, op);
 			cr_assert(s.captured);
 			points++;
@@ -518,12 +536,7 @@ Test(crash, every_drain_of_a_migration, .timeout = 300)
 			cr_assert(!fb);
 		}
 		for (int k = 1; k <= total; k++) {
-			memcpy(s.work, start, s.len);
-			memcpy(s.media, start, s.len);
-			memset(s.pending, 0, s.lines);
-			s.drains = 0;
-			s.crash_at = k;
-			s.captured = false;
+			sim_rewind(&s, start, k);
 			pool_migrate_mem(s.work, &old, &sb,
 					 &(struct persist_ops){ sim_flush, sim_drain, &s, 0, 0 });
 			cr_assert(s.captured);

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "helpers.h"
+#include "pin_table.h"
 
 static const char *tool(void)
 {
@@ -767,7 +768,7 @@ static void assert_backend(struct json_object *j, size_t i, const char *backend,
 
 	cr_assert(json_object_object_get_ex(j, "backends", &arr));
 	cr_assert(json_object_is_type(arr, json_type_array));
-	cr_assert_eq(json_object_array_length(arr), 4);
+	cr_assert_eq(json_object_array_length(arr), 5);
 	b = json_object_array_get_idx(arr, i);
 	cr_assert(json_object_object_get_ex(b, "backend", &v));
 	cr_assert_str_eq(json_object_get_string(v), backend);
@@ -802,6 +803,7 @@ Test(daxmapctl, pin_check_emulated_file)
 	assert_backend(j, 1, "vfio", 0, "page-cache");
 	assert_backend(j, 2, "io_uring", 0, "page-cache");
 	assert_backend(j, 3, "external", 1, "the library only counts them");
+	assert_backend(j, 4, "rdma-odp", 1, "the kernel decides");
 	json_object_put(j);
 	free(out);
 
@@ -916,4 +918,64 @@ Test(daxmapctl, the_wrong_alignment_says_which_to_use)
 	snprintf(cmd, sizeof(cmd), "regions --align 4K %s", p);
 	cr_assert_eq(ctl_err(&err, cmd), 0, "%s", err);
 	free(err);
+}
+
+/* The decision string of backend (or its over_1g) in pin-check's JSON. */
+static const char *decision_of(struct json_object *j, const char *backend, const char *key)
+{
+	struct json_object *arr, *v;
+
+	cr_assert(json_object_object_get_ex(j, "backends", &arr));
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *b = json_object_array_get_idx(arr, i);
+
+		cr_assert(json_object_object_get_ex(b, "backend", &v));
+		if (strcmp(json_object_get_string(v), backend) != 0)
+			continue;
+		cr_assert(json_object_object_get_ex(b, key, &v), "%s has no %s", backend, key);
+		return json_object_get_string(v);
+	}
+	cr_assert_fail("no backend %s", backend);
+	return NULL;
+}
+
+/* pin-check agrees with doc/pins.md's table of each kernel (the file
+ * column here; devdax and fsdax in the rig, tests/vm/test_uring.c). */
+Test(daxmapctl, pin_check_is_the_documented_table)
+{
+	static const char *const rows[][3] = {
+		{ "rdma", "rdma", "decision" },     { "rdma-odp", "rdma-odp", "decision" },
+		{ "vfio", "vfio", "decision" },     { "io_uring", "io_uring", "decision" },
+		{ "io_uring over 1 GiB", "io_uring", "over_1g" },
+		{ "external", "external", "decision" },
+	};
+	const char *p = make_file(64 * MiB);
+	char vers[8][16], *out;
+	int nk = pin_table_kernels(vers, 8);
+
+	cr_assert_eq(nk, 3);
+	for (int k = 0; k < nk; k++) {
+		struct json_object *j;
+		unsigned major, minor;
+
+		cr_assert_eq(sscanf(vers[k], "%u.%u", &major, &minor), 2);
+		setenv("DAXMAP_KERNEL_VERSION", vers[k], 1);
+		cr_assert_eq(ctl(&out, "pin-check %s", p), 0);
+		j = json_tokener_parse(out);
+		cr_assert_not_null(j, "not JSON: %s", out);
+		for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+			const char *cell = pin_table_cell(major, minor, rows[r][0], "file");
+
+			cr_assert_not_null(cell);
+			cr_assert_str_eq(decision_of(j, rows[r][1], rows[r][2]), cell,
+					 "Linux %s, %s on file", vers[k], rows[r][0]);
+		}
+		json_object_put(j);
+		free(out);
+	}
+	/* an override that is not a version is an error, not a guess */
+	setenv("DAXMAP_KERNEL_VERSION", "new", 1);
+	cr_assert_neq(ctl(&out, "pin-check %s", p), 0);
+	free(out);
+	unsetenv("DAXMAP_KERNEL_VERSION");
 }

@@ -97,7 +97,7 @@ static int fake_dereg(struct ibv_mr *mr)
 	return 0;
 }
 
-static const struct rdma_verbs fake_verbs = { fake_reg, fake_dereg };
+static const struct rdma_verbs fake_verbs = { fake_reg, fake_dereg, NULL };
 
 /* Never dereferenced by the fake verbs. */
 static struct ibv_pd *const PD = (struct ibv_pd *)0x1000;
@@ -330,7 +330,7 @@ Test(rdma, enomem_names_rlimit_memlock_and_its_value)
 	int st;
 
 	/* as root (CAP_IPC_LOCK) the limit does not apply */
-	rdma_refusal_reason(ENOMEM, 2 * MiB, buf, sizeof(buf));
+	rdma_refusal_reason(ENOMEM, 2 * MiB, 0, buf, sizeof(buf));
 	if (geteuid() == 0)
 		cr_assert(strstr(buf, "does not apply"), "%s", buf);
 	pid = fork();
@@ -341,7 +341,7 @@ Test(rdma, enomem_names_rlimit_memlock_and_its_value)
 			drop_cap_ipc_lock();
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
 			_exit(2);
-		rdma_refusal_reason(ENOMEM, 2 * MiB, buf, sizeof(buf));
+		rdma_refusal_reason(ENOMEM, 2 * MiB, 0, buf, sizeof(buf));
 		_exit(strstr(buf, "RLIMIT_MEMLOCK") && strstr(buf, "now 64 KiB") &&
 		      strstr(buf, "2 MiB asked") && strstr(buf, "CAP_IPC_LOCK") ? 0 : 1);
 	}
@@ -891,5 +891,108 @@ Test(rdma, four_threads_and_a_flusher)
 	cr_assert_eq(fk->regs, fk->deregs);
 	for (uint64_t i = 0; i < 4; i++)
 		cr_assert_eq(pins_of(r.pool, i), 0);
+	rig_free(&r);
+}
+
+/* ---- on-demand paging (IBV_ACCESS_ON_DEMAND) ------------------------------ */
+
+static uint64_t odp_caps;
+static int odp_query_errno;
+
+static int fake_query_odp(struct ibv_pd *pd, uint64_t *general_caps, char *name, size_t size)
+{
+	(void)pd;
+	snprintf(name, size, "fake0");
+	if (odp_query_errno)
+		return odp_query_errno;
+	*general_caps = odp_caps;
+	return 0;
+}
+
+static const struct rdma_verbs odp_verbs = { fake_reg, fake_dereg, fake_query_odp };
+
+#define ODP_ACCESS (ACCESS | IBV_ACCESS_ON_DEMAND)
+
+/* A device without ODP: refused before the kernel is asked, naming the
+ * device's capability rather than FOLL_LONGTERM or access flags. */
+Test(rdma, odp_needs_a_device_that_offers_it)
+{
+	struct rig r = rig_new(4 * MiB, true);
+	struct daxmap_mr_cache *c;
+	struct daxmap_mr_entry *e;
+	struct daxmap_pin *pin;
+
+	rdma_set_verbs(&odp_verbs);
+	odp_caps = 0;
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), -EOPNOTSUPP);
+	cr_assert_null(pin);
+	cr_assert(strstr(daxmap_errormsg(), "fake0 offers no on-demand paging") &&
+		  strstr(daxmap_errormsg(), "IBV_ODP_SUPPORT") &&
+		  !strstr(daxmap_errormsg(), "FOLL_LONGTERM refused"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_mr_cache_new(&c, PD, ODP_ACCESS, 0, NULL, NULL), 0);
+	cr_assert_eq(daxmap_mr_cache_get(c, r.map, 0, 4096, &e), -EOPNOTSUPP);
+	cr_assert(strstr(daxmap_errormsg(), "offers no on-demand paging"), "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
+	/* a device that cannot be asked */
+	odp_query_errno = EIO;
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), -EIO);
+	cr_assert(strstr(daxmap_errormsg(), "cannot ask fake0"), "%s", daxmap_errormsg());
+	odp_query_errno = 0;
+	/* the default seam replacement has no query: no ODP */
+	rdma_set_verbs(&fake_verbs);
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), -EOPNOTSUPP);
+	cr_assert_eq(fk->regs, 0);
+	cr_assert_eq(pins_of(r.pool, 0), 0);
+	rig_free(&r);
+}
+
+/* With ODP: counted as its own backend, on devdax and (no long-term pin)
+ * on memory where long-term pins are refused. */
+Test(rdma, odp_is_its_own_backend)
+{
+	static const bool devdax[] = { true, false };
+
+	rdma_set_verbs(&odp_verbs);
+	odp_caps = IBV_ODP_SUPPORT;
+	for (size_t k = 0; k < 2; k++) {
+		struct rig r = rig_new(4 * MiB, devdax[k]);
+		struct daxmap_holding *h;
+		struct daxmap_pin *pin;
+		size_t n, pins = 0;
+
+		cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), 0,
+			     "%s", daxmap_errormsg());
+		cr_assert_eq(daxmap_pin_backend(pin), DAXMAP_PIN_RDMA_ODP);
+		cr_assert_not_null(daxmap_pin_mr(pin));
+		cr_assert_str_eq(daxmap_pin_backend_name(DAXMAP_PIN_RDMA_ODP), "rdma-odp");
+		cr_assert_eq(daxmap_pool_holders(r.pool, &h, &n), 0);
+		for (size_t i = 0; i < n; i++)
+			if (h[i].kind == DAXMAP_REF_PIN) {
+				cr_assert_eq(h[i].backend, DAXMAP_PIN_RDMA_ODP);
+				pins++;
+			}
+		cr_assert_eq(pins, 1);
+		free(h);
+		cr_assert_eq(daxmap_unpin(&pin), 0);
+		rig_free(&r);
+	}
+}
+
+/* The kernel's refusal of an ODP MR does not blame FOLL_LONGTERM. */
+Test(rdma, odp_refusals_name_odp)
+{
+	struct rig r = rig_new(4 * MiB, true);
+	struct daxmap_pin *pin;
+
+	rdma_set_verbs(&odp_verbs);
+	odp_caps = IBV_ODP_SUPPORT;
+	fk->reg_errno = EOPNOTSUPP;
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), -EOPNOTSUPP);
+	cr_assert(strstr(daxmap_errormsg(), "FOLL_LONGTERM is not the cause") &&
+		  strstr(daxmap_errormsg(), "on-demand paging"), "%s", daxmap_errormsg());
+	fk->reg_errno = EINVAL;
+	cr_assert_eq(daxmap_pin_rdma(&pin, r.map, 0, 4096, PD, ODP_ACCESS, NULL, NULL), -EINVAL);
+	cr_assert(strstr(daxmap_errormsg(), "refused IBV_ACCESS_ON_DEMAND"), "%s", daxmap_errormsg());
+	cr_assert_eq(pins_of(r.pool, 0), 0);
 	rig_free(&r);
 }

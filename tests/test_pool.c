@@ -17,6 +17,7 @@
 #include <daxmap.h>
 
 #include "child.h"
+#include "core_ops.h"
 #include "helpers.h"
 #include "lib/format.h"
 #include "lib/pool_core.h"
@@ -596,6 +597,157 @@ Test(pool, two_handles_on_one_device_exclude_each_other)
 	daxmap_pool_close(p1);
 	cr_assert_eq(daxmap_region_create(p2, "after", 2 * MiB, NULL), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(p2);
+	daxmap_dev_close(dev);
+}
+
+/* Handle p's view, refreshed as its next operation would, against a fresh
+ * scan of the media. */
+static bool view_matches_media(struct daxmap_pool *p)
+{
+	struct persist_ops ops = { NULL, NULL, NULL, 0, 0 };
+	struct pool_core q, *c;
+	char why[256];
+	const char *diff;
+
+	cr_assert_eq(pool_begin(p, false), 0, "%s", daxmap_errormsg());
+	c = pool_core(p);
+	cr_assert(pool_view_current(c), "a refreshed view is not current");
+	cr_assert_eq(pool_core_open(&q, c->base, &c->sb, true, &ops, NULL, NULL), 0);
+	diff = core_view_diff(c, &q, why, sizeof(why));
+	pool_core_close(&q);
+	pool_end(p);
+	if (diff)
+		cr_log_error("%s", diff);
+	return diff == NULL;
+}
+
+/* A handle re-reads the tables only when another changed them, and then
+ * sees every change: create, grow, first mapping (the written word),
+ * shrink, a remove that waits for a holder, and the reclaim that finishes
+ * it later. Two handles on one device are two processes to the pool. */
+Test(pool, every_handle_sees_another_handles_change)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *a = new_pool(dev), *b;
+	struct daxmap_reclaim_stat rs;
+	struct daxmap_pool_stat st;
+	struct daxmap_region_info *ri;
+	struct daxmap_map *m;
+	struct child holder;
+	size_t n;
+
+	cr_assert_eq(daxmap_pool_open(&b, dev, 0), 0, "%s", daxmap_errormsg());
+	cr_assert(view_matches_media(b));
+	cr_assert(pool_view_current(pool_core(b)));
+
+	cr_assert_eq(daxmap_region_create(a, "r", 4 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert(!pool_view_current(pool_core(b)), "a create went unseen");
+	cr_assert(view_matches_media(b));
+	cr_assert_eq(daxmap_region_list(b, &ri, &n), 0);
+	cr_assert(n == 1 && ri[0].size == 4 * MiB);
+	daxmap_region_list_free(ri);
+
+	/* reading changes nothing: the other handle keeps its view */
+	cr_assert_eq(daxmap_region_list(a, &ri, &n), 0);
+	daxmap_region_list_free(ri);
+	cr_assert(pool_view_current(pool_core(b)), "a listing made another handle re-read");
+
+	cr_assert_eq(daxmap_region_resize(a, "r", 10 * MiB, NULL, 0), 0, "%s", daxmap_errormsg());
+	cr_assert(!pool_view_current(pool_core(b)), "a grow went unseen");
+	cr_assert(view_matches_media(b));
+
+	/* the first mapping zeroes and stores the written word */
+	cr_assert_eq(daxmap_region_map(&m, a, "r", 0), 0, "%s", daxmap_errormsg());
+	cr_assert(!pool_view_current(pool_core(b)), "the written word went unseen");
+	cr_assert(view_matches_media(b));
+	daxmap_map_delete(&m);
+
+	cr_assert_eq(daxmap_region_resize(a, "r", 6 * MiB, NULL, 0), 0, "%s", daxmap_errormsg());
+	cr_assert(view_matches_media(b));
+	cr_assert_eq(daxmap_pool_stat(b, &st), 0);
+	cr_assert_eq(st.extents_used, 3);
+
+	/* a remove that a holder (another process) keeps waiting: the zap,
+	 * then later the finish from a reclaim, each seen */
+	holder = child_mapping(daxmap_dev_path(dev), "r");
+	cr_assert_eq(daxmap_region_remove(a, "r", 0), -EBUSY);
+	cr_assert(!pool_view_current(pool_core(b)), "a zap went unseen");
+	cr_assert(view_matches_media(b));
+	cr_assert_eq(daxmap_pool_stat(b, &st), 0);
+	cr_assert_eq(st.extents_releasing, 3);
+	child_do(&holder, CHILD(.op = CHILD_UNMAP));
+	child_finish(&holder);
+	cr_assert_eq(daxmap_pool_reclaim(a, &rs), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(rs.releases_finished, 1);
+	cr_assert(!pool_view_current(pool_core(b)), "a finish went unseen");
+	cr_assert(view_matches_media(b));
+	cr_assert_eq(daxmap_pool_stat(b, &st), 0);
+	cr_assert_eq(st.extents_used + st.extents_releasing, 0);
+	cr_assert_eq(st.extents_free, st.extents_total - st.extents_meta);
+
+	/* and the other way round */
+	cr_assert_eq(daxmap_region_create(b, "s", 2 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	cr_assert(view_matches_media(a));
+	cr_assert(view_matches_media(b));
+	daxmap_pool_close(a);
+	daxmap_pool_close(b);
+	daxmap_dev_close(dev);
+}
+
+struct map_arg {
+	struct daxmap_pool *pool;
+	int rc, done;
+};
+
+static void *map_region_r(void *arg)
+{
+	struct map_arg *a = arg;
+	struct daxmap_map *m;
+
+	a->rc = daxmap_region_map(&m, a->pool, "r", 0);
+	if (a->rc == 0)
+		daxmap_map_delete(&m);
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Mapping a region whose view is current takes no lock shared with other
+ * processes: it goes on while another handle holds the pool exclusively
+ * and has changed nothing, and waits (takes the locked way) once that
+ * handle changed something. */
+Test(pool, a_mapping_does_not_wait_for_the_pool_lock_when_nothing_changed)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *a = new_pool(dev), *b;
+	struct map_arg m = { NULL, -1, 0 };
+	struct daxmap_map *map;
+	pthread_t t;
+
+	cr_assert_eq(daxmap_region_create(a, "r", 4 * MiB, NULL), 0, "%s", daxmap_errormsg());
+	/* the first mapping zeroes (locked); later ones need nothing */
+	cr_assert_eq(daxmap_region_map(&map, a, "r", 0), 0, "%s", daxmap_errormsg());
+	daxmap_map_delete(&map);
+	cr_assert_eq(daxmap_pool_open(&b, dev, 0), 0, "%s", daxmap_errormsg());
+	m.pool = b;
+	cr_assert_eq(pool_begin(a, true), 0);
+	cr_assert_eq(pthread_create(&t, NULL, map_region_r, &m), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&m.done, __ATOMIC_SEQ_CST); i++)
+		usleep(10 * 1000);
+	cr_assert(m.done, "a mapping waited for another handle's exclusive lock");
+	cr_assert_eq(m.rc, 0, "%s", daxmap_errormsg());
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* a change under the lock: the next mapping must wait for it */
+	cr_assert_eq(pool_region_create(pool_core(a), "s", 2 * MiB, NULL), 0);
+	m.done = 0;
+	cr_assert_eq(pthread_create(&t, NULL, map_region_r, &m), 0);
+	usleep(200 * 1000);
+	cr_assert_eq(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0,
+		     "a mapping went ahead of a change in progress");
+	pool_end(a);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(m.rc, 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(a);
+	daxmap_pool_close(b);
 	daxmap_dev_close(dev);
 }
 

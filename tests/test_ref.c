@@ -607,3 +607,112 @@ Test(ref, an_inherited_attachment_is_refused)
 	cr_assert_eq(ref_put(rt, id), 0);
 	ref_detach(rt);
 }
+
+/*
+ * No lock orders a get against a release: they meet as in Dekker's
+ * algorithm. A releaser that marked an extent and found it idle must never
+ * see a reference on it appear: getters in another process (two threads)
+ * count themselves in a shared word between a successful get and its put;
+ * while the releaser holds a marked extent it found idle, that word must
+ * stay 0. Both sides also win sometimes, or the test proves nothing.
+ */
+struct race {
+	int held;         /* getters between a successful get and its put */
+	int stop;
+	long gets_ok, gets_refused, idle_found, busy_found, violations;
+};
+
+struct racer {
+	struct ref_runtime *rt;
+	struct race *r;
+};
+
+static void *race_getter(void *arg)
+{
+	struct racer *g = arg;
+	struct ext_run run = { 9, 1 };
+
+	while (!__atomic_load_n(&g->r->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t id;
+		int rc = ref_get(g->rt, REF_PIN, 0, 0, &run, 1, &id);
+
+		if (rc == -ESTALE) {
+			__atomic_add_fetch(&g->r->gets_refused, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (rc)
+			return (void *)1;
+		__atomic_add_fetch(&g->r->held, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&g->r->gets_ok, 1, __ATOMIC_RELAXED);
+		for (volatile int spin = 0; spin < 50; spin++)
+			;
+		__atomic_sub_fetch(&g->r->held, 1, __ATOMIC_SEQ_CST);
+		if (ref_put(g->rt, id))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+Test(ref, a_release_never_misses_a_get_racing_it, .timeout = 120)
+{
+	struct race *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct ext_run run = { 9, 1 };
+	struct ref_runtime *rt;
+	struct timespec t0, t;
+	pid_t kid;
+	int st;
+
+	cr_assert_neq(r, MAP_FAILED);
+	memset(r, 0, sizeof(*r));
+	kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) {
+		struct racer g;
+		pthread_t th[2];
+		void *res;
+		int bad = 0;
+
+		if (ref_attach(&g.rt, uuid, NEXT, dir))
+			_exit(10);
+		g.r = r;
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, race_getter, &g);
+		for (int i = 0; i < 2; i++) {
+			pthread_join(th[i], &res);
+			bad += res != NULL;
+		}
+		ref_detach(g.rt);
+		_exit(bad);
+	}
+	rt = attach();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		cr_assert_eq(ref_zap(rt, &run, 1, true), 0);
+		if (ref_wait_idle(rt, &run, 1, 0) == 0) {
+			r->idle_found++;
+			/* the extent is ours: no get may succeed now */
+			for (int i = 0; i < 200; i++)
+				if (__atomic_load_n(&r->held, __ATOMIC_SEQ_CST))
+					r->violations++;
+		} else {
+			r->busy_found++;
+		}
+		cr_assert_eq(ref_zap(rt, &run, 1, false), 0);
+		for (volatile int spin = 0; spin < 2000; spin++)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 3 ||
+		 ((r->idle_found < 100 || r->busy_found < 100) && t.tv_sec - t0.tv_sec < 60));
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(waitpid(kid, &st, 0), kid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "getter child: %d", st);
+	cr_log_info("race: %ld gets, %ld refused, releases: %ld idle, %ld busy\n", r->gets_ok,
+		    r->gets_refused, r->idle_found, r->busy_found);
+	cr_assert_eq(r->violations, 0, "a get succeeded on an extent a releaser held idle (%ld times)",
+		     r->violations);
+	cr_assert(r->gets_ok > 0 && r->gets_refused > 0, "the getters never won or never lost");
+	cr_assert(r->idle_found > 0 && r->busy_found > 0, "the releaser never won or never lost");
+	ref_detach(rt);
+	munmap(r, sizeof(*r));
+}

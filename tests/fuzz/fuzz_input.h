@@ -57,7 +57,8 @@ struct fz_op {
 	uint8_t kind;  /* FZ_OP_* (mod FZ_OP_COUNT) */
 	uint8_t name;  /* bit 7: synthetic name id; else index of a live region */
 	uint8_t mode;  /* bit 0: size is raw bytes; bit 1: size near UINT64_MAX */
-	uint8_t pad;
+	uint8_t core;  /* bit 0: run by a second core on the same media, as
+			* another process would */
 	uint8_t size[4]; /* le32: extents (mod nextents + 2), or bytes */
 };
 _Static_assert(sizeof(struct fz_op) == 8, "op is 8 bytes");

@@ -171,9 +171,11 @@ static uint64_t free_ext(struct img *im, uint64_t x)
 /* ---- output ---- */
 
 struct op {
-	uint8_t kind, name, mode;
+	uint8_t kind, name, mode; /* mode | OTHER: run by the second core */
 	uint32_t size;
 };
+
+#define OTHER 0x80 /* the op runs through the second core (another process) */
 
 #define OPS(...) (const struct op[]){ __VA_ARGS__, { 0, 0, 0, 0 } }
 #define NOOPS OPS({ 0, 0, 0, 0 })
@@ -220,7 +222,8 @@ static void emit(const char *file, struct img *im, uint64_t dev_n, unsigned flag
 			fail("%s: too many ops", file);
 		o[0] = op[i].kind;
 		o[1] = op[i].name;
-		o[2] = op[i].mode;
+		o[2] = op[i].mode & (uint8_t)~OTHER;
+		o[3] = (op[i].mode & OTHER) != 0;
 		for (int b = 0; b < 4; b++)
 			o[4 + b] = (uint8_t)(op[i].size >> (8 * b));
 	}
@@ -277,6 +280,11 @@ int main(int argc, char **argv)
 	emit("empty", &im, FZ_NMIN + 128, 0,
 	     OPS({ C, SYN(1), 0, 3 }, { C, SYN(2), 0, 1 }, { R, LIVE(0), 0, 5 },
 		 { D, LIVE(1), 0, 0 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
+	/* two processes taking turns: each must see the other's changes */
+	emit("two-cores", &im, FZ_NMIN + 128, 0,
+	     OPS({ C, SYN(1), OTHER, 3 }, { C, SYN(2), 0, 1 }, { R, LIVE(0), OTHER, 5 },
+		 { D, LIVE(1), 0, 0 }, { R, LIVE(0), OTHER, 2 }, { C, SYN(3), 0, 4 },
+		 { D, LIVE(0), OTHER, 0 }, { R, LIVE(0), 0, 1 }));
 	emit("empty-rdonly", &im, FZ_NMIN + 128, FZ_F_RDONLY,
 	     OPS({ C, SYN(1), 0, 1 }, { S, 0, 0, 0 }, { O, 0, 0, 0 }));
 	emit("empty-bytes", &im, FZ_NMIN + 128, 0,
@@ -303,6 +311,10 @@ int main(int argc, char **argv)
 		 { R, LIVE(1), 0, 10 }, { D, LIVE(2), 0, 0 }));
 	emit("regions-rdonly", &im, FZ_NMIN + 256, FZ_F_RDONLY,
 	     OPS({ R, LIVE(1), 0, 30 }, { D, LIVE(2), 0, 0 }, { O, 0, 0, 0 }));
+	emit("regions-two-cores", &im, FZ_NMIN + 256, 0,
+	     OPS({ C, SYN(9), OTHER, 20 }, { R, LIVE(1), 0, 30 }, { R, LIVE(2), OTHER, 1 },
+		 { D, LIVE(0), 0, 0 }, { C, LIVE(3), OTHER, 1 }, { O, 0, 0, 0 },
+		 { R, LIVE(1), OTHER, 10 }, { D, LIVE(2), 0, 0 }));
 	emit("regions-bigdev", &im, FZ_NMIN + 300, 0, OPS({ C, SYN(9), 0, 40 }));
 	/* releases waiting for references: a shrink (zap word) and a remove */
 	done(&im);

@@ -520,19 +520,37 @@ Test(vfio, refusals_say_why, .timeout = 120)
 	close_region(&p);
 }
 
-static atomic_int revoked, revoke_wrong_pin;
+static atomic_int revoked, revoke_wrong_pin, revoke_done;
 static atomic_int revoke_unpin_rc = 1;
 
 /* on a library thread: no cr_assert here */
 static void on_revoke(struct daxmap_pin *pin, void *arg)
 {
 	struct daxmap_pin **slot = arg;
+	int rc;
 
 	atomic_fetch_add(&revoked, 1);
 	if (pin != *slot)
 		atomic_store(&revoke_wrong_pin, 1);
 	/* the device would be stopped here; then the IOVA goes */
-	atomic_store(&revoke_unpin_rc, daxmap_unpin(slot));
+	rc = daxmap_unpin(slot);
+	/*
+	 * The removal may return as soon as the unpin dropped the references,
+	 * before this callback has stored anything: the test must wait for
+	 * the callback to end. The pause makes that window wide every time
+	 * (a test that read the results at once failed on 7.3 now and then).
+	 */
+	usleep(200 * 1000);
+	atomic_store(&revoke_unpin_rc, rc);
+	atomic_store(&revoke_done, 1);
+}
+
+/* The revoke callback has returned (it runs on the library's thread). */
+static void wait_revoke_done(void)
+{
+	for (int i = 0; i < 10000 && !atomic_load(&revoke_done); i++)
+		usleep(1000);
+	cr_assert_eq(atomic_load(&revoke_done), 1, "the revoke callback did not end");
 }
 
 /* Removing the region revokes the VFIO pin; its callback unmaps the IOVA
@@ -548,6 +566,7 @@ Test(vfio, revocable_pin_unmapped_by_removal, .timeout = 120)
 	cr_assert_eq(daxmap_pin_vfio(&pin, p.map, p.es, 2 * p.es, vf.container, IOVA_BASE, on_revoke,
 				     &pin), 0, "%s", daxmap_errormsg());
 	cr_assert_eq(daxmap_region_remove(p.pool, "v", 30000), 0, "%s", daxmap_errormsg());
+	wait_revoke_done();
 	cr_assert_eq(atomic_load(&revoked), 1);
 	cr_assert_eq(atomic_load(&revoke_wrong_pin), 0);
 	cr_assert_eq(atomic_load(&revoke_unpin_rc), 0);

@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include <daxmap.h>
+
 #include "daxmapctl.h"
 
 static const struct command *const commands[] = {
@@ -35,7 +36,8 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-		printf("%s\n", DAXMAP_VERSION);
+		/* the library it runs with, which a package upgrade may change */
+		printf("%s\n", daxmap_version(NULL, NULL, NULL));
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -29,25 +29,21 @@ const struct command cmd_pin_check = {
 	"device-DAX device, fsdax file or emulated device at PATH, as libdaxmap\n"
 	"decides them before asking the kernel: path, kind, kernel (major.minor,\n"
 	"as the rules see it), kernel_release, and backends: for rdma, vfio,\n"
-	"io_uring and external, allowed (true/false) and the rule. Nothing is\n"
+	"io_uring, external and rdma-odp (IBV_ACCESS_ON_DEMAND), allowed\n"
+	"(true/false), decision ('allowed'; 'refused'; 'kernel': not known for\n"
+	"this kernel, so the kernel is asked) and the rule; io_uring also has\n"
+	"over_1g and over_1g_rule, for one buffer longer than 1 GiB. Nothing is\n"
 	"pinned; no pool is needed.\n\n"
 	"  -a, --align SIZE  alignment of an emulated device (default 2M)\n",
 	.open = OPEN_QUERY, .run = run_pin_check,
 };
 
-/* The kernel version the library's rules use: DAXMAP_KERNEL_VERSION
- * (tests) overrides the running kernel's, as in lib/pin_rules.c. */
-static void kernel_version(char *buf, size_t len, const struct utsname *u)
-{
-	const char *force = getenv("DAXMAP_KERNEL_VERSION");
-	unsigned major, minor;
+/* A buffer length past io_uring's 1 GiB limit of older kernels. */
+#define BUF_OVER_1G ((1ULL << 30) + 4096)
 
-	if (force && sscanf(force, "%u.%u", &major, &minor) == 2)
-		snprintf(buf, len, "%u.%u", major, minor);
-	else if (sscanf(u->release, "%u.%u", &major, &minor) == 2)
-		snprintf(buf, len, "%u.%u", major, minor);
-	else
-		snprintf(buf, len, "unknown");
+static const char *verdict_name(int d)
+{
+	return d == DAXMAP_PIN_ALLOWED ? "allowed" : d == DAXMAP_PIN_KERNEL_DECIDES ? "kernel" : "refused";
 }
 
 static int run_pin_check(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
@@ -55,16 +51,21 @@ static int run_pin_check(const struct command *c, const struct popts *o, struct 
 {
 	static const enum daxmap_pin_backend backends[] = {
 		DAXMAP_PIN_RDMA, DAXMAP_PIN_VFIO, DAXMAP_PIN_IO_URING, DAXMAP_PIN_EXTERNAL,
+		DAXMAP_PIN_RDMA_ODP,
 	};
 	struct json_object *j, *arr;
 	struct utsname u;
+	unsigned major, minor;
 	char kver[32];
 
 	(void)o;
 	(void)unused;
 	if (uname(&u) != 0)
 		snprintf(u.release, sizeof(u.release), "unknown");
-	kernel_version(kver, sizeof(kver), &u);
+	/* the version the library's rules go by (DAXMAP_KERNEL_VERSION too) */
+	if (daxmap_kernel_version(&major, &minor) < 0)
+		return lib_failed(c);
+	snprintf(kver, sizeof(kver), "%u.%u", major, minor);
 	j = json_object_new_object();
 	json_object_object_add(j, "path", json_object_new_string(daxmap_dev_path(dev)));
 	json_object_object_add(j, "kind",
@@ -74,13 +75,25 @@ static int run_pin_check(const struct command *c, const struct popts *o, struct 
 	arr = json_object_new_array();
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		struct json_object *b = json_object_new_object();
-		int allowed = daxmap_pin_check(dev, backends[i]) == 0;
+		const char *rule;
+		int d = daxmap_pin_decision(dev, backends[i], 0, &rule);
 
+		if (d < 0) {
+			json_object_put(b);
+			json_object_put(arr);
+			json_object_put(j);
+			return lib_failed(c);
+		}
 		json_object_object_add(b, "backend",
 				       json_object_new_string(daxmap_pin_backend_name(backends[i])));
-		json_object_object_add(b, "allowed", json_object_new_boolean(allowed));
-		json_object_object_add(b, "rule",
-				       json_object_new_string(daxmap_pin_rule(dev, backends[i])));
+		json_object_object_add(b, "allowed", json_object_new_boolean(d != DAXMAP_PIN_REFUSED));
+		json_object_object_add(b, "decision", json_object_new_string(verdict_name(d)));
+		json_object_object_add(b, "rule", json_object_new_string(rule));
+		if (backends[i] == DAXMAP_PIN_IO_URING) {
+			d = daxmap_pin_decision(dev, backends[i], BUF_OVER_1G, &rule);
+			json_object_object_add(b, "over_1g", json_object_new_string(verdict_name(d)));
+			json_object_object_add(b, "over_1g_rule", json_object_new_string(rule));
+		}
 		json_object_array_add(arr, b);
 	}
 	json_object_object_add(j, "backends", arr);

@@ -37,15 +37,37 @@ const struct command cmd_refs = {
 	"Print a JSON array with the reference state of each extent of REGION,\n"
 	"or of every region (those being removed included): region, index,\n"
 	"extent, offset, state ('live', or 'releasing': ZAP, freed once idle),\n"
-	"refcount (mappings + 1024 per pin), pins, and the holders whose\n"
-	"mapping or pin covers the extent (pid, kind, alive; for pins backend\n"
-	"and revocable).\n\n"
+	"refcount (the library's own unit: mappings + 1024 per pin), pins, the\n"
+	"holders whose mapping or pin covers the extent (pid, kind, alive; for\n"
+	"pins backend and revocable), and kernel: what the kernel's struct page\n"
+	"of each of the extent's folios should show now (version, folio_size,\n"
+	"folios, refcount and pincount in the kernel's units, exact: false with\n"
+	"external pins, vfio_maps: VFIO maps of this boot, vfio_leftover: those\n"
+	"unmapped that the kernel still pins).\n\n"
 	"  -a, --align SIZE  alignment of an emulated device (default 2M)\n"
 	"  -u, --human       sizes in human-readable form\n",
 };
 
+/* What the kernel's struct page of each folio should say (kernel units). */
+static struct json_object *kernel_json(const struct daxmap_kernel_refs *k, const char *ver,
+				       const struct out_opts *o)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "version", json_object_new_string(ver));
+	json_object_object_add(j, "folio_size", json_size(k->folio_size, o));
+	json_object_object_add(j, "folios", json_object_new_int64((int64_t)k->folios));
+	json_object_object_add(j, "refcount", json_object_new_int64(k->refcount));
+	json_object_object_add(j, "pincount", json_object_new_int64(k->pincount));
+	json_object_object_add(j, "exact", json_object_new_boolean(k->exact));
+	json_object_object_add(j, "vfio_maps", json_object_new_int64(k->vfio_maps));
+	json_object_object_add(j, "vfio_leftover", json_object_new_int64(k->vfio_leftover));
+	return j;
+}
+
 static struct json_object *extent_json(const struct daxmap_extent_refs *e,
 				       const struct daxmap_holding *hs, size_t nh,
+				       const struct daxmap_kernel_refs *k, const char *ver,
 				       const struct out_opts *o)
 {
 	struct json_object *j = json_object_new_object(), *ha = json_object_new_array();
@@ -72,32 +94,49 @@ static struct json_object *extent_json(const struct daxmap_extent_refs *e,
 		json_object_array_add(ha, hj);
 	}
 	json_object_object_add(j, "holders", ha);
+	if (k)
+		json_object_object_add(j, "kernel", kernel_json(k, ver, o));
 	return j;
 }
 
 static int run_refs(const struct command *c, const struct popts *o, struct daxmap_dev *dev,
 		    struct daxmap_pool *pool)
 {
+	const char *region = o->nargs > 1 ? o->args[1] : NULL;
 	struct daxmap_extent_refs *refs = NULL;
+	struct daxmap_kernel_refs *ks = NULL;
 	struct daxmap_holding *hs = NULL;
 	struct json_object *arr;
-	size_t nr, nh;
+	unsigned major, minor;
+	size_t nr, nh, nk = 0;
+	char ver[32];
 	int rc;
 
 	(void)dev;
-	/* two snapshots: a reference taken or dropped in between shows in
-	 * one and not the other; good enough for a live view */
-	if (daxmap_pool_refs(pool, o->nargs > 1 ? o->args[1] : NULL, &refs, &nr) < 0 ||
-	    daxmap_pool_holders(pool, &hs, &nh) < 0) {
+	/* snapshots: a reference taken or dropped in between shows in one
+	 * and not the other; good enough for a live view */
+	if (daxmap_pool_refs(pool, region, &refs, &nr) < 0 ||
+	    daxmap_pool_holders(pool, &hs, &nh) < 0 ||
+	    daxmap_kernel_version(&major, &minor) < 0 ||
+	    daxmap_pool_kernel_refs(pool, region, &ks, &nk) < 0) {
 		free(refs);
+		free(hs);
 		return lib_failed(c);
 	}
+	snprintf(ver, sizeof(ver), "%u.%u", major, minor);
 	arr = json_object_new_array();
-	for (size_t i = 0; i < nr; i++)
-		json_object_array_add(arr, extent_json(&refs[i], hs, nh, &o->out));
+	for (size_t i = 0; i < nr; i++) {
+		const struct daxmap_kernel_refs *k = NULL;
+
+		for (size_t x = 0; x < nk && !k; x++)
+			if (ks[x].extent == refs[i].extent)
+				k = &ks[x];
+		json_object_array_add(arr, extent_json(&refs[i], hs, nh, k, ver, &o->out));
+	}
 	rc = print_or_fail(c->name, arr);
 	free(refs);
 	free(hs);
+	free(ks);
 	return rc;
 }
 
