@@ -28,9 +28,18 @@ static inline void persist_flush(struct persist_ops *ops, const void *addr,
 	ops->flush(ops->ctx, addr, len);
 }
 
+#ifdef DAXMAP_FAULT_INJECTION
+void fault_fence(void);
+#else
+static inline void fault_fence(void)
+{
+}
+#endif
+
 static inline void persist_drain(struct persist_ops *ops)
 {
 	ops->drains++;
+	fault_fence();
 	ops->drain(ops->ctx);
 }
 

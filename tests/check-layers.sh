@@ -9,7 +9,7 @@ lib=${1:?usage: check-layers.sh LIBDIR}
 
 # layer of each module (its .c and its .h), bottom up
 declare -A layer=(
-	[error]=0 [util]=0 [runs]=0 [version]=0 [persist]=0 [format]=0 [kunits]=0
+	[error]=0 [util]=0 [runs]=0 [version]=0 [persist]=0 [format]=0 [kunits]=0 [fault]=0
 	[dev]=1 [foreign]=1 [rdma_nl]=1 [rdma_nl_stub]=1
 	[map]=2
 	[pool_core]=3 [pool_handle]=4

@@ -20,12 +20,15 @@
  *
  * Build: see run-smoke. Run: ./fuzz_pool corpus/
  */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE under -std=c11 */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include <sanitizer/asan_interface.h>
 #include <xxhash.h>
 
 #include "daxmap.h"
@@ -88,7 +91,7 @@ static void put(char *buf, size_t len, uint64_t off, const void *src, size_t n)
 	memcpy(buf + off, src, len - off < n ? len - off : n);
 }
 
-/* Lay the image out in a zeroed (calloc'ed) buffer of len bytes, cut at
+/* Lay the image out in a zeroed buffer of len bytes, cut at
  * its end. */
 static void place(const struct image *im, char *buf, size_t len)
 {
@@ -110,6 +113,49 @@ static void place(const struct image *im, char *buf, size_t len)
 	}
 	if (im->ents_len)
 		put(buf, len, layout_extent_off(im->minor), im->ents, im->ents_len);
+}
+
+/* ---- the buffers the library reads: one arena for every execution ---- */
+
+/*
+ * A fresh calloc() of the 2+ MiB the library maps would cost most of an
+ * execution in page faults (the kernel zeroes every new page). So one
+ * arena serves every execution: a buffer of len bytes ends at the arena's
+ * end, against a PROT_NONE guard page (a read or write past it faults),
+ * and all of the arena outside the buffer is poisoned for ASan (an access
+ * before it is reported, at any distance). Giving a buffer back zeroes it,
+ * so every buffer starts as a zeroed device does.
+ */
+#define ARENA_CAP (16ULL << 20) /* > the largest device an input describes */
+
+static char *arena;
+
+static char *arena_get(uint64_t len)
+{
+	char *buf;
+
+	if (!arena) {
+		char *a = mmap(NULL, ARENA_CAP + FZ_ALIGN, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (a == MAP_FAILED || mprotect(a + ARENA_CAP, FZ_ALIGN, PROT_NONE))
+			die("cannot map the arena");
+		arena = a;
+		ASAN_POISON_MEMORY_REGION(arena, ARENA_CAP);
+	}
+	/* pool_sb_check: extents are whole 4 KiB pages; the tables' 8-byte
+	 * words stay aligned as in a mapping */
+	if (len > ARENA_CAP || len % FZ_ALIGN)
+		die("a buffer of %ju bytes does not fit the arena", (uintmax_t)len);
+	buf = arena + ARENA_CAP - len;
+	ASAN_UNPOISON_MEMORY_REGION(buf, len);
+	return buf;
+}
+
+static void arena_put(char *buf, uint64_t len)
+{
+	memset(buf, 0, len);
+	ASAN_POISON_MEMORY_REGION(buf, len);
 }
 
 /* ---- persistence: checks where the library writes ---- */
@@ -424,12 +470,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* 1. the superblock, from the probe-sized mapping */
 	probe_len = pool_probe_len(dev_size, FZ_ALIGN);
-	buf = calloc(1, probe_len);
-	if (!buf)
-		return 0;
+	buf = arena_get(probe_len);
 	place(&im, buf, probe_len);
 	rc = pool_sb_read(buf, probe_len, dev_size, FZ_ALIGN, &sb, &from_backup);
-	free(buf);
+	arena_put(buf, probe_len);
 	trace("%ju extents, flags %#x, %ju records, %zu table bytes: sb %d%s %s\n",
 	      (uintmax_t)n, flags, (uintmax_t)k, im.ents_len, rc,
 	      rc ? "" : from_backup ? " (backup)" : " (primary)",
@@ -444,9 +488,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (uintmax_t)len, (uintmax_t)dev_size);
 
 	/* 2. the metadata area, exactly as long as the superblock says */
-	buf = calloc(1, len);
-	if (!buf)
-		return 0;
+	buf = arena_get(len);
 	place(&im, buf, len);
 	a.base = (uintptr_t)buf;
 	a.lo = sb.region_off;
@@ -528,6 +570,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("a superblock changed");
 	if (rdonly && XXH64(buf, len, 0) != h)
 		die("a read-only open changed the metadata");
-	free(buf);
+	arena_put(buf, len);
 	return 0;
 }

@@ -4,12 +4,18 @@
  * killed at any moment (tests/vm/pool-crash-test kills QEMU, boots the same
  * images again and runs "verify").
  *
- *   pool_crash loop PATH SEED     format PATH, then create, resize and remove
- *                                 regions until killed; print one line per
- *                                 completed operation (below)
- *   pool_crash verify PATH SEED   read the loop's output on stdin, open the
- *                                 pool (recovery runs) and check it; exit 0
- *                                 only if everything holds
+ *   pool_crash loop PATH SEED [FENCE]
+ *                      format PATH, then create, resize and remove regions
+ *                      until killed; print one line per completed operation
+ *                      (below). With FENCE (a build with -Dfault_injection=
+ *                      true), DAXMAP_FAULT_FENCE=FENCE is set once the
+ *                      sequence starts: the library ends the process or the
+ *                      machine at that metadata fence (lib/fault.c)
+ *   pool_crash verify [--in-flight] PATH SEED
+ *                      read the loop's output on stdin, open the pool
+ *                      (recovery runs) and check it; exit 0 only if
+ *                      everything holds. --in-flight: the kill must have
+ *                      landed inside an operation (a fault at a fence)
  *
  * The operations are a pure function of SEED: each one is drawn from a
  * splitmix64 stream and a model of the pool (the regions, the free extents)
@@ -33,7 +39,13 @@
  * the first operation, never touched again) holds a header (SEED, the free
  * extents and region slots the sequence started with) and the number of
  * completed operations, an aligned 8-byte word persisted after each one and
- * before its line is printed. The log that reaches the host can lose its
+ * before its line is printed. Beside it, the in-flight word, persisted
+ * before each step of an operation: its number and the step (1: the
+ * library call; 2: the first mapping of what a create or grow added, and
+ * the stamps). So after a kill, verify knows which operation was under
+ * way and where: a kill at a metadata fence in step 2 (the mapping zeroes
+ * new extents and records them as written) comes after the operation's own
+ * call returned, which must then have taken effect. The log that reaches the host can lose its
  * last lines (they may still be in the guest's tty or the serial pipe when
  * QEMU dies), so the log is a lower bound L and the counter C is exact:
  * verify requires L <= C and that the log is the replay's first L lines.
@@ -47,7 +59,12 @@
  * happen) had added. Also checked: the device ranges of the regions do not
  * overlap and lie in the pool's data extents, the extent counts add up, and
  * a probe region made of every free extent, stamped, leaves all other
- * stamps intact (the free list hands out no extent that is in use).
+ * stamps intact (the free list hands out no extent that is in use). When
+ * the kill came inside a create or grow that took effect, the extents it
+ * added must read as zeros (their previous owners' stamps must not show):
+ * never mapped, or zeroed by the first mapping and not yet stamped (with
+ * --in-flight the kill is at a metadata fence, and the only one in step 2
+ * is the mapping's record of what it zeroed).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -66,6 +83,8 @@
 #define PROGRESS_MAGIC "PCPROG01"
 #define STAMP_MAGIC "PCSTAMP1"
 #define COUNTER_OFF 4096     /* the counter's offset in the progress region */
+#define INFLIGHT_OFF 4160    /* the in-flight word's: (operation << 8) | step */
+enum { STEP_CALL = 1, STEP_MAP = 2 };
 #define MAX_REPORTS 40       /* verify prints at most this many problems */
 
 static const char *prog = "pool_crash";
@@ -337,14 +356,14 @@ static void pool_counts(struct daxmap_pool *pool, struct daxmap_pool_stat *st)
 		die("daxmap_pool_stat");
 }
 
-static int cmd_loop(const char *path, uint64_t seed)
+static int cmd_loop(const char *path, uint64_t seed, const char *fence)
 {
 	struct daxmap_pool_stat st;
 	struct progress_hdr h;
 	struct daxmap_pool *pool;
 	struct daxmap_map *pm;
 	struct daxmap_dev *dev;
-	volatile uint64_t *counter;
+	volatile uint64_t *counter, *inflight;
 	struct model m;
 	uint64_t es, actual;
 	char line[128], name[16];
@@ -371,12 +390,20 @@ static int cmd_loop(const char *path, uint64_t seed)
 	h.slots = st.region_slots - st.regions;
 	h.extent_size = es;
 	counter = (volatile uint64_t *)(void *)(pa + COUNTER_OFF);
+	inflight = (volatile uint64_t *)(void *)(pa + INFLIGHT_OFF);
 	*counter = 0;
+	*inflight = 0;
 	daxmap_map_persist(pm, pa + COUNTER_OFF, 8);
+	daxmap_map_persist(pm, pa + INFLIGHT_OFF, 8);
 	daxmap_map_memcpy(pm, pa, &h, sizeof(h), 0);
 	printf("# %s: %s, %" PRIu64 " extents of %" PRIu64 " bytes, %" PRIu64
 	       " free, seed %" PRIu64 "\n", prog, path, st.extents_total, es, h.free, seed);
 	fflush(stdout);
+	/* from here on every metadata fence counts towards FENCE */
+	if (fence && setenv("DAXMAP_FAULT_FENCE", fence, 1)) {
+		perror("setenv");
+		return 1;
+	}
 
 	model_init(&m, seed, h.free, h.slots);
 	for (uint64_t k = 1;; k++) {
@@ -387,6 +414,8 @@ static int cmd_loop(const char *path, uint64_t seed)
 			return 1;
 		}
 		snprintf(name, sizeof(name), "r%" PRIu32, op.id);
+		*inflight = k << 8 | STEP_CALL;
+		daxmap_map_persist(pm, pa + INFLIGHT_OFF, 8);
 		switch (op.kind) {
 		case OP_CREATE:
 			if (daxmap_region_create(pool, name, op.n * es, &actual) < 0)
@@ -397,6 +426,8 @@ static int cmd_loop(const char *path, uint64_t seed)
 					prog, name, actual, op.n * es);
 				return 1;
 			}
+			*inflight = k << 8 | STEP_MAP;
+			daxmap_map_persist(pm, pa + INFLIGHT_OFF, 8);
 			stamp_region(pool, seed, op.id, 0, op.n, op.n, es);
 			break;
 		case OP_RESIZE:
@@ -408,8 +439,11 @@ static int cmd_loop(const char *path, uint64_t seed)
 					prog, name, actual, op.n * es);
 				return 1;
 			}
-			if (op.n > op.old_n)
+			if (op.n > op.old_n) {
+				*inflight = k << 8 | STEP_MAP;
+				daxmap_map_persist(pm, pa + INFLIGHT_OFF, 8);
 				stamp_region(pool, seed, op.id, op.old_n, op.n, op.n, es);
+			}
 			break;
 		case OP_REMOVE:
 			if (daxmap_region_remove(pool, name, 0) < 0)
@@ -656,7 +690,63 @@ static uint64_t stamped_extents(const struct reg *r, const struct op *next, int 
 	return r->n;
 }
 
-static int cmd_verify(const char *path, uint64_t seed)
+/* Extents [from, n) of region id, never mapped since a create or grow
+ * added them, read as zeros. Returns how many do not. */
+static uint64_t check_zeroed(struct daxmap_pool *pool, uint32_t id, uint64_t from, uint64_t n,
+			     uint64_t es)
+{
+	struct daxmap_map *map;
+	uint64_t bad = 0;
+	char name[16];
+	const uint64_t *a;
+
+	snprintf(name, sizeof(name), "r%" PRIu32, id);
+	map = map_region(pool, name, n * es);
+	a = daxmap_map_addr(map);
+	for (uint64_t i = from; i < n; i++) {
+		uint64_t w = 0, j;
+
+		for (j = i * es / 8; j < (i + 1) * es / 8 && !(w = a[j]); j++)
+			;
+		if (w) {
+			bad++;
+			problem("region %s extent %" PRIu64 " was never mapped, yet byte %" PRIu64
+				" of it is not zero (a previous owner's data shows)",
+				name, i, j * 8 - i * es);
+		}
+	}
+	daxmap_map_delete(&map);
+	return bad;
+}
+
+/*
+ * Where the kill came, from the in-flight word w and the completed count
+ * c: inside operation c + 1 (its step), or between two operations. What
+ * the pool shows must fit: an operation whose step 2 had begun had taken
+ * effect; one not yet begun had not.
+ */
+static const char *kill_point(uint64_t w, uint64_t c, int happened, int in_flight)
+{
+	if (w >> 8 == c + 1 && (w & 0xff) == STEP_CALL)
+		return "in its library call";
+	if (w >> 8 == c + 1 && (w & 0xff) == STEP_MAP) {
+		if (!happened)
+			problem("operation %" PRIu64 " had returned and was mapping what it added, "
+				"yet it did not take effect", c + 1);
+		return "in the first mapping of what it added, after its call returned";
+	}
+	if (w >> 8 != c && !(w == 0 && c == 0))
+		problem("the in-flight word names operation %" PRIu64 " step %" PRIu64
+			", the counter %" PRIu64 " completed", w >> 8, w & 0xff, c);
+	else if (happened)
+		problem("operation %" PRIu64 " took effect before it began", c + 1);
+	else if (in_flight)
+		problem("the kill came between operations %" PRIu64 " and %" PRIu64
+			", not inside one", c, c + 1);
+	return "before it began";
+}
+
+static int cmd_verify(const char *path, uint64_t seed, int in_flight)
 {
 	struct daxmap_region_info *ri;
 	struct daxmap_pool_stat st;
@@ -666,10 +756,10 @@ static int cmd_verify(const char *path, uint64_t seed)
 	struct daxmap_dev *dev;
 	struct model m, after;
 	struct op next;
-	uint64_t c, stamps = 0, want_stamps = 0, exts = 0, probe_n = 0;
+	uint64_t c, w, stamps = 0, want_stamps = 0, exts = 0, probe_n = 0;
 	size_t nlog, nri;
 	char **log, line[128], nextline[128];
-	const char *pa;
+	const char *pa, *where, *zeros = "";
 	int happened;
 
 	log = read_log(stdin, &nlog);
@@ -684,6 +774,7 @@ static int cmd_verify(const char *path, uint64_t seed)
 	pa = daxmap_map_addr(pm);
 	memcpy(&h, pa, sizeof(h));
 	c = *(const volatile uint64_t *)(const void *)(pa + COUNTER_OFF);
+	w = *(const volatile uint64_t *)(const void *)(pa + INFLIGHT_OFF);
 	daxmap_map_delete(&pm);
 	if (memcmp(h.magic, PROGRESS_MAGIC, 8) != 0 || h.seed != seed ||
 	    h.extent_size != st.extent_size) {
@@ -740,6 +831,21 @@ static int cmd_verify(const char *path, uint64_t seed)
 		state_matches(&m, ri, nri, 1);
 		return 1;
 	}
+	where = kill_point(w, c, happened, in_flight);
+	/*
+	 * A create or grow that took effect, killed in its call or in its
+	 * first mapping: what it added was never mapped, or the mapping had
+	 * zeroed it and not yet stamped it (a kill in step 2 at a metadata
+	 * fence is at the fence recording it written; the stamps come after
+	 * the call returns, and a kill between would not be at a fence).
+	 * Zeros either way; the zeroing is not redone if the written word
+	 * made it.
+	 */
+	if (happened && w >> 8 == c + 1 && ((w & 0xff) == STEP_CALL || in_flight) &&
+	    (next.kind == OP_CREATE || (next.kind == OP_RESIZE && next.n > next.old_n)))
+		zeros = check_zeroed(pool, next.id, next.kind == OP_CREATE ? 0 : next.old_n,
+				     next.n, st.extent_size) ? ", some extents it added show old data"
+							     : ", the extents it added read as zeros";
 
 	/* every extent stamped by a completed operation holds its stamps */
 	for (size_t i = 0; i < m.nr; i++) {
@@ -790,6 +896,11 @@ static int cmd_verify(const char *path, uint64_t seed)
 	       prog, seed, nlog, c, c - nlog, c + 1, nextline + 5,
 	       happened ? "had happened" : "had not happened", m.nr, exts, stamps,
 	       want_stamps, probe_n, problems ? "FAILED" : "OK");
+	/* one line for campaigns to count: kind, where, outcome */
+	printf("%s verify: kill: operation %" PRIu64 " (%s) %s: %s%s\n", prog, c + 1,
+	       next.kind == OP_CREATE ? "create" : next.kind == OP_REMOVE ? "remove" :
+	       next.n > next.old_n ? "grow" : "shrink", where,
+	       happened ? "took effect" : "did not take effect", zeros);
 	free(m.r);
 	free(after.r);
 	for (size_t i = 0; i < nlog; i++)
@@ -802,17 +913,26 @@ static int cmd_verify(const char *path, uint64_t seed)
 
 int main(int argc, char **argv)
 {
+	int loop = argc > 1 && strcmp(argv[1], "loop") == 0;
+	int in_flight = !loop && argc > 2 && strcmp(argv[2], "--in-flight") == 0;
+	char **a = argv + 2 + in_flight;
+	int na = argc - 2 - in_flight;
 	uint64_t seed;
 	char *end;
 
-	if (argc != 4 || (strcmp(argv[1], "loop") && strcmp(argv[1], "verify"))) {
-		fprintf(stderr, "usage: pool_crash loop|verify PATH SEED\n");
+	if (argc < 2 || (!loop && strcmp(argv[1], "verify")) || na < 2 || na > 2 + loop) {
+		fprintf(stderr, "usage: pool_crash loop PATH SEED [FENCE]\n"
+				"       pool_crash verify [--in-flight] PATH SEED\n");
 		return 2;
 	}
-	seed = strtoull(argv[3], &end, 10);
-	if (!*argv[3] || *end) {
+	seed = strtoull(a[1], &end, 10);
+	if (!*a[1] || *end) {
 		fprintf(stderr, "pool_crash: SEED must be a number\n");
 		return 2;
 	}
-	return strcmp(argv[1], "loop") == 0 ? cmd_loop(argv[2], seed) : cmd_verify(argv[2], seed);
+	if (na == 3 && (strtoull(a[2], &end, 10) == 0 || *end)) {
+		fprintf(stderr, "pool_crash: FENCE must be a number from 1 up\n");
+		return 2;
+	}
+	return loop ? cmd_loop(a[0], seed, na == 3 ? a[2] : NULL) : cmd_verify(a[0], seed, in_flight);
 }
