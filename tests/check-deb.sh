@@ -112,6 +112,12 @@ cc "${cflags[@]}" "$ex/wal.c" -o "$out/bin/wal" "${daxmap[@]}"
 cc "${cflags[@]}" "$ex/vfio_dma.c" -o "$out/bin/vfio_dma" "${daxmap[@]}"
 cc "${cflags[@]}" "$ex/rdma_server.c" -o "$out/bin/rdma_server" "${daxmap[@]}" -lrdmacm -libverbs
 cc "${cflags[@]}" "$ex/rdma_client.c" -o "$out/bin/rdma_client" -lrdmacm -libverbs
+# the registration-cache examples build against the installed header (they
+# run in the rig's vm-foreign, on soft-RoCE)
+read -ra daxmap_ucx <<<"$(pkg-config --cflags --libs daxmap ucx)"
+cc "${cflags[@]}" "$ex/ucx_region.c" -o "$out/bin/ucx_region" "${daxmap_ucx[@]}"
+read -ra daxmap_fabric <<<"$(pkg-config --cflags --libs daxmap libfabric)"
+cc "${cflags[@]}" "$ex/fabric_region.c" -o "$out/bin/fabric_region" "${daxmap_fabric[@]}"
 read -ra daxmap_sqlite <<<"$(pkg-config --cflags --libs daxmap-sqlite)"
 cc "${cflags[@]}" /usr/share/doc/libdaxmap-sqlite-dev/examples/sqlite.c \
 	-o "$out/bin/example_sqlite" "${daxmap_sqlite[@]}"
