@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,51 @@ static int discover(struct daxmap_dev *dev, const struct stat *st, uint64_t file
 	return 0;
 }
 
+static int own_fds[64];
+static unsigned nown;
+static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t mappings_made;
+
+void dev_fd_own(int fd)
+{
+	pthread_mutex_lock(&own_lock);
+	if (nown < sizeof(own_fds) / sizeof(own_fds[0]))
+		own_fds[nown++] = fd;
+	pthread_mutex_unlock(&own_lock);
+}
+
+void dev_fd_disown(int fd)
+{
+	pthread_mutex_lock(&own_lock);
+	for (unsigned i = 0; i < nown; i++)
+		if (own_fds[i] == fd) {
+			own_fds[i] = own_fds[--nown];
+			break;
+		}
+	pthread_mutex_unlock(&own_lock);
+}
+
+bool dev_fd_is_own(int fd)
+{
+	bool own = false;
+
+	pthread_mutex_lock(&own_lock);
+	for (unsigned i = 0; i < nown && !own; i++)
+		own = own_fds[i] == fd;
+	pthread_mutex_unlock(&own_lock);
+	return own;
+}
+
+void dev_mapping_made(void)
+{
+	__atomic_add_fetch(&mappings_made, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t dev_mappings_made(void)
+{
+	return __atomic_load_n(&mappings_made, __ATOMIC_ACQUIRE);
+}
+
 /* Open the device for use and hand it to libpmem2 (persistence, bad
  * blocks, NUMA node). */
 static int open_fd(struct daxmap_dev *dev)
@@ -251,6 +297,7 @@ static int open_fd(struct daxmap_dev *dev)
 	dev->fd = open(dev->path, oflags | O_CLOEXEC);
 	if (dev->fd < 0)
 		return err_open(dev->path, errno, dev->kind);
+	dev_fd_own(dev->fd);
 	if ((rc = pmem2_source_from_fd(&dev->src, dev->fd)))
 		return daxmap_err(pmem2_to_errno(rc), "%s: libpmem2 cannot use it: %s", dev->path,
 				  pmem2_errormsg());
@@ -314,8 +361,10 @@ DAXMAP_EXPORT void daxmap_dev_close(struct daxmap_dev *dev)
 		return;
 	if (dev->src)
 		pmem2_source_delete(&dev->src);
-	if (dev->fd >= 0)
+	if (dev->fd >= 0) {
+		dev_fd_disown(dev->fd);
 		close(dev->fd);
+	}
 	free(dev->path);
 	free(dev);
 }

@@ -32,4 +32,18 @@ struct daxmap_dev {
  */
 int dev_check_geometry(const char *path, uint64_t size, uint64_t align);
 
+/*
+ * The library's own descriptors of devices (dev->fd, the pool lock's): a
+ * release's scan of this process (foreign_watch.c) does not take them for
+ * the application's. Past 64 at once the rest count as the application's
+ * (more scanning, nothing missed).
+ */
+void dev_fd_own(int fd);
+void dev_fd_disown(int fd);
+bool dev_fd_is_own(int fd);
+/* Counts the library's mappings of devices (map.c): after one, a release
+ * reads this process's own maps again. */
+void dev_mapping_made(void);
+uint64_t dev_mappings_made(void);
+
 #endif

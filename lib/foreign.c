@@ -250,21 +250,32 @@ static int read_maps(pid_t pid, char **text)
 	return 0;
 }
 
-static int scan_pid(pid_t pid, const struct foreign_target *t, const struct daxmap_range *ranges,
-		    size_t nranges, struct foreign_scan *s)
+int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
+		     const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s,
+		     uint64_t from, bool *any)
 {
+	const struct daxmap_range rest = { from, UINT64_MAX / 2 };
 	char root[64], comm[16], *text;
 	size_t before = s->nmaps;
 	int err = read_maps(pid, &text), rc;
 
+	if (any)
+		*any = true; /* unless read and found to map none of it */
 	if (err == ENOENT || err == ESRCH)
-		return 0; /* it ended meanwhile */
+		return 1; /* it ended meanwhile */
 	if (err == ENOMEM)
 		return daxmap_err(ENOMEM, "out of memory");
 	if (err)
 		return add_skip(s, pid, err);
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
 	rc = foreign_scan_text(text, pid, "", root, t, ranges, nranges, s);
+	if (rc == 0 && any) {
+		struct foreign_scan all = { 0 };
+
+		rc = foreign_scan_text(text, pid, "", root, t, &rest, 1, &all);
+		*any = all.nmaps > 0;
+		foreign_scan_free(&all);
+	}
 	free(text);
 	if (rc == 0 && s->nmaps > before) {
 		foreign_comm(pid, comm);
@@ -293,7 +304,8 @@ int foreign_scan(const struct foreign_target *t, const struct daxmap_range *rang
 
 		if (*end || pid <= 0)
 			continue;
-		rc = scan_pid((pid_t)pid, t, ranges, nranges, s);
+		if ((rc = foreign_scan_pid((pid_t)pid, t, ranges, nranges, s, 0, NULL)) > 0)
+			rc = 0;
 	}
 	closedir(d);
 	if (rc)

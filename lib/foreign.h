@@ -81,6 +81,24 @@ int foreign_scan_text(const char *text, pid_t pid, const char *comm, const char 
 		      const struct foreign_target *t, const struct daxmap_range *ranges,
 		      size_t nranges, struct foreign_scan *s);
 void foreign_scan_free(struct foreign_scan *s);
+/*
+ * One process's part of foreign_scan(), appended to s: 0, 1 when the
+ * process is gone, -errno. *any (may be NULL): it maps the target at
+ * offset from or beyond, in the ranges or not, or its maps could not be
+ * read.
+ */
+int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
+		     const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s,
+		     uint64_t from, bool *any);
+/*
+ * foreign_scan() of dev for a release, reading only the processes that
+ * can have come to map dev since the last full scan of this process
+ * (foreign_watch.c says which); a full scan when that cannot be known.
+ * Mappings below offset from (a pool's metadata, which every process using
+ * the pool maps) do not make a process one to read each time.
+ */
+int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
+		       const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s);
 
 /* The command name of pid ("?" when unreadable), from /proc/PID/comm. */
 void foreign_comm(pid_t pid, char comm[16]);

@@ -94,7 +94,7 @@ static int span_ranges(struct pool_core *c, const struct fh_span *spans, size_t 
 }
 
 static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct fh_span *spans,
-		  size_t nspans, struct gather *g)
+		  size_t nspans, bool quick, struct gather *g)
 {
 	struct foreign_target t;
 	int rc;
@@ -103,8 +103,12 @@ static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct
 	g->es = pool_core_extent_size(pool_core(pool));
 	if ((rc = span_ranges(pool_core(pool), spans, nspans, g)) || !g->nranges)
 		return rc;
-	if ((rc = foreign_target_of(pool_dev(pool), &t)) ||
-	    (rc = foreign_scan(&t, g->ranges, g->nranges, &g->scan)) ||
+	if (quick)
+		rc = foreign_scan_quick(pool_dev(pool), pool_core(pool)->sb.meta_extents * g->es,
+					g->ranges, g->nranges, &g->scan);
+	else if ((rc = foreign_target_of(pool_dev(pool), &t)) == 0)
+		rc = foreign_scan(&t, g->ranges, g->nranges, &g->scan);
+	if (rc ||
 	    (rt && (rc = ref_va_list(rt, &g->vas, &g->nvas))))
 		return rc;
 	if ((rc = rdma_nl_mrs(&g->mrs)) == -ENOMEM)
@@ -292,14 +296,14 @@ static int blind_spots(const struct gather *g, struct fh_list *out)
 }
 
 int foreign_holders(struct daxmap_pool *pool, struct ref_runtime *rt, const struct fh_span *spans,
-		    size_t nspans, struct fh_list *out)
+		    size_t nspans, bool quick, struct fh_list *out)
 {
 	struct gather g;
 	int rc;
 
 	out->v = NULL;
 	out->n = 0;
-	if ((rc = gather(pool, rt, spans, nspans, &g)) == 0 && g.nranges &&
+	if ((rc = gather(pool, rt, spans, nspans, quick, &g)) == 0 && g.nranges &&
 	    (rc = maps_and_their_mrs(pool, &g, out)) == 0 &&
 	    (rc = retired_mrs(pool, &g, spans, nspans, out)) == 0)
 		rc = blind_spots(&g, out);
@@ -333,7 +337,7 @@ int foreign_busy(struct daxmap_pool *pool, struct ref_runtime *rt, const struct 
 
 	if (from >= to)
 		return 0;
-	if ((rc = foreign_holders(pool, rt, &sp, 1, &l)))
+	if ((rc = foreign_holders(pool, rt, &sp, 1, true, &l)))
 		return rc;
 	for (size_t i = 0; i < l.n; i++)
 		held += l.v[i].kind == DAXMAP_FOREIGN_MAPPING || l.v[i].kind == DAXMAP_FOREIGN_RDMA_MR;
@@ -403,7 +407,7 @@ DAXMAP_EXPORT int daxmap_pool_foreign_holders(struct daxmap_pool *pool,
 			sp[n++] = (struct fh_span){ d.slot, d.gen, 0, d.n };
 	}
 	if (rc == 0)
-		rc = foreign_holders(pool, rt, sp, n, &l);
+		rc = foreign_holders(pool, rt, sp, n, false, &l);
 	if (rt)
 		ref_detach(rt);
 	pool_end(pool);

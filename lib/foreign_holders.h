@@ -9,6 +9,7 @@
 #ifndef DAXMAP_FOREIGN_HOLDERS_H
 #define DAXMAP_FOREIGN_HOLDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,10 +32,12 @@ struct fh_list {
 /*
  * The foreign holders of the spans' extents (under the pool lock, shared
  * or exclusive), into out (free(out->v)). rt may be NULL (no process uses
- * the pool's runtime state: nothing to exclude, no VA record). 0 or -errno.
+ * the pool's runtime state: nothing to exclude, no VA record). quick: a
+ * release's scan (foreign_scan_quick()), else every process is read. 0 or
+ * -errno.
  */
 int foreign_holders(struct daxmap_pool *pool, struct ref_runtime *rt, const struct fh_span *spans,
-		    size_t nspans, struct fh_list *out);
+		    size_t nspans, bool quick, struct fh_list *out);
 
 /*
  * Under the pool lock: 0 when nothing outside the ledgers holds extents

@@ -209,6 +209,7 @@ static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *
 		return daxmap_err(errno,
 				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  m->head.dev->path, r->offset, r->len, strerror(errno));
+	dev_mapping_made(); /* after the mmap: a release's scan of this process */
 	return 0;
 }
 
@@ -256,6 +257,7 @@ static int map_placed(struct daxmap_map *m, int prot, bool sync, uint64_t align)
 	if (p == MAP_FAILED)
 		return daxmap_err(errno, "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  dev->path, r->offset, r->len, strerror(errno));
+	dev_mapping_made();
 	if ((uintptr_t)p % align == 0) {
 		m->head.addr = p;
 		return 0;

@@ -59,11 +59,19 @@ static int lock_open(const struct daxmap_dev *dev, int *fd)
 
 	mode = (mode < 0 ? O_RDONLY : mode & O_ACCMODE) | O_CLOEXEC;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", dev->fd);
-	if ((*fd = open(self, mode)) >= 0 || (*fd = open(dev->path, mode)) >= 0)
+	if ((*fd = open(self, mode)) >= 0 || (*fd = open(dev->path, mode)) >= 0) {
+		dev_fd_own(*fd);
 		return 0;
+	}
 	err = errno;
 	return daxmap_err(err, "%s: cannot open it again for the pool lock: %s", dev->path,
 			  strerror(err));
+}
+
+static void lock_close(int fd)
+{
+	dev_fd_disown(fd);
+	close(fd);
 }
 
 /* Lock byte 0 of the device: exclusive for changes, shared for reads. */
@@ -94,7 +102,7 @@ static int lock_transient(const struct daxmap_dev *dev, bool excl, int *fd)
 	int rc = lock_open(dev, fd);
 
 	if (rc == 0 && (rc = pool_lock(dev, *fd, excl))) {
-		close(*fd);
+		lock_close(*fd);
 		*fd = -1;
 	}
 	return rc;
@@ -103,7 +111,7 @@ static int lock_transient(const struct daxmap_dev *dev, bool excl, int *fd)
 static void unlock_transient(int fd)
 {
 	pool_unlock(fd);
-	close(fd);
+	lock_close(fd);
 }
 
 static int need_fd(struct daxmap_dev *dev, bool write)
@@ -408,7 +416,7 @@ err_unmap:
 err_unlock:
 	pool_unlock(p->lock_fd);
 err_close:
-	close(p->lock_fd);
+	lock_close(p->lock_fd);
 err_free:
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -420,7 +428,7 @@ void pool_handle_close(struct daxmap_pool *pool)
 	pool_core_close(&pool->core);
 	daxmap_map_delete(&pool->meta);
 	free(pool->bad);
-	close(pool->lock_fd);
+	lock_close(pool->lock_fd);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }

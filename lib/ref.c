@@ -775,14 +775,6 @@ DAXMAP_EXPORT const char *daxmap_pin_backend_name(enum daxmap_pin_backend backen
 	return (unsigned)backend < sizeof(names) / sizeof(names[0]) ? names[backend] : "unknown";
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* -EBUSY naming the holders of runs. */
 static int busy(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns)
 {

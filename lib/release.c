@@ -34,6 +34,7 @@
 #include "region_map.h"
 #include "release.h"
 #include "runtime.h"
+#include "util.h"
 
 int release_finish(struct daxmap_pool *pool, struct ref_runtime *rt, uint64_t slot,
 		   uint64_t gen, uint64_t *freed)
@@ -118,14 +119,6 @@ static bool finished_since(struct daxmap_pool *pool, const char *name)
 	}
 	pthread_mutex_unlock(&started_lock);
 	return done;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int64_t ms)

@@ -12,6 +12,8 @@
 
 #include "daxmap.h"
 #include "error.h"
+#include <time.h>
+
 #include "util.h"
 
 const char *fmt_size(char *buf, size_t len, uint64_t v)
@@ -163,4 +165,12 @@ DAXMAP_EXPORT int daxmap_kernel_version(unsigned *major, unsigned *minor)
 		return daxmap_err(EINVAL, "daxmap_kernel_version: major and minor are required");
 	rc = kernel_version(major, minor, &forced);
 	return rc ? rc : forced;
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

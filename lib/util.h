@@ -24,6 +24,9 @@ static inline bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t now_ms(void);
+
 /* Human-readable size for messages: "2 MiB", "1 GiB", "4096 bytes",
  * "0x3000 (12288 bytes)". buf should hold 48 bytes. */
 const char *fmt_size(char *buf, size_t len, uint64_t v);

@@ -10,7 +10,7 @@ lib=${1:?usage: check-layers.sh LIBDIR}
 # layer of each module (its .c and its .h), bottom up
 declare -A layer=(
 	[error]=0 [util]=0 [runs]=0 [version]=0 [persist]=0 [format]=0 [kunits]=0 [fault]=0
-	[dev]=1 [foreign]=1 [rdma_nl]=1 [rdma_nl_stub]=1
+	[dev]=1 [foreign]=1 [foreign_watch]=1 [rdma_nl]=1 [rdma_nl_stub]=1
 	[map]=2
 	[pool_core]=3 [pool_handle]=4
 	[ref]=5 [ref_attach]=5 [ref_layout]=5 [ref_va]=5 [vfio_ledger]=5 [runtime]=6

@@ -496,6 +496,217 @@ Test(foreign, a_raw_mapping_in_the_releasing_process_holds_it_too)
 	daxmap_dev_close(dev);
 }
 
+/* ---- releases after the first: only what can have changed is read --------- */
+
+/*
+ * A process driven step by step over a pipe: each byte it reads is a step
+ * ('o' open the device, 'm' map [off, off + len) through that descriptor,
+ * 'f' fork a child that keeps the mapping and exit, 'x' unmap and exit);
+ * it answers each with a byte ('k' done, 'c' after a fork: the child's pid
+ * follows).
+ */
+struct stepper {
+	pid_t pid;
+	int to, from;
+};
+
+static void stepper_run(const char *path, uint64_t off, uint64_t len, int in, int out)
+{
+	void *p = MAP_FAILED;
+	int fd = -1;
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "stepper");
+	/* only what it opens itself: not the test's descriptors of the device */
+	for (int d = 3; d < 1024; d++)
+		if (d != in && d != out)
+			close(d);
+	while (read(in, &c, 1) == 1) {
+		if (c == 'o')
+			fd = open(path, O_RDWR);
+		else if (c == 'm')
+			p = fd < 0 ? MAP_FAILED :
+				     mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+		if (c == 'f') {
+			pid_t child = fork();
+
+			if (child == 0) { /* keeps the mapping, not the descriptor */
+				close(fd);
+				prctl(PR_SET_NAME, "stepchild");
+				alarm(20); /* orphaned: gone even if the test fails */
+				pause();
+				_exit(0);
+			}
+			if (write(out, "c", 1) != 1 || write(out, &child, sizeof(child)) != sizeof(child))
+				_exit(1);
+			_exit(0);
+		}
+		if (c == 'x')
+			_exit(0);
+		c = (c == 'o' && fd < 0) || (c == 'm' && p == MAP_FAILED) ? 'E' : 'k';
+		if (write(out, &c, 1) != 1)
+			_exit(1);
+	}
+	_exit(1);
+}
+
+static struct stepper stepper_new(const char *path, uint64_t off, uint64_t len)
+{
+	int down[2], up[2];
+	struct stepper s;
+
+	cr_assert_eq(pipe(down), 0);
+	cr_assert_eq(pipe(up), 0);
+	s.pid = fork();
+	cr_assert_geq(s.pid, 0);
+	if (s.pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		stepper_run(path, off, len, down[0], up[1]);
+	}
+	close(down[0]);
+	close(up[1]);
+	s.to = down[1];
+	s.from = up[0];
+	return s;
+}
+
+static void step(struct stepper *s, char c)
+{
+	char r;
+
+	cr_assert_eq(write(s->to, &c, 1), 1);
+	cr_assert_eq(read(s->from, &r, 1), 1);
+	cr_assert_eq(r, 'k', "step '%c' failed", c);
+}
+
+static void stepper_end(struct stepper *s)
+{
+	int st;
+
+	cr_assert_eq(write(s->to, "x", 1), 1);
+	cr_assert_eq(waitpid(s->pid, &st, 0), s->pid);
+	close(s->to);
+	close(s->from);
+}
+
+/* The remove of name fails, naming pid's foreign mapping. */
+static void remove_held_by(struct daxmap_pool *pool, const char *name, pid_t pid)
+{
+	char want[48];
+
+	cr_assert_eq(daxmap_region_remove(pool, name, 0), -EBUSY, "%s", daxmap_errormsg());
+	snprintf(want, sizeof(want), "pid %d (", (int)pid);
+	cr_assert(strstr(daxmap_errormsg(), want) && strstr(daxmap_errormsg(), "foreign mapping"),
+		  "pid %d not named: %s", (int)pid, daxmap_errormsg());
+}
+
+Test(foreign, a_process_that_held_the_device_before_a_release_and_maps_it_after_holds_the_next)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct stepper s;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	step(&s, 'o');
+	/* the first release reads every process; this one holds a descriptor */
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	step(&s, 'm');
+	remove_held_by(pool, "b", s.pid);
+	stepper_end(&s);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(foreign, a_process_that_opens_the_device_after_a_release_is_seen_by_the_next)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct stepper s;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	/* it exists, without the device, when the first release reads it */
+	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	step(&s, 'o');
+	step(&s, 'm');
+	remove_held_by(pool, "b", s.pid);
+	stepper_end(&s);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(foreign, a_child_forked_after_a_release_keeps_its_parents_mapping_and_holds)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct stepper s;
+	pid_t child;
+	char c;
+	int st;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	step(&s, 'o');
+	step(&s, 'm');
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	/* the mapper forks and exits: its child, new since, maps b */
+	cr_assert_eq(write(s.to, "f", 1), 1);
+	cr_assert_eq(read(s.from, &c, 1), 1);
+	cr_assert_eq(c, 'c');
+	cr_assert_eq(read(s.from, &child, sizeof(child)), (ssize_t)sizeof(child));
+	cr_assert_eq(waitpid(s.pid, &st, 0), s.pid);
+	remove_held_by(pool, "b", child);
+	kill(child, SIGKILL);
+	close(s.to);
+	close(s.from);
+	/* reparented: gone once the kernel reaps it */
+	for (int i = 0; i < 200 && kill(child, 0) == 0; i++)
+		usleep(10000);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+Test(foreign, this_process_mapping_the_device_after_a_release_holds_the_next)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_range r;
+	struct daxmap_map *m;
+	void *p;
+	int fd;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "c", 2 * MiB, NULL), 0);
+	/* a descriptor of its own, from before the first release */
+	fd = open(daxmap_dev_path(dev), O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	p = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, (off_t)region_offset(pool, "b", 0));
+	cr_assert_neq(p, MAP_FAILED);
+	remove_held_by(pool, "b", getpid());
+	munmap(p, 2 * MiB);
+	close(fd);
+	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
+	/* the library's own raw mapping, made after a release */
+	r = (struct daxmap_range){ region_offset(pool, "c", 0), 2 * MiB };
+	cr_assert_eq(daxmap_map_new_ranges(&m, dev, &r, 1, 0), 0, "%s", daxmap_errormsg());
+	remove_held_by(pool, "c", getpid());
+	cr_assert_eq(daxmap_map_delete(&m), 0);
+	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
 Test(foreign, the_listing_refuses_bad_arguments)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);

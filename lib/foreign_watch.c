@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * foreign_watch.c -- a release's scan for foreign mappings without reading
+ * every process's maps each time (foreign_scan_quick(), foreign.h).
+ *
+ * A full scan reads /proc/PID/maps of every process: milliseconds, more
+ * than the rest of a create and remove together. Between two scans a
+ * process can come to map the device only if it opens the device, holds a
+ * descriptor of it already, or is created (fork() hands down mappings and
+ * descriptors). So a full scan notes the processes that map the device or
+ * hold a descriptor of it (or cannot be read), and until the next full
+ * scan a release reads only:
+ *   - those processes;
+ *   - processes created since: /proc/loadavg's last field, the pid most
+ *     recently handed out (fs/proc/loadavg.c, idr_get_cursor()), moved;
+ *   - this process, when it maps or holds the device itself, or the
+ *     library mapped a device since (dev_mappings_made()).
+ * An open of the device's node makes the next scan a full one: inotify
+ * IN_OPEN on its inode (fsnotify_open() runs for every open(2) of it,
+ * whichever path or process). So does one second since the last full scan.
+ * Not seen until then: a descriptor passed to a process that held none
+ * (SCM_RIGHTS, pidfd_getfd()), and an open by a process that existed at the
+ * last full scan through another node of a character device (a mknod
+ * elsewhere).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "error.h"
+#include "foreign.h"
+#include "util.h"
+
+#define WATCHES 4
+#define FULL_EVERY_MS 1000
+
+struct pids {
+	pid_t *v;
+	size_t n, cap;
+};
+
+struct watch {
+	pid_t owner;            /* 0: free; a fork()ed child makes its own */
+	struct foreign_target t;
+	uint64_t from;          /* mappings below it do not count (metadata) */
+	int ifd;                /* inotify, IN_OPEN of the node; -1: none */
+	int64_t full_ms;        /* the last full scan */
+	long last_pid;          /* /proc/loadavg's, at the last look */
+	uint64_t made;          /* dev_mappings_made(), at the last look at self */
+	bool self;              /* this process maps or holds the device itself */
+	struct pids known;      /* every process at the last look, sorted */
+	struct pids suspects;   /* read at every scan */
+};
+
+static struct watch watches[WATCHES];
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int pids_add(struct pids *p, pid_t pid)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		pid_t *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return daxmap_err(ENOMEM, "out of memory");
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = pid;
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool pids_has(const struct pids *p, pid_t pid)
+{
+	return p->n && bsearch(&pid, p->v, p->n, sizeof(pid), cmp_pid);
+}
+
+/* The pid the kernel handed out last, or -1. */
+static long last_pid(void)
+{
+	char buf[128], *sp;
+	ssize_t n = -1;
+	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	sp = strrchr(buf, ' ');
+	return sp ? strtol(sp + 1, NULL, 10) : -1;
+}
+
+/* Was the node opened since the last look (or the events lost)? */
+static bool node_opened(int ifd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	ssize_t n;
+
+	while ((n = read(ifd, buf, sizeof(buf))) > 0)
+		any = true;
+	return any || (n < 0 && errno != EAGAIN);
+}
+
+/* Does pid hold a descriptor of the target (for this process: one that is
+ * not the library's)? Unreadable counts as yes. */
+static bool holds_fd(pid_t pid, const struct foreign_target *t, bool self)
+{
+	char path[64];
+	struct dirent *de;
+	bool holds = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (!(d = opendir(path)))
+		return errno != ENOENT && errno != ESRCH;
+	while (!holds && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) != 0)
+			continue;
+		holds = (st.st_dev == t->dev && st.st_ino == t->ino) ||
+			(t->rdev && S_ISCHR(st.st_mode) && st.st_rdev == t->rdev);
+		if (holds && self)
+			holds = !dev_fd_is_own(atoi(de->d_name));
+	}
+	closedir(d);
+	return holds;
+}
+
+/* Scan pid into s; *suspect: read it at every scan from now on. 1: gone. */
+static int look(pid_t pid, const struct foreign_target *t, uint64_t from,
+		const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s,
+		bool *suspect)
+{
+	bool any;
+	int rc = foreign_scan_pid(pid, t, ranges, nranges, s, from, &any);
+
+	if (rc == 0)
+		*suspect = any || holds_fd(pid, t, pid == getpid());
+	return rc;
+}
+
+/* This process, after the library's mappings counted up to made. */
+static int look_self(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
+		     struct foreign_scan *s, uint64_t made)
+{
+	int rc = look(getpid(), &w->t, w->from, ranges, nranges, s, &w->self);
+
+	w->made = made;
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Every process, or (known not NULL) those not in it: scanned into s, the
+ * suspects among them added to w->suspects; all of them into *all.
+ */
+static int look_all(struct watch *w, const struct pids *known, const struct daxmap_range *ranges,
+		    size_t nranges, struct foreign_scan *s, struct pids *all)
+{
+	pid_t self = getpid();
+	struct dirent *de;
+	int rc = 0;
+	DIR *d;
+
+	if (!(d = opendir("/proc")))
+		return daxmap_err(errno, "/proc: %s (the mappings of other processes are read there)",
+				  strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		bool suspect;
+
+		if (*end || pid <= 0)
+			continue;
+		if ((rc = pids_add(all, (pid_t)pid)) || pid == self || (known && pids_has(known, (pid_t)pid)))
+			continue;
+		if ((rc = look((pid_t)pid, &w->t, w->from, ranges, nranges, s, &suspect)) == 0 &&
+		    suspect)
+			rc = pids_add(&w->suspects, (pid_t)pid);
+		rc = rc > 0 ? 0 : rc;
+	}
+	closedir(d);
+	qsort(all->v, all->n, sizeof(pid_t), cmp_pid);
+	return rc;
+}
+
+static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
+		     struct foreign_scan *s)
+{
+	struct pids all = { NULL, 0, 0 };
+	uint64_t made = dev_mappings_made();
+	int rc;
+
+	/* the marks first: what happens during the scan shows next time */
+	if (w->ifd >= 0)
+		node_opened(w->ifd);
+	w->last_pid = last_pid();
+	w->full_ms = now_ms();
+	w->suspects.n = 0;
+	if ((rc = look_all(w, NULL, ranges, nranges, s, &all)) == 0)
+		rc = look_self(w, ranges, nranges, s, made);
+	free(w->known.v);
+	w->known = all;
+	if (rc)
+		w->full_ms = 0; /* a full scan again next time */
+	return rc;
+}
+
+static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
+		      struct foreign_scan *s)
+{
+	uint64_t made = dev_mappings_made();
+	long lp = last_pid();
+	size_t old = w->suspects.n, k = 0;
+	int rc = 0;
+
+	/* the suspects of before: dropped once gone */
+	for (size_t i = 0; rc == 0 && i < old; i++) {
+		int r = foreign_scan_pid(w->suspects.v[i], &w->t, ranges, nranges, s, 0, NULL);
+
+		if (r == 0)
+			w->suspects.v[k++] = w->suspects.v[i];
+		rc = r < 0 ? r : 0;
+	}
+	if (rc)
+		return rc;
+	w->suspects.n = k;
+	if (lp < 0 || lp != w->last_pid) {
+		struct pids all = { NULL, 0, 0 };
+
+		w->last_pid = lp;
+		rc = look_all(w, &w->known, ranges, nranges, s, &all);
+		free(w->known.v);
+		w->known = all;
+		if (rc)
+			return rc;
+	}
+	return w->self || made != w->made ? look_self(w, ranges, nranges, s, made) : 0;
+}
+
+/* This process's watch of t: found, or made (the inotify watch of path). */
+static struct watch *watch_of(const struct foreign_target *t, const char *path, bool *fresh)
+{
+	pid_t self = getpid();
+	struct watch *w = NULL;
+
+	for (unsigned i = 0; i < WATCHES; i++)
+		if (watches[i].owner == self && watches[i].t.dev == t->dev &&
+		    watches[i].t.ino == t->ino && watches[i].t.rdev == t->rdev)
+			return &watches[i];
+	/* a free one, or one a fork()ed parent made, or the least recently full */
+	for (unsigned i = 0; i < WATCHES; i++)
+		if (!w || watches[i].owner != self ||
+		    (w->owner == self && watches[i].full_ms < w->full_ms))
+			w = &watches[i];
+	if (w->owner == self && w->ifd >= 0)
+		close(w->ifd);
+	free(w->known.v);
+	free(w->suspects.v);
+	memset(w, 0, sizeof(*w));
+	w->owner = self;
+	w->t = *t;
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ifd >= 0 && inotify_add_watch(w->ifd, path, IN_OPEN) < 0) {
+		close(w->ifd);
+		w->ifd = -1; /* every scan full */
+	}
+	*fresh = true;
+	return w;
+}
+
+int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
+		       const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s)
+{
+	struct foreign_target t;
+	struct watch *w;
+	bool fresh = false;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (!nranges)
+		return 0;
+	if ((rc = foreign_target_of(dev, &t)))
+		return rc;
+	pthread_mutex_lock(&watch_lock);
+	w = watch_of(&t, dev->path, &fresh);
+	if (from < w->from || fresh) {
+		w->from = from;
+		fresh = true;
+	}
+	if (fresh || w->ifd < 0 || now_ms() - w->full_ms >= FULL_EVERY_MS || node_opened(w->ifd))
+		rc = full_scan(w, ranges, nranges, s);
+	else
+		rc = quick_scan(w, ranges, nranges, s);
+	pthread_mutex_unlock(&watch_lock);
+	if (rc)
+		foreign_scan_free(s);
+	return rc;
+}
