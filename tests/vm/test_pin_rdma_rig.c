@@ -576,6 +576,9 @@ Test(rdma, a_revocable_pin_is_deregistered_before_the_remove_returns)
 	p = qpp_new(&v);
 	cr_assert_eq(rdma_write(&p, at, rkey, 64, 'a'), IBV_WC_SUCCESS);
 	cr_assert_eq(r.addr[63], 'a');
+	/* where the kernel reports no MR address (6.1), any MR of a process
+	 * that mapped the region holds its release: the peer's buffer too */
+	qpp_free(&p);
 	t0 = now_ns();
 	cr_assert_eq(daxmap_region_remove(r.pool, "rdma", DAXMAP_WAIT_FOREVER), 0, "%s",
 		     daxmap_errormsg());
@@ -586,6 +589,7 @@ Test(rdma, a_revocable_pin_is_deregistered_before_the_remove_returns)
 	cr_assert_eq(u.rc, 0);
 	cr_assert_null(u.pin);
 	/* the MR is gone: the device refuses its rkey */
+	p = qpp_new(&v);
 	cr_assert_eq(rdma_write(&p, at, rkey, 64, 'b'), IBV_WC_REM_ACCESS_ERR);
 	qpp_free(&p);
 	rig_close(&r);
@@ -630,6 +634,7 @@ Test(rdma, the_cache_reuses_mrs_and_a_remove_revokes_them)
 	cr_assert_eq(st.misses, 1);
 	cr_assert_eq(st.entries, 1);
 	cr_assert_eq(pins_of(r.pool, "rdma"), 1);
+	qpp_free(&p); /* its buffer's MR: see above */
 	/* an idle cached MR never holds a release up */
 	t0 = now_ns();
 	cr_assert_eq(daxmap_region_remove(r.pool, "rdma", 5000), 0, "%s", daxmap_errormsg());
@@ -639,6 +644,7 @@ Test(rdma, the_cache_reuses_mrs_and_a_remove_revokes_them)
 	cr_assert_eq(st.entries, 0);
 	cr_assert_eq(revokes, 0);
 	/* deregistered for real */
+	p = qpp_new(&v);
 	cr_assert_eq(rdma_write(&p, r.addr + 3 * MiB, rkey, 64, 'd'), IBV_WC_REM_ACCESS_ERR);
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
 	qpp_free(&p);
@@ -669,10 +675,10 @@ Test(rdma, a_held_cached_mr_is_revoked_and_the_remove_waits_for_its_put)
 	cr_assert_eq(rdma_write(&p, r.addr, rkey, 64, 'h'), IBV_WC_SUCCESS);
 	daxmap_mr_cache_put(e);
 	cr_assert_eq(rdma_write(&p, r.addr, rkey, 64, 'i'), IBV_WC_REM_ACCESS_ERR);
+	qpp_free(&p); /* its buffer's MR: see above */
 	cr_assert_eq(daxmap_pool_reclaim(r.pool, &rs), 0);
 	cr_assert_eq(rs.releases_finished, 1);
 	cr_assert_eq(daxmap_mr_cache_delete(&c), 0);
-	qpp_free(&p);
 	rig_close(&r);
 	verbs_close(&v);
 }
