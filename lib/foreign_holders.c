@@ -93,6 +93,16 @@ static int span_ranges(struct pool_core *c, const struct fh_span *spans, size_t 
 	return 0;
 }
 
+/* A retired VA record of one of the spans' regions? */
+static bool retired_in(const struct gather *g, const struct fh_span *spans, size_t nspans)
+{
+	for (size_t i = 0; i < g->nvas; i++)
+		for (size_t s = 0; !g->vas[i].live && s < nspans; s++)
+			if (spans[s].slot == g->vas[i].slot && spans[s].gen == g->vas[i].gen)
+				return true;
+	return false;
+}
+
 static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct fh_span *spans,
 		  size_t nspans, bool quick, struct gather *g)
 {
@@ -111,6 +121,10 @@ static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct
 	if (rc ||
 	    (rt && (rc = ref_va_list(rt, &g->vas, &g->nvas))))
 		return rc;
+	/* a release: MRs matter only over a mapping found or a range a holder
+	 * retired (a listing also says when they cannot be read) */
+	if (quick && !g->scan.nmaps && !retired_in(g, spans, nspans))
+		return 0;
 	if ((rc = rdma_nl_mrs(&g->mrs)) == -ENOMEM)
 		return rc;
 	if (rc) {
