@@ -53,6 +53,7 @@ struct watch {
 	struct foreign_target t;
 	uint64_t from;          /* mappings below it do not count (metadata) */
 	int ifd;                /* inotify, IN_OPEN of the node; -1: none */
+	int lfd;                /* /proc/loadavg */
 	int64_t full_ms;        /* the last full scan */
 	long last_pid;          /* /proc/loadavg's, at the last look */
 	uint64_t made;          /* dev_mappings_made(), at the last look at self */
@@ -91,17 +92,13 @@ static bool pids_has(const struct pids *p, pid_t pid)
 	return p->n && bsearch(&pid, p->v, p->n, sizeof(pid), cmp_pid);
 }
 
-/* The pid the kernel handed out last, or -1. */
-static long last_pid(void)
+/* The pid the kernel handed out last, or -1; fd: /proc/loadavg, kept open
+ * (a read at offset 0 makes it anew). */
+static long last_pid(int fd)
 {
 	char buf[128], *sp;
-	ssize_t n = -1;
-	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
 
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -214,7 +211,7 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 	/* the marks first: what happens during the scan shows next time */
 	if (w->ifd >= 0)
 		node_opened(w->ifd);
-	w->last_pid = last_pid();
+	w->last_pid = last_pid(w->lfd);
 	w->full_ms = now_ms();
 	w->suspects.n = 0;
 	if ((rc = look_all(w, NULL, ranges, nranges, s, &all)) == 0)
@@ -230,7 +227,7 @@ static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t
 		      struct foreign_scan *s)
 {
 	uint64_t made = dev_mappings_made();
-	long lp = last_pid();
+	long lp = last_pid(w->lfd);
 	size_t old = w->suspects.n, k = 0;
 	int rc = 0;
 
@@ -273,13 +270,18 @@ static struct watch *watch_of(const struct foreign_target *t, const char *path, 
 		if (!w || watches[i].owner != self ||
 		    (w->owner == self && watches[i].full_ms < w->full_ms))
 			w = &watches[i];
-	if (w->owner == self && w->ifd >= 0)
-		close(w->ifd);
+	if (w->owner == self) {
+		if (w->ifd >= 0)
+			close(w->ifd);
+		if (w->lfd >= 0)
+			close(w->lfd);
+	}
 	free(w->known.v);
 	free(w->suspects.v);
 	memset(w, 0, sizeof(*w));
 	w->owner = self;
 	w->t = *t;
+	w->lfd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ifd >= 0 && inotify_add_watch(w->ifd, path, IN_OPEN) < 0) {
 		close(w->ifd);
