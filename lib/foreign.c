@@ -285,16 +285,12 @@ int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
 	return rc;
 }
 
-int foreign_scan(const struct foreign_target *t, const struct daxmap_range *ranges,
-		 size_t nranges, struct foreign_scan *s)
+int foreign_each_pid(int (*fn)(pid_t pid, void *arg), void *arg)
 {
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
 
-	memset(s, 0, sizeof(*s));
-	if (!nranges)
-		return 0;
 	if (!(d = opendir("/proc")))
 		return daxmap_err(errno, "/proc: %s (the mappings of other processes are read there)",
 				  strerror(errno));
@@ -302,13 +298,38 @@ int foreign_scan(const struct foreign_target *t, const struct daxmap_range *rang
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0)
-			continue;
-		if ((rc = foreign_scan_pid((pid_t)pid, t, ranges, nranges, s, 0, NULL)) > 0)
-			rc = 0;
+		if (!*end && pid > 0)
+			rc = fn((pid_t)pid, arg);
 	}
 	closedir(d);
-	if (rc)
+	return rc;
+}
+
+struct scan_args {
+	const struct foreign_target *t;
+	const struct daxmap_range *ranges;
+	size_t nranges;
+	struct foreign_scan *s;
+};
+
+static int scan_one(pid_t pid, void *arg)
+{
+	const struct scan_args *a = arg;
+	int rc = foreign_scan_pid(pid, a->t, a->ranges, a->nranges, a->s, 0, NULL);
+
+	return rc > 0 ? 0 : rc;
+}
+
+int foreign_scan(const struct foreign_target *t, const struct daxmap_range *ranges,
+		 size_t nranges, struct foreign_scan *s)
+{
+	struct scan_args a = { t, ranges, nranges, s };
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (!nranges)
+		return 0;
+	if ((rc = foreign_each_pid(scan_one, &a)))
 		foreign_scan_free(s);
 	return rc;
 }

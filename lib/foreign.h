@@ -81,6 +81,8 @@ int foreign_scan_text(const char *text, pid_t pid, const char *comm, const char 
 		      const struct foreign_target *t, const struct daxmap_range *ranges,
 		      size_t nranges, struct foreign_scan *s);
 void foreign_scan_free(struct foreign_scan *s);
+/* fn for each process in /proc, until it returns non-zero (returned). */
+int foreign_each_pid(int (*fn)(pid_t pid, void *arg), void *arg);
 /*
  * One process's part of foreign_scan(), appended to s: 0, 1 when the
  * process is gone, -errno. *any (may be NULL): it maps the target at

@@ -167,6 +167,30 @@ static int look_self(struct watch *w, const struct daxmap_range *ranges, size_t 
 	return rc < 0 ? rc : 0;
 }
 
+struct look_args {
+	struct watch *w;
+	const struct pids *known;
+	const struct daxmap_range *ranges;
+	size_t nranges;
+	struct foreign_scan *s;
+	struct pids *all;
+};
+
+static int look_one(pid_t pid, void *arg)
+{
+	const struct look_args *a = arg;
+	bool suspect;
+	int rc;
+
+	if ((rc = pids_add(a->all, pid)) || pid == getpid() ||
+	    (a->known && pids_has(a->known, pid)))
+		return rc;
+	if ((rc = look(pid, &a->w->t, a->w->from, a->ranges, a->nranges, a->s, &suspect)) == 0 &&
+	    suspect)
+		rc = pids_add(&a->w->suspects, pid);
+	return rc > 0 ? 0 : rc;
+}
+
 /*
  * Every process, or (known not NULL) those not in it: scanned into s, the
  * suspects among them added to w->suspects; all of them into *all.
@@ -174,29 +198,9 @@ static int look_self(struct watch *w, const struct daxmap_range *ranges, size_t 
 static int look_all(struct watch *w, const struct pids *known, const struct daxmap_range *ranges,
 		    size_t nranges, struct foreign_scan *s, struct pids *all)
 {
-	pid_t self = getpid();
-	struct dirent *de;
-	int rc = 0;
-	DIR *d;
+	struct look_args a = { w, known, ranges, nranges, s, all };
+	int rc = foreign_each_pid(look_one, &a);
 
-	if (!(d = opendir("/proc")))
-		return daxmap_err(errno, "/proc: %s (the mappings of other processes are read there)",
-				  strerror(errno));
-	while (rc == 0 && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		bool suspect;
-
-		if (*end || pid <= 0)
-			continue;
-		if ((rc = pids_add(all, (pid_t)pid)) || pid == self || (known && pids_has(known, (pid_t)pid)))
-			continue;
-		if ((rc = look((pid_t)pid, &w->t, w->from, ranges, nranges, s, &suspect)) == 0 &&
-		    suspect)
-			rc = pids_add(&w->suspects, (pid_t)pid);
-		rc = rc > 0 ? 0 : rc;
-	}
-	closedir(d);
 	qsort(all->v, all->n, sizeof(pid_t), cmp_pid);
 	return rc;
 }

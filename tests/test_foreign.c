@@ -602,15 +602,24 @@ static void remove_held_by(struct daxmap_pool *pool, const char *name, pid_t pid
 		  "pid %d not named: %s", (int)pid, daxmap_errormsg());
 }
 
-Test(foreign, a_process_that_held_the_device_before_a_release_and_maps_it_after_holds_the_next)
+/* A pool with regions "a" and "b" of one extent each, and a stepper
+ * that maps b. */
+static struct daxmap_pool *two_regions(struct daxmap_dev *dev, struct stepper *s)
 {
-	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev);
-	struct stepper s;
 
 	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
-	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	*s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	return pool;
+}
+
+Test(foreign, a_process_that_held_the_device_before_a_release_and_maps_it_after_holds_the_next)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct stepper s;
+	struct daxmap_pool *pool = two_regions(dev, &s);
+
 	step(&s, 'o');
 	/* the first release reads every process; this one holds a descriptor */
 	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
@@ -625,13 +634,10 @@ Test(foreign, a_process_that_held_the_device_before_a_release_and_maps_it_after_
 Test(foreign, a_process_that_opens_the_device_after_a_release_is_seen_by_the_next)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct stepper s;
-
-	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
-	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
 	/* it exists, without the device, when the first release reads it */
-	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
+	struct daxmap_pool *pool = two_regions(dev, &s);
+
 	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
 	step(&s, 'o');
 	step(&s, 'm');
@@ -645,15 +651,12 @@ Test(foreign, a_process_that_opens_the_device_after_a_release_is_seen_by_the_nex
 Test(foreign, a_child_forked_after_a_release_keeps_its_parents_mapping_and_holds)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
-	struct daxmap_pool *pool = new_pool(dev);
 	struct stepper s;
+	struct daxmap_pool *pool = two_regions(dev, &s);
 	pid_t child;
 	char c;
 	int st;
 
-	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
-	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
-	s = stepper_new(daxmap_dev_path(dev), region_offset(pool, "b", 0), 2 * MiB);
 	step(&s, 'o');
 	step(&s, 'm');
 	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
