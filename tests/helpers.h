@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -34,5 +35,18 @@ struct daxmap_pool;
 struct daxmap_dev *new_dev(uint64_t size);
 struct daxmap_pool *new_pool(struct daxmap_dev *dev);
 uint64_t dev_hash(const struct daxmap_dev *dev);
+
+/* The device offset of range i of region name. */
+uint64_t region_offset(struct daxmap_pool *pool, const char *name, size_t i);
+
+/* A child ("rawmapper") that maps [off, off + len) of path itself with
+ * mmap(2), touches it, and holds it until raw_release(). */
+struct raw {
+	pid_t pid;
+	int go;
+};
+struct raw raw_map(const char *path, uint64_t off, uint64_t len);
+/* Tell it to unmap and exit, and reap it. */
+void raw_release(struct raw *r);
 
 #endif

@@ -297,68 +297,6 @@ Test(foreign, reading_rdma_registrations_here_succeeds_or_says_why_not)
 
 /* ---- releases wait for a process that maps the device by itself ------------ */
 
-/* A process that maps [off, off + len) of path and holds it until told
- * (a byte on its pipe), then unmaps and exits. */
-struct raw {
-	pid_t pid;
-	int go;
-};
-
-static struct raw raw_map(const char *path, uint64_t off, uint64_t len)
-{
-	int up[2], down[2];
-	struct raw r;
-	char c;
-
-	cr_assert_eq(pipe(up), 0);
-	cr_assert_eq(pipe(down), 0);
-	r.pid = fork();
-	cr_assert_geq(r.pid, 0);
-	if (r.pid == 0) {
-		int fd = open(path, O_RDWR);
-		void *p = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		prctl(PR_SET_NAME, "rawmapper");
-		c = p == MAP_FAILED ? 'E' : 'M';
-		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
-			_exit(1);
-		if (p != MAP_FAILED)
-			munmap(p, len);
-		_exit(0);
-	}
-	close(up[1]);
-	close(down[0]);
-	cr_assert_eq(read(up[0], &c, 1), 1);
-	cr_assert_eq(c, 'M', "the raw mapper could not map %s", path);
-	close(up[0]);
-	r.go = down[1];
-	return r;
-}
-
-static void raw_release(struct raw *r)
-{
-	int st;
-
-	cr_assert_eq(write(r->go, "x", 1), 1);
-	close(r->go);
-	cr_assert_eq(waitpid(r->pid, &st, 0), r->pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static uint64_t region_offset(struct daxmap_pool *pool, const char *name, size_t i)
-{
-	struct daxmap_range *r;
-	size_t n;
-	uint64_t off;
-
-	cr_assert_eq(daxmap_region_ranges(pool, name, &r, &n), 0, "%s", daxmap_errormsg());
-	cr_assert_gt(n, i);
-	off = r[i].offset;
-	free(r);
-	return off;
-}
-
 Test(foreign, a_raw_mmap_by_another_process_holds_the_remove)
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);

@@ -30,19 +30,6 @@
 
 RIG_SKIP_UNLESS(getenv("DAXMAP_TEST_DEVDAX_2M"), "device-DAX")
 
-static uint64_t region_offset(struct daxmap_pool *pool, const char *name, size_t i)
-{
-	struct daxmap_range *r;
-	size_t n;
-	uint64_t off;
-
-	cr_assert_eq(daxmap_region_ranges(pool, name, &r, &n), 0, "%s", daxmap_errormsg());
-	cr_assert_gt(n, i);
-	off = r[i].offset;
-	free(r);
-	return off;
-}
-
 /* How many holders of kind the listing has for pid (0: any pid). */
 static size_t count_foreign(struct daxmap_pool *pool, enum daxmap_foreign_kind kind, int pid)
 {
@@ -61,52 +48,6 @@ static size_t count_foreign(struct daxmap_pool *pool, enum daxmap_foreign_kind k
 }
 
 /* ---- a process's own mmap() of the device -------------------------------- */
-
-struct raw {
-	pid_t pid;
-	int go;
-};
-
-static struct raw raw_map(const char *path, uint64_t off, uint64_t len)
-{
-	int up[2], down[2];
-	struct raw r;
-	char c;
-
-	cr_assert_eq(pipe(up), 0);
-	cr_assert_eq(pipe(down), 0);
-	if ((r.pid = fork()) == 0) {
-		int fd = open(path, O_RDWR);
-		char *p = fd < 0 ? MAP_FAILED
-				 : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		prctl(PR_SET_NAME, "rawmapper");
-		if (p != MAP_FAILED)
-			p[0] = 1; /* faulted in: the kernel holds the page */
-		c = p == MAP_FAILED ? 'E' : 'M';
-		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
-			_exit(1);
-		_exit(0);
-	}
-	cr_assert_gt(r.pid, 0);
-	close(up[1]);
-	close(down[0]);
-	cr_assert_eq(read(up[0], &c, 1), 1);
-	cr_assert_eq(c, 'M', "mmap of %s at %#llx failed", path, (unsigned long long)off);
-	close(up[0]);
-	r.go = down[1];
-	return r;
-}
-
-static void raw_release(struct raw *r)
-{
-	int st;
-
-	cr_assert_eq(write(r->go, "x", 1), 1);
-	close(r->go);
-	cr_assert_eq(waitpid(r->pid, &st, 0), r->pid);
-}
 
 static void raw_mmap_holds_the_remove(const char *path)
 {
