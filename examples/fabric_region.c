@@ -17,6 +17,7 @@
  * libfabric).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fabric_region: fi_mr_reg failed\n");
 		goto out;
 	}
-	printf("registered %zu bytes of region '%s', key %#llx\n", daxmap_map_len(map), name,
+	printf("registered %" PRIu64 " bytes of region '%s', key %#llx\n", daxmap_map_len(map), name,
 	       (unsigned long long)fi_mr_key(mr));
 	/* ... RMA with peers ... then done with it: the cache keeps the MR */
 	fi_close(&mr->fid);
