@@ -293,11 +293,18 @@ uint64_t dev_mappings_made(void)
 static int open_fd(struct daxmap_dev *dev)
 {
 	int oflags = (dev->flags & DAXMAP_DEV_RDONLY) ? O_RDONLY : O_RDWR, rc, node;
+	struct stat st;
 
 	dev->fd = open(dev->path, oflags | O_CLOEXEC);
 	if (dev->fd < 0)
 		return err_open(dev->path, errno, dev->kind);
 	dev_fd_own(dev->fd);
+	if (fstat(dev->fd, &st) == 0) {
+		dev->have_ident = true;
+		dev->st_dev = st.st_dev;
+		dev->st_ino = st.st_ino;
+		dev->st_rdev = S_ISCHR(st.st_mode) ? st.st_rdev : 0;
+	}
 	if ((rc = pmem2_source_from_fd(&dev->src, dev->fd)))
 		return daxmap_err(pmem2_to_errno(rc), "%s: libpmem2 cannot use it: %s", dev->path,
 				  pmem2_errormsg());

@@ -24,6 +24,8 @@ struct daxmap_dev {
 	struct pmem2_source *src; /* for libpmem2 (persist fns, deep flush) */
 	bool unaligned_placement; /* the kernel placed a mapping off alignment
 				   * (map.c reserves first from then on) */
+	bool have_ident;          /* fd's inode, read once at the open: */
+	uint64_t st_dev, st_ino, st_rdev; /* foreign.c looks for it in maps */
 };
 
 /*

@@ -32,7 +32,13 @@
 int foreign_target_of(const struct daxmap_dev *dev, struct foreign_target *t)
 {
 	struct stat st;
-	int rc = dev->fd >= 0 ? fstat(dev->fd, &st) : stat(dev->path, &st);
+	int rc;
+
+	if (dev->have_ident) { /* the open file's inode does not change */
+		*t = (struct foreign_target){ dev->st_dev, dev->st_ino, dev->st_rdev };
+		return 0;
+	}
+	rc = dev->fd >= 0 ? fstat(dev->fd, &st) : stat(dev->path, &st);
 
 	if (rc != 0)
 		return daxmap_err(errno, "%s: %s", dev->path, strerror(errno));

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -42,6 +43,16 @@
 
 #define WATCHES 4
 #define FULL_EVERY_MS 1000
+
+/* The coarse clock: read from the vDSO page, never the clock hardware
+ * (under emulation a hardware read costs more than the quick scan). */
+static int64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct pids {
 	pid_t *v;
@@ -216,7 +227,7 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 	if (w->ifd >= 0)
 		node_opened(w->ifd);
 	w->last_pid = last_pid(w->lfd);
-	w->full_ms = now_ms();
+	w->full_ms = coarse_ms();
 	w->suspects.n = 0;
 	if ((rc = look_all(w, NULL, ranges, nranges, s, &all)) == 0)
 		rc = look_self(w, ranges, nranges, s, made);
@@ -314,7 +325,7 @@ int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
 		w->from = from;
 		fresh = true;
 	}
-	if (fresh || w->ifd < 0 || now_ms() - w->full_ms >= FULL_EVERY_MS || node_opened(w->ifd))
+	if (fresh || w->ifd < 0 || coarse_ms() - w->full_ms >= FULL_EVERY_MS || node_opened(w->ifd))
 		rc = full_scan(w, ranges, nranges, s);
 	else
 		rc = quick_scan(w, ranges, nranges, s);
