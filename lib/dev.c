@@ -246,10 +246,17 @@ static int discover(struct daxmap_dev *dev, const struct stat *st, uint64_t file
 static int own_fds[64];
 static unsigned nown;
 static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
 static uint64_t mappings_made;
+
+/* Not taken across a fork(): the child opens devices of its own. */
+static void own_take(void) { pthread_mutex_lock(&own_lock); }
+static void own_give(void) { pthread_mutex_unlock(&own_lock); }
+static void own_init(void) { pthread_atfork(own_take, own_give, own_give); }
 
 void dev_fd_own(int fd)
 {
+	pthread_once(&own_once, own_init);
 	pthread_mutex_lock(&own_lock);
 	if (nown < sizeof(own_fds) / sizeof(own_fds[0]))
 		own_fds[nown++] = fd;

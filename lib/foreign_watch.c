@@ -75,6 +75,13 @@ struct watch {
 
 static struct watch watches[WATCHES];
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+/* A fork() while another thread looks must not hand the child a taken
+ * lock: the child's first release would wait for it forever. */
+static void watch_lock_take(void) { pthread_mutex_lock(&watch_lock); }
+static void watch_lock_give(void) { pthread_mutex_unlock(&watch_lock); }
+static void watch_init(void) { pthread_atfork(watch_lock_take, watch_lock_give, watch_lock_give); }
 
 static int pids_add(struct pids *p, pid_t pid)
 {
@@ -319,6 +326,7 @@ int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
 		return 0;
 	if ((rc = foreign_target_of(dev, &t)))
 		return rc;
+	pthread_once(&watch_once, watch_init);
 	pthread_mutex_lock(&watch_lock);
 	w = watch_of(&t, dev->path, &fresh);
 	if (from < w->from || fresh) {

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,6 +614,59 @@ Test(foreign, a_child_forked_after_a_release_keeps_its_parents_mapping_and_holds
 		usleep(10000);
 	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+struct churn {
+	struct daxmap_pool *pool;
+	int stop;
+};
+
+/* Create and remove a region until told to stop: releases, one after the
+ * other, each looking for holders outside the library. */
+static void *churn(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		cr_assert_eq(daxmap_region_create(c->pool, "churn", 2 * MiB, NULL), 0);
+		cr_assert_eq(daxmap_region_remove(c->pool, "churn", 0), 0, "%s", daxmap_errormsg());
+	}
+	return NULL;
+}
+
+Test(foreign, a_child_forked_while_another_thread_releases_can_release_too)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct churn c = { new_pool(dev), 0 };
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, churn, &c), 0);
+	for (int i = 0; i < 100; i++) {
+		pid_t pid = fork();
+		int st;
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			/* a fork inside the other thread's look must not leave
+			 * its lock taken here; the child uses the pool through
+			 * its own handle, as a child must */
+			struct daxmap_dev *d = NULL;
+			struct daxmap_pool *p = NULL;
+
+			alarm(10);
+			_exit(daxmap_dev_open(&d, daxmap_dev_path(dev), daxmap_dev_align(dev), 0) == 0 &&
+			      daxmap_pool_open(&p, d, 0) == 0 &&
+			      daxmap_region_create(p, "child", 2 * MiB, NULL) == 0 &&
+			      daxmap_region_remove(p, "child", 0) == 0 ? 0 : 1);
+		}
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "child %d: %s", i, WIFSIGNALED(st) ? "hung (killed by its alarm)" : "failed");
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	daxmap_pool_close(c.pool);
 	daxmap_dev_close(dev);
 }
 
