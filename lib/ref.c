@@ -659,10 +659,12 @@ int ref_zap(struct ref_runtime *rt, const struct ext_run *runs, size_t nruns, bo
 	else
 		__atomic_sub_fetch(&rt->hdr->nzap, changed, SC);
 	/* only a new mark wakes the revokers: marks already set (a finish
-	 * re-marking) woke them when they were set */
+	 * re-marking) woke them when they were set. Dekker with
+	 * ref_zap_wait(): bumped, then read; the syscall only when one sleeps */
 	if (on) {
 		__atomic_add_fetch(&rt->hdr->zap_seq, 1, SC);
-		syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+		if (__atomic_load_n(&rt->hdr->zap_waiters, SC))
+			syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}
 	return 0;
 }
@@ -694,8 +696,13 @@ void ref_zap_wait(struct ref_runtime *rt, uint32_t seq, int timeout_ms)
 {
 	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
 
+	/* registered, then the kernel compares the word: a mark bumped before
+	 * the registration fails the compare, one after sees the waiter. A
+	 * waiter killed asleep leaves the count up: wake-ups for nobody. */
+	__atomic_add_fetch(&rt->hdr->zap_waiters, 1, SC);
 	syscall(SYS_futex, &rt->hdr->zap_seq, FUTEX_WAIT, seq, timeout_ms < 0 ? NULL : &ts,
 		NULL, 0);
+	__atomic_sub_fetch(&rt->hdr->zap_waiters, 1, SC);
 }
 
 void ref_zap_kick(struct ref_runtime *rt)

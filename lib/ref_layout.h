@@ -28,7 +28,7 @@
 #include "ref.h"
 
 #define RT_MAGIC "DAXMAPRT"
-#define RT_VERSION 4
+#define RT_VERSION 5
 #define RT_HDR_SIZE 4096
 
 /*
@@ -91,6 +91,8 @@ struct rt_hdr {
 	_Alignas(64) uint32_t seq;
 	/* futex word: bumped when extents are newly marked ZAP (revokers) */
 	_Alignas(64) uint32_t zap_seq;
+	/* revokers asleep on zap_seq: a new mark reads it */
+	_Alignas(64) uint32_t zap_waiters;
 };
 _Static_assert(sizeof(struct rt_hdr) <= RT_HDR_SIZE, "header fits its page");
 

@@ -20,6 +20,7 @@
 #include <daxmap.h>
 
 #include "lib/ref.h"
+#include "lib/ref_layout.h"
 
 #define NEXT 64
 
@@ -158,6 +159,49 @@ Test(ref, only_a_new_zap_mark_bumps_the_revokers_word)
 	 * its FUTEX_WAIT would sleep through a bare wake-up */
 	ref_zap_kick(rt);
 	cr_assert_eq(ref_zap_seq(rt), s0 + 3);
+	ref_detach(rt);
+}
+
+struct zap_sleeper {
+	struct ref_runtime *rt;
+	uint32_t seq;
+	double took;
+};
+
+static void *zap_sleep(void *arg)
+{
+	struct zap_sleeper *z = arg;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ref_zap_wait(z->rt, z->seq, 20000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	z->took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return NULL;
+}
+
+/* A new mark wakes a revoker asleep on the word (the wake-up is made only
+ * when one is: a count of sleepers), and a mark nobody waits for leaves
+ * the count at zero. */
+Test(ref, a_new_zap_mark_wakes_a_sleeping_revoker)
+{
+	struct ref_runtime *rt = attach();
+	struct zap_sleeper z = { rt, ref_zap_seq(rt), 0 };
+	struct ext_run a = { 3, 1 };
+	pthread_t t;
+
+	cr_assert_eq(ref_zap(rt, &(struct ext_run){ 2, 1 }, 1, true), 0);
+	cr_assert_eq(__atomic_load_n(&rt->hdr->zap_waiters, __ATOMIC_SEQ_CST), 0);
+	z.seq = ref_zap_seq(rt);
+	cr_assert_eq(pthread_create(&t, NULL, zap_sleep, &z), 0);
+	/* asleep: counted, and given time to reach FUTEX_WAIT */
+	while (__atomic_load_n(&rt->hdr->zap_waiters, __ATOMIC_SEQ_CST) == 0)
+		usleep(1000);
+	usleep(100000);
+	cr_assert_eq(ref_zap(rt, &a, 1, true), 0);
+	pthread_join(t, NULL);
+	cr_assert_lt(z.took, 10.0, "the mark did not wake the sleeper (%.1f s)", z.took);
+	cr_assert_eq(__atomic_load_n(&rt->hdr->zap_waiters, __ATOMIC_SEQ_CST), 0);
 	ref_detach(rt);
 }
 
