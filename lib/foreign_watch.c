@@ -12,16 +12,22 @@
  * scan a release reads only:
  *   - those processes;
  *   - processes created since: /proc/loadavg's last field, the pid most
- *     recently handed out (fs/proc/loadavg.c, idr_get_cursor()), moved;
+ *     recently handed out (fs/proc/loadavg.c, idr_get_cursor()), moved.
+ *     Only a child of a process that maps or holds the device can have it
+ *     without an open, so this is read only while there are suspects or
+ *     after a fork() of this process (whose descriptors the child
+ *     inherits; pthread_atfork() counts them);
  *   - this process, when it maps or holds the device itself, or the
  *     library mapped a device since (dev_mappings_made()).
  * An open of the device's node makes the next scan a full one: inotify
  * IN_OPEN on its inode (fsnotify_open() runs for every open(2) of it,
  * whichever path or process). So does one second since the last full scan.
  * Not seen until then: a descriptor passed to a process that held none
- * (SCM_RIGHTS, pidfd_getfd()), and an open by a process that existed at the
+ * (SCM_RIGHTS, pidfd_getfd()), an open by a process that existed at the
  * last full scan through another node of a character device (a mknod
- * elsewhere).
+ * elsewhere), and a child this process made with a bare clone(2) that
+ * runs on without exec (fork(), vfork() and posix_spawn() are seen: the
+ * library's descriptors are O_CLOEXEC).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -67,6 +73,7 @@ struct watch {
 	int lfd;                /* /proc/loadavg */
 	int64_t full_ms;        /* the last full scan */
 	long last_pid;          /* /proc/loadavg's, at the last look */
+	uint64_t forks;         /* this process's fork()s, at the last look */
 	uint64_t made;          /* dev_mappings_made(), at the last look at self */
 	bool self;              /* this process maps or holds the device itself */
 	struct pids known;      /* every process at the last look, sorted */
@@ -77,11 +84,27 @@ static struct watch watches[WATCHES];
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
 
+static pid_t self_pid;   /* getpid(), kept: a syscall per release saved */
+static uint64_t forks;   /* fork()s this process made */
+
 /* A fork() while another thread looks must not hand the child a taken
  * lock: the child's first release would wait for it forever. */
 static void watch_lock_take(void) { pthread_mutex_lock(&watch_lock); }
-static void watch_lock_give(void) { pthread_mutex_unlock(&watch_lock); }
-static void watch_init(void) { pthread_atfork(watch_lock_take, watch_lock_give, watch_lock_give); }
+static void watch_forked(void)
+{
+	forks++;
+	pthread_mutex_unlock(&watch_lock);
+}
+static void watch_child(void)
+{
+	self_pid = getpid();
+	pthread_mutex_unlock(&watch_lock);
+}
+static void watch_init(void)
+{
+	self_pid = getpid();
+	pthread_atfork(watch_lock_take, watch_forked, watch_child);
+}
 
 static int pids_add(struct pids *p, pid_t pid)
 {
@@ -171,7 +194,7 @@ static int look(pid_t pid, const struct foreign_target *t, uint64_t from,
 	int rc = foreign_scan_pid(pid, t, ranges, nranges, s, from, &any);
 
 	if (rc == 0)
-		*suspect = any || holds_fd(pid, t, pid == getpid());
+		*suspect = any || holds_fd(pid, t, pid == self_pid);
 	return rc;
 }
 
@@ -179,7 +202,7 @@ static int look(pid_t pid, const struct foreign_target *t, uint64_t from,
 static int look_self(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
 		     struct foreign_scan *s, uint64_t made)
 {
-	int rc = look(getpid(), &w->t, w->from, ranges, nranges, s, &w->self);
+	int rc = look(self_pid, &w->t, w->from, ranges, nranges, s, &w->self);
 
 	w->made = made;
 	return rc < 0 ? rc : 0;
@@ -200,7 +223,7 @@ static int look_one(pid_t pid, void *arg)
 	bool suspect;
 	int rc;
 
-	if ((rc = pids_add(a->all, pid)) || pid == getpid() ||
+	if ((rc = pids_add(a->all, pid)) || pid == self_pid ||
 	    (a->known && pids_has(a->known, pid)))
 		return rc;
 	if ((rc = look(pid, &a->w->t, a->w->from, a->ranges, a->nranges, a->s, &suspect)) == 0 &&
@@ -234,6 +257,7 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 	if (w->ifd >= 0)
 		node_opened(w->ifd);
 	w->last_pid = last_pid(w->lfd);
+	w->forks = forks;
 	w->full_ms = coarse_ms();
 	w->suspects.n = 0;
 	if ((rc = look_all(w, NULL, ranges, nranges, s, &all)) == 0)
@@ -245,11 +269,20 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 	return rc;
 }
 
+/* Could a process created since the last look hold the device? */
+static bool children_may_hold(const struct watch *w)
+{
+	return w->suspects.n || w->forks != forks;
+}
+
 static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
 		      struct foreign_scan *s)
 {
 	uint64_t made = dev_mappings_made();
-	long lp = last_pid(w->lfd);
+	/* new processes matter as children of suspects or of this one: read
+	 * before the suspects gone are dropped */
+	bool kids = children_may_hold(w);
+	long lp = kids ? last_pid(w->lfd) : w->last_pid;
 	size_t old = w->suspects.n, k = 0;
 	int rc = 0;
 
@@ -264,6 +297,7 @@ static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t
 	if (rc)
 		return rc;
 	w->suspects.n = k;
+	w->forks = forks;
 	if (lp < 0 || lp != w->last_pid) {
 		struct pids all = { NULL, 0, 0 };
 
@@ -280,7 +314,7 @@ static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t
 /* This process's watch of t: found, or made (the inotify watch of path). */
 static struct watch *watch_of(const struct foreign_target *t, const char *path, bool *fresh)
 {
-	pid_t self = getpid();
+	pid_t self = self_pid;
 	struct watch *w = NULL;
 
 	for (unsigned i = 0; i < WATCHES; i++)

@@ -617,6 +617,54 @@ Test(foreign, a_child_forked_after_a_release_keeps_its_parents_mapping_and_holds
 	daxmap_dev_close(dev);
 }
 
+/*
+ * This process forks after a release; the child maps b through the
+ * library's descriptor of the device it inherited (no open, so no inotify
+ * event; this process holds no descriptor of its own): the next release
+ * must find it, the fork() having made new processes worth looking for.
+ */
+Test(foreign, a_child_forked_after_a_release_maps_through_an_inherited_descriptor_and_holds)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	uint64_t off;
+	struct stat dst;
+	int p[2], st;
+	pid_t child;
+	char c;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	off = region_offset(pool, "b", 0);
+	cr_assert_eq(stat(daxmap_dev_path(dev), &dst), 0);
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(pipe(p), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		void *m = MAP_FAILED;
+
+		alarm(20);
+		for (int d = 3; d < 1024 && m == MAP_FAILED; d++) {
+			struct stat fst;
+
+			if (fstat(d, &fst) == 0 && fst.st_ino == dst.st_ino && fst.st_dev == dst.st_dev)
+				m = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, d, (off_t)off);
+		}
+		_exit(write(p[1], m == MAP_FAILED ? "E" : "k", 1) == 1 && pause() ? 0 : 1);
+	}
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(c, 'k', "the child found no descriptor of the device to map");
+	remove_held_by(pool, "b", child);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, &st, 0), child);
+	close(p[0]);
+	close(p[1]);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
 struct churn {
 	struct daxmap_pool *pool;
 	int stop;
