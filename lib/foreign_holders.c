@@ -103,6 +103,15 @@ static bool retired_in(const struct gather *g, const struct fh_span *spans, size
 	return false;
 }
 
+/* Could a holder have retired a range of one of the spans' regions? */
+static bool retired_any(const struct ref_runtime *rt, const struct fh_span *spans, size_t nspans)
+{
+	for (size_t s = 0; rt && s < nspans; s++)
+		if (ref_va_retired_any(rt, spans[s].slot, spans[s].gen))
+			return true;
+	return false;
+}
+
 static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct fh_span *spans,
 		  size_t nspans, bool quick, struct gather *g)
 {
@@ -118,11 +127,13 @@ static int gather(struct daxmap_pool *pool, struct ref_runtime *rt, const struct
 					g->ranges, g->nranges, &g->scan);
 	else if ((rc = foreign_target_of(pool_dev(pool), &t)) == 0)
 		rc = foreign_scan(&t, g->ranges, g->nranges, &g->scan);
-	if (rc ||
-	    (rt && (rc = ref_va_list(rt, &g->vas, &g->nvas))))
+	/* a release: holders' ranges matter only to tell a mapping found from
+	 * theirs, and MRs only over such a mapping or a range a holder retired
+	 * (a listing also says when they cannot be read) */
+	if (rc || (quick && !g->scan.nmaps && !retired_any(rt, spans, nspans)))
 		return rc;
-	/* a release: MRs matter only over a mapping found or a range a holder
-	 * retired (a listing also says when they cannot be read) */
+	if (rt && (rc = ref_va_list(rt, &g->vas, &g->nvas)))
+		return rc;
 	if (quick && !g->scan.nmaps && !retired_in(g, spans, nspans))
 		return 0;
 	if ((rc = rdma_nl_mrs(&g->mrs)) == -ENOMEM)

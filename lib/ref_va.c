@@ -122,6 +122,26 @@ static int retired(const struct ref_runtime *rt, uint32_t s, struct ref_va **v, 
 	return rc;
 }
 
+bool ref_va_retired_any(const struct ref_runtime *rt, uint64_t slot, uint64_t gen)
+{
+	if (rt->stale)
+		return true; /* ref_va_list() refuses it */
+	for (uint32_t s = 0; s < REF_HOLDERS; s++) {
+		if (!__atomic_load_n(&rt->holders[s].active, __ATOMIC_ACQUIRE))
+			continue;
+		/* a record being written (odd sequence) may be of it */
+		for (uint32_t i = 0; i < REF_VA_RECS; i++) {
+			const struct rt_va *r = &rt->va[(size_t)s * REF_VA_RECS + i];
+			uint64_t s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+
+			if ((s1 & 1) || (s1 && __atomic_load_n(&r->slot, __ATOMIC_RELAXED) == slot &&
+					 __atomic_load_n(&r->gen, __ATOMIC_RELAXED) == gen))
+				return true;
+		}
+	}
+	return false;
+}
+
 int ref_va_list(struct ref_runtime *rt, struct ref_va **out, size_t *n)
 {
 	size_t cap = 0;

@@ -33,6 +33,13 @@ struct ref_va {
 	uint64_t slot, gen;   /* retired records only */
 };
 
+/*
+ * Could a holder have retired a range of the region in pool slot/gen? A
+ * look without syscalls (a holder's liveness is not checked): false means
+ * no record of it exists; true, that ref_va_list() tells.
+ */
+bool ref_va_retired_any(const struct ref_runtime *rt, uint64_t slot, uint64_t gen);
+
 /* The VA ranges of live holders: their mappings now, and the retired
  * records. *out is malloc'ed. 0 or -errno. */
 int ref_va_list(struct ref_runtime *rt, struct ref_va **out, size_t *n);
