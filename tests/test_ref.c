@@ -21,6 +21,7 @@
 
 #include "lib/ref.h"
 #include "lib/ref_layout.h"
+#include "lib/ref_va.h"
 
 #define NEXT 64
 
@@ -202,6 +203,34 @@ Test(ref, a_new_zap_mark_wakes_a_sleeping_revoker)
 	pthread_join(t, NULL);
 	cr_assert_lt(z.took, 10.0, "the mark did not wake the sleeper (%.1f s)", z.took);
 	cr_assert_eq(__atomic_load_n(&rt->hdr->zap_waiters, __ATOMIC_SEQ_CST), 0);
+	ref_detach(rt);
+}
+
+/* A release asks for holders' VA ranges only when a retired record of
+ * the region could exist: the quick look must see every record of it. */
+Test(ref, a_retired_range_is_seen_by_the_quick_look_and_listed)
+{
+	struct ref_runtime *rt = attach();
+	struct ref_va *v;
+	size_t n;
+	bool found = false;
+
+	cr_assert_not(ref_va_retired_any(rt, 3, 7));
+	ref_va_retire(rt, 0x7f0000000000ULL, 4 << 20, 3, 7);
+	cr_assert(ref_va_retired_any(rt, 3, 7));
+	cr_assert_not(ref_va_retired_any(rt, 3, 8), "another generation of the slot");
+	cr_assert_not(ref_va_retired_any(rt, 4, 7), "another slot");
+	cr_assert_eq(ref_va_list(rt, &v, &n), 0, "%s", daxmap_errormsg());
+	for (size_t i = 0; i < n; i++)
+		found |= !v[i].live && v[i].slot == 3 && v[i].gen == 7 && v[i].pid == getpid() &&
+			 v[i].va == 0x7f0000000000ULL && v[i].len == 4 << 20;
+	free(v);
+	cr_assert(found, "the retired range is not listed");
+	/* the ring wraps: older records go, the newest stays */
+	for (unsigned i = 0; i < REF_VA_RECS; i++)
+		ref_va_retire(rt, 0x100000, 4096, 5, 1);
+	cr_assert_not(ref_va_retired_any(rt, 3, 7));
+	cr_assert(ref_va_retired_any(rt, 5, 1));
 	ref_detach(rt);
 }
 
