@@ -249,10 +249,21 @@ static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t own_once = PTHREAD_ONCE_INIT;
 static uint64_t mappings_made;
 
+struct own_va {
+	uint64_t start, end;
+};
+static struct own_va *own_vas;
+static size_t nown_vas, cap_own_vas;
+
 /* Not taken across a fork(): the child opens devices of its own. */
 static void own_take(void) { pthread_mutex_lock(&own_lock); }
 static void own_give(void) { pthread_mutex_unlock(&own_lock); }
-static void own_init(void) { pthread_atfork(own_take, own_give, own_give); }
+static void own_child(void)
+{
+	nown_vas = 0; /* region mappings are not inherited */
+	pthread_mutex_unlock(&own_lock);
+}
+static void own_init(void) { pthread_atfork(own_take, own_give, own_child); }
 
 void dev_fd_own(int fd)
 {
@@ -281,6 +292,48 @@ bool dev_fd_is_own(int fd)
 	pthread_mutex_lock(&own_lock);
 	for (unsigned i = 0; i < nown && !own; i++)
 		own = own_fds[i] == fd;
+	pthread_mutex_unlock(&own_lock);
+	return own;
+}
+
+void dev_va_own(const void *addr, uint64_t len)
+{
+	pthread_once(&own_once, own_init);
+	pthread_mutex_lock(&own_lock);
+	if (nown_vas == cap_own_vas) {
+		size_t cap = cap_own_vas ? cap_own_vas * 2 : 16;
+		struct own_va *v = realloc(own_vas, cap * sizeof(*v));
+
+		if (!v) { /* not listed: its mappings count as the application's
+			   * (more scanning, nothing missed) */
+			pthread_mutex_unlock(&own_lock);
+			return;
+		}
+		own_vas = v;
+		cap_own_vas = cap;
+	}
+	own_vas[nown_vas++] = (struct own_va){ (uintptr_t)addr, (uintptr_t)addr + len };
+	pthread_mutex_unlock(&own_lock);
+}
+
+void dev_va_disown(const void *addr)
+{
+	pthread_mutex_lock(&own_lock);
+	for (size_t i = 0; i < nown_vas; i++)
+		if (own_vas[i].start == (uintptr_t)addr) {
+			own_vas[i] = own_vas[--nown_vas];
+			break;
+		}
+	pthread_mutex_unlock(&own_lock);
+}
+
+bool dev_va_is_own(uint64_t start, uint64_t end)
+{
+	bool own = false;
+
+	pthread_mutex_lock(&own_lock);
+	for (size_t i = 0; i < nown_vas && !own; i++)
+		own = start >= own_vas[i].start && end <= own_vas[i].end;
 	pthread_mutex_unlock(&own_lock);
 	return own;
 }

@@ -43,9 +43,22 @@ int dev_check_geometry(const char *path, uint64_t size, uint64_t align);
 void dev_fd_own(int fd);
 void dev_fd_disown(int fd);
 bool dev_fd_is_own(int fd);
-/* Counts the library's mappings of devices (map.c): after one, a release
- * reads this process's own maps again. */
+/* Counts the library's mappings of devices that the ledgers do not count
+ * (map.c: daxmap_map_new()): after one, a release reads this process's own
+ * maps again. */
 void dev_mapping_made(void);
 uint64_t dev_mappings_made(void);
+/*
+ * The address ranges of this process's mappings whose extents the ledgers
+ * count (region mappings, held by a reference taken before the mmap; the
+ * zeroing of new extents, under the pool lock a release's free takes):
+ * never a foreign holder, so a release does not read this process's maps
+ * for them. A fork()ed child starts with none (region mappings are
+ * MADV_DONTFORK).
+ */
+void dev_va_own(const void *addr, uint64_t len);
+void dev_va_disown(const void *addr);
+/* Is [start, end) inside one of them? */
+bool dev_va_is_own(uint64_t start, uint64_t end);
 
 #endif

@@ -86,8 +86,8 @@ int foreign_each_pid(int (*fn)(pid_t pid, void *arg), void *arg);
 /*
  * One process's part of foreign_scan(), appended to s: 0, 1 when the
  * process is gone, -errno. *any (may be NULL): it maps the target at
- * offset from or beyond, in the ranges or not, or its maps could not be
- * read.
+ * offset from or beyond, in the ranges or not (this process: outside its
+ * ledger-counted mappings, dev_va_own()), or its maps could not be read.
  */
 int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
 		     const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s,
@@ -101,6 +101,9 @@ int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
  */
 int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
 		       const struct daxmap_range *ranges, size_t nranges, struct foreign_scan *s);
+
+/* How many times a release read this process's own maps (for tests). */
+uint64_t foreign_self_looks(void);
 
 /* The command name of pid ("?" when unreadable), from /proc/PID/comm. */
 void foreign_comm(pid_t pid, char comm[16]);

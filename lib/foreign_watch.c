@@ -17,8 +17,9 @@
  *     without an open, so this is read only while there are suspects or
  *     after a fork() of this process (whose descriptors the child
  *     inherits; pthread_atfork() counts them);
- *   - this process, when it maps or holds the device itself, or the
- *     library mapped a device since (dev_mappings_made()).
+ *   - this process, when it maps or holds the device itself (its region
+ *     mappings aside: the ledgers count them), or the library mapped a
+ *     device since outside a region (dev_mappings_made()).
  * An open of the device's node makes the next scan a full one: inotify
  * IN_OPEN on its inode (fsnotify_open() runs for every open(2) of it,
  * whichever path or process). So does one second since the last full scan.
@@ -85,6 +86,7 @@ static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
 
 static pid_t self_pid;   /* getpid(), kept: a syscall per release saved */
+static uint64_t self_looks;
 static uint64_t forks;   /* fork()s this process made */
 
 /* A fork() while another thread looks must not hand the child a taken
@@ -204,6 +206,7 @@ static int look_self(struct watch *w, const struct daxmap_range *ranges, size_t 
 {
 	int rc = look(self_pid, &w->t, w->from, ranges, nranges, s, &w->self);
 
+	__atomic_add_fetch(&self_looks, 1, __ATOMIC_RELAXED);
 	w->made = made;
 	return rc < 0 ? rc : 0;
 }
@@ -375,4 +378,9 @@ int foreign_scan_quick(const struct daxmap_dev *dev, uint64_t from,
 	if (rc)
 		foreign_scan_free(s);
 	return rc;
+}
+
+uint64_t foreign_self_looks(void)
+{
+	return __atomic_load_n(&self_looks, __ATOMIC_RELAXED);
 }

@@ -31,6 +31,7 @@ struct daxmap_map {
 	uint64_t pagesize;
 	enum daxmap_granularity gran;
 	bool sync;
+	bool counted;                /* map_new_reserved() */
 	size_t nranges;
 	struct daxmap_range *ranges; /* device ranges, in VA order, as made */
 	uint64_t reserved;           /* address space from head.addr, >= len:
@@ -209,7 +210,8 @@ static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *
 		return daxmap_err(errno,
 				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  m->head.dev->path, r->offset, r->len, strerror(errno));
-	dev_mapping_made(); /* after the mmap: a release's scan of this process */
+	if (!m->counted)
+		dev_mapping_made(); /* after the mmap: a release's scan of this process */
 	return 0;
 }
 
@@ -257,7 +259,8 @@ static int map_placed(struct daxmap_map *m, int prot, bool sync, uint64_t align)
 	if (p == MAP_FAILED)
 		return daxmap_err(errno, "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  dev->path, r->offset, r->len, strerror(errno));
-	dev_mapping_made();
+	if (!m->counted)
+		dev_mapping_made();
 	if ((uintptr_t)p % align == 0) {
 		m->head.addr = p;
 		return 0;
@@ -346,12 +349,12 @@ DAXMAP_EXPORT int daxmap_map_new_ranges(struct daxmap_map **mapp,
 					const struct daxmap_range *ranges,
 					size_t nranges, unsigned flags)
 {
-	return map_new_reserved(mapp, dev, ranges, nranges, flags, 0);
+	return map_new_reserved(mapp, dev, ranges, nranges, flags, 0, false);
 }
 
 int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
 		     const struct daxmap_range *ranges, size_t nranges, unsigned flags,
-		     uint64_t reserve)
+		     uint64_t reserve, bool counted)
 {
 	struct daxmap_map *m;
 	uint64_t total;
@@ -385,6 +388,7 @@ int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
 	m->sync = dev->kind != DAXMAP_KIND_FILE;
 	m->pagesize = fault_pagesize(m);
 	m->reserved = reserve;
+	m->counted = counted;
 	prot = PROT_READ | ((dev->flags & DAXMAP_DEV_RDONLY) ? 0 : PROT_WRITE);
 	/* address space kept beyond the mapping (to grow in place) is
 	 * reserved first; a mapping of its own size the kernel may place */
@@ -410,6 +414,8 @@ int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
 		map_free(m);
 		return rc;
 	}
+	if (counted)
+		dev_va_own(m->head.addr, m->reserved);
 	*mapp = m;
 	return 0;
 }
@@ -436,6 +442,8 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
 	if (munmap(m->head.addr, m->reserved) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
+	if (m->counted)
+		dev_va_disown(m->head.addr);
 	if (m->head.owner)
 		m->head.owner->unmapped(m->head.owner);
 	map_free(m);
@@ -447,7 +455,8 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 static int zero_by_stores(struct daxmap_dev *dev, const struct daxmap_range *ranges, size_t n)
 {
 	struct daxmap_map *m;
-	int rc = daxmap_map_new_ranges(&m, dev, ranges, n, 0);
+	/* under the pool lock, which a release's free takes too */
+	int rc = map_new_reserved(&m, dev, ranges, n, 0, 0, true);
 
 	if (rc)
 		return rc;

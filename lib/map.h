@@ -7,6 +7,7 @@
 #ifndef DAXMAP_MAP_H
 #define DAXMAP_MAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daxmap.h"
@@ -57,11 +58,14 @@ static inline const struct daxmap_dev *map_dev(const struct daxmap_map *map)
 /*
  * daxmap_map_new_ranges() inside a reservation of reserve bytes of address
  * space (0 or less than the ranges' total: just that total); the part past
- * the ranges stays PROT_NONE for map_place().
+ * the ranges stays PROT_NONE for map_place(). counted: the ledgers count
+ * every extent it maps, from before the mmap to after the munmap (a region
+ * mapping), or a release cannot free them meanwhile: not a foreign holder
+ * (dev_va_own()).
  */
 int map_new_reserved(struct daxmap_map **mapp, struct daxmap_dev *dev,
 		     const struct daxmap_range *ranges, size_t nranges, unsigned flags,
-		     uint64_t reserve);
+		     uint64_t reserve, bool counted);
 /* The mapping's reservation, in bytes (its length or more). */
 uint64_t map_reserved(const struct daxmap_map *map);
 /*

@@ -215,7 +215,7 @@ static int map_and_list(struct daxmap_map **mapp, struct daxmap_pool *pool,
 	int rc;
 
 	pthread_rwlock_rdlock(&fork_lock);
-	if ((rc = map_new_reserved(mapp, pool_dev(pool), r, n, flags, reserve)))
+	if ((rc = map_new_reserved(mapp, pool_dev(pool), r, n, flags, reserve, true)))
 		goto out;
 	if (madvise(daxmap_map_addr(*mapp), daxmap_map_len(*mapp), MADV_DONTFORK) != 0) {
 		rc = daxmap_err(errno, "madvise(MADV_DONTFORK): %s", strerror(errno));

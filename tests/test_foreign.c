@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -745,6 +746,54 @@ Test(foreign, this_process_mapping_the_device_after_a_release_holds_the_next)
 	cr_assert_eq(daxmap_map_new_ranges(&m, dev, &r, 1, 0), 0, "%s", daxmap_errormsg());
 	remove_held_by(pool, "c", getpid());
 	cr_assert_eq(daxmap_map_delete(&m), 0);
+	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/*
+ * A process that holds region mappings (the ledgers count them) is not
+ * read again at each release, nor after it maps a region; a raw mapping
+ * made where a deleted region mapping was is the application's all the
+ * same, and holds every release of what it maps.
+ */
+Test(foreign, region_mappings_do_not_make_this_process_read_at_each_release)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	struct daxmap_map *a, *b, *raw;
+	struct daxmap_range r;
+	uint64_t looks;
+	void *old_a;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 4 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_map(&a, pool, "a", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_region_create(pool, "x", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_remove(pool, "x", 0), 0, "%s", daxmap_errormsg());
+	looks = foreign_self_looks();
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+		cr_assert_eq(daxmap_region_map(&b, pool, "b", 0), 0, "%s", daxmap_errormsg());
+		cr_assert_eq(daxmap_map_delete(&b), 0);
+		cr_assert_eq(daxmap_region_create(pool, "x", 2 * MiB, NULL), 0);
+		cr_assert_eq(daxmap_region_remove(pool, "x", 0), 0, "%s", daxmap_errormsg());
+		cr_assert_eq(daxmap_region_remove(pool, "b", 0), 0, "%s", daxmap_errormsg());
+	}
+	cr_assert_eq(foreign_self_looks(), looks, "this process's maps were read %" PRIu64 " times",
+		     foreign_self_looks() - looks);
+	/* c and d side by side, mapped raw where the region mapping of a was */
+	cr_assert_eq(daxmap_region_create(pool, "c", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "d", 2 * MiB, NULL), 0);
+	cr_assert_eq(region_offset(pool, "d", 0), region_offset(pool, "c", 0) + 2 * MiB);
+	old_a = daxmap_map_addr(a);
+	cr_assert_eq(daxmap_map_delete(&a), 0);
+	r = (struct daxmap_range){ region_offset(pool, "c", 0), 4 * MiB };
+	cr_assert_eq(daxmap_map_new_ranges(&raw, dev, &r, 1, 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(daxmap_map_addr(raw), old_a, "the raw mapping landed elsewhere: test it there");
+	remove_held_by(pool, "c", getpid());
+	/* nothing mapped since: only this process's suspect status sees it */
+	remove_held_by(pool, "d", getpid());
+	cr_assert_eq(daxmap_map_delete(&raw), 0);
 	cr_assert_eq(daxmap_pool_reclaim(pool, NULL), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
