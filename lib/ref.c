@@ -70,7 +70,7 @@ static void raise_hwm(struct rt_holder *h, uint32_t idx)
 
 /* Claim a free entry of this process's ledger: BUSY, a new gen. Its
  * index, or -1 when all are taken. */
-static long claim_slow(struct rt_holder *h)
+static long claim_slow(struct rt_holder *h, uint64_t *st)
 {
 	uint32_t start = hint();
 
@@ -81,8 +81,9 @@ static long claim_slow(struct rt_holder *h)
 		if (es_status(s) != ES_FREE)
 			continue;
 		raise_hwm(h, i);
-		if (__atomic_compare_exchange_n(&h->e[i].state, &s, es_make(es_gen(s) + 1, 0, ES_BUSY),
-						false, SC, __ATOMIC_RELAXED)) {
+		*st = es_make(es_gen(s) + 1, 0, ES_BUSY);
+		if (__atomic_compare_exchange_n(&h->e[i].state, &s, *st, false, SC,
+						__ATOMIC_RELAXED)) {
 			tl_hint = i;
 			return i;
 		}
@@ -90,20 +91,21 @@ static long claim_slow(struct rt_holder *h)
 	return -1;
 }
 
-/* The usual case first: the thread's last entry, free again. */
-static inline long claim(struct rt_holder *h)
+/* The usual case first: the thread's last entry, free again. *st: the
+ * state word the claim wrote. */
+static inline long claim(struct rt_holder *h, uint64_t *st)
 {
 	uint32_t i = tl_hint;
 	uint64_t s;
 
 	if (i >= __atomic_load_n(&h->hwm, __ATOMIC_RELAXED))
-		return claim_slow(h);
+		return claim_slow(h, st);
 	s = __atomic_load_n(&h->e[i].state, __ATOMIC_RELAXED);
+	*st = es_make(es_gen(s) + 1, 0, ES_BUSY);
 	if (es_status(s) == ES_FREE &&
-	    __atomic_compare_exchange_n(&h->e[i].state, &s, es_make(es_gen(s) + 1, 0, ES_BUSY),
-					false, SC, __ATOMIC_RELAXED))
+	    __atomic_compare_exchange_n(&h->e[i].state, &s, *st, false, SC, __ATOMIC_RELAXED))
 		return i;
-	return claim_slow(h);
+	return claim_slow(h, st);
 }
 
 /* Give an entry back (the gen stays: the next claim moves it on). */
@@ -214,10 +216,8 @@ static inline int check_runs(const struct ref_runtime *rt, enum ref_kind kind,
 /* Fill a claimed entry and make it count (readers take the fields once
  * they see ACTIVE). */
 static inline void publish(struct rt_entry *e, struct ext_run r, enum ref_kind kind,
-			   unsigned flags, unsigned backend, uint64_t id)
+			   unsigned flags, unsigned backend, uint64_t id, uint64_t s)
 {
-	uint64_t s = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-
 	__atomic_store_n(&e->first, r.first, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->count, r.count, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELAXED);
@@ -244,7 +244,8 @@ static int claim_chain(struct ref_runtime *rt, enum ref_kind kind, unsigned back
 	uint32_t prev = 0;
 
 	for (size_t i = 0; i < nruns; i++) {
-		long c = claim(h);
+		uint64_t st;
+		long c = claim(h, &st);
 
 		if (c < 0) {
 			if (i)
@@ -255,10 +256,9 @@ static int claim_chain(struct ref_runtime *rt, enum ref_kind kind, unsigned back
 			__atomic_store_n(&h->e[prev].next, (uint32_t)c + 1, __ATOMIC_RELAXED);
 		} else {
 			*head = (uint32_t)c;
-			*id = id_make(rt->slot, *head,
-				      es_gen(__atomic_load_n(&h->e[c].state, __ATOMIC_RELAXED)));
+			*id = id_make(rt->slot, *head, es_gen(st));
 		}
-		publish(&h->e[c], runs[i], kind, flags, backend, *id);
+		publish(&h->e[c], runs[i], kind, flags, backend, *id, st);
 		prev = (uint32_t)c;
 	}
 	return 0;
@@ -333,14 +333,13 @@ int ref_get(struct ref_runtime *rt, enum ref_kind kind, unsigned backend,
 			     runs->first < rt->nextents &&
 			     runs->count <= rt->nextents - runs->first, 1)) {
 		struct rt_holder *h = own(rt);
-		long c = claim(h);
+		uint64_t st;
+		long c = claim(h, &st);
 
 		if (__builtin_expect(c >= 0, 1)) {
-			struct rt_entry *e = &h->e[c];
-			uint64_t ref_id = id_make(rt->slot, (uint32_t)c,
-						  es_gen(__atomic_load_n(&e->state, __ATOMIC_RELAXED)));
+			uint64_t ref_id = id_make(rt->slot, (uint32_t)c, es_gen(st));
 
-			publish(e, *runs, kind, flags, backend, ref_id);
+			publish(&h->e[c], *runs, kind, flags, backend, ref_id, st);
 			/* Dekker: the claim came first; now the marks */
 			if (__builtin_expect(__atomic_load_n(&rt->hdr->nzap, SC) != 0, 0))
 				return get_marked(rt, flags, runs, (uint32_t)c, ref_id, id);
@@ -421,7 +420,8 @@ static long cut_entry(struct rt_holder *h, long prev, uint32_t idx, uint64_t lo,
 
 	if (first < lo && hi < end) {
 		/* a split: the part after the cut goes to a new entry */
-		long c = claim(h);
+		uint64_t st;
+		long c = claim(h, &st);
 		struct rt_entry *t;
 
 		if (c < 0)
@@ -435,9 +435,7 @@ static long cut_entry(struct rt_holder *h, long prev, uint32_t idx, uint64_t lo,
 		__atomic_store_n(&t->backend, e->backend, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->id, e->id, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->next, e->next, __ATOMIC_RELAXED);
-		__atomic_store_n(&t->state,
-				 es_make(es_gen(__atomic_load_n(&t->state, __ATOMIC_RELAXED)), 0, ES_ACTIVE),
-				 SC);
+		__atomic_store_n(&t->state, es_make(es_gen(st), 0, ES_ACTIVE), SC);
 		__atomic_store_n(&e->next, (uint32_t)c + 1, __ATOMIC_RELAXED);
 		entry_set(e, first, lo - first);
 		return c;
