@@ -316,11 +316,11 @@ void dev_va_own(const void *addr, uint64_t len)
 	pthread_mutex_unlock(&own_lock);
 }
 
-void dev_va_disown(const void *addr)
+void dev_va_disown(const void *addr, uint64_t len)
 {
 	pthread_mutex_lock(&own_lock);
 	for (size_t i = 0; i < nown_vas; i++)
-		if (own_vas[i].start == (uintptr_t)addr) {
+		if (own_vas[i].start == (uintptr_t)addr && own_vas[i].end == (uintptr_t)addr + len) {
 			own_vas[i] = own_vas[--nown_vas];
 			break;
 		}

@@ -57,7 +57,7 @@ uint64_t dev_mappings_made(void);
  * MADV_DONTFORK).
  */
 void dev_va_own(const void *addr, uint64_t len);
-void dev_va_disown(const void *addr);
+void dev_va_disown(const void *addr, uint64_t len);
 /* Is [start, end) inside one of them? */
 bool dev_va_is_own(uint64_t start, uint64_t end);
 

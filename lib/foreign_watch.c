@@ -26,9 +26,12 @@
  * Not seen until then: a descriptor passed to a process that held none
  * (SCM_RIGHTS, pidfd_getfd()), an open by a process that existed at the
  * last full scan through another node of a character device (a mknod
- * elsewhere), and a child this process made with a bare clone(2) that
- * runs on without exec (fork(), vfork() and posix_spawn() are seen: the
- * library's descriptors are O_CLOEXEC).
+ * elsewhere), and a child this process made with a bare clone(2) or
+ * _Fork() that runs on without exec (fork() is counted; vfork() and
+ * posix_spawn() children exec, which closes the library's O_CLOEXEC
+ * descriptors, and this process's own descriptors make it read new
+ * processes at every scan). Such a child that uses the library itself
+ * takes the parent's pid for its own until its first full scan.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -256,6 +259,9 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 	uint64_t made = dev_mappings_made();
 	int rc;
 
+	/* a child made without fork()'s handlers (_Fork(), a bare clone())
+	 * that goes on using the library: its own pid from here on */
+	self_pid = getpid();
 	/* the marks first: what happens during the scan shows next time */
 	if (w->ifd >= 0)
 		node_opened(w->ifd);
@@ -275,19 +281,21 @@ static int full_scan(struct watch *w, const struct daxmap_range *ranges, size_t 
 /* Could a process created since the last look hold the device? */
 static bool children_may_hold(const struct watch *w)
 {
-	return w->suspects.n || w->forks != forks;
+	/* self: a descriptor of its own may go to a child that no fork()
+	 * handler counts (posix_spawn(), vfork()) */
+	return w->suspects.n || w->self || w->forks != forks;
 }
 
 static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t nranges,
 		      struct foreign_scan *s)
 {
 	uint64_t made = dev_mappings_made();
-	/* new processes matter as children of suspects or of this one: read
-	 * before the suspects gone are dropped */
+	/* new processes matter as children of suspects or of this one:
+	 * decided before the suspects gone are dropped */
 	bool kids = children_may_hold(w);
-	long lp = kids ? last_pid(w->lfd) : w->last_pid;
 	size_t old = w->suspects.n, k = 0;
 	int rc = 0;
+	long lp;
 
 	/* the suspects of before: dropped once gone */
 	for (size_t i = 0; rc == 0 && i < old; i++) {
@@ -301,6 +309,8 @@ static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t
 		return rc;
 	w->suspects.n = k;
 	w->forks = forks;
+	/* after the suspects: a child of one found gone was made before */
+	lp = kids ? last_pid(w->lfd) : w->last_pid;
 	if (lp < 0 || lp != w->last_pid) {
 		struct pids all = { NULL, 0, 0 };
 
@@ -308,8 +318,10 @@ static int quick_scan(struct watch *w, const struct daxmap_range *ranges, size_t
 		rc = look_all(w, &w->known, ranges, nranges, s, &all);
 		free(w->known.v);
 		w->known = all;
-		if (rc)
+		if (rc) {
+			w->full_ms = 0; /* some unread: a full scan next time */
 			return rc;
+		}
 	}
 	return w->self || made != w->made ? look_self(w, ranges, nranges, s, made) : 0;
 }

@@ -440,10 +440,12 @@ DAXMAP_EXPORT int daxmap_map_delete(struct daxmap_map **mapp)
 	if (m->head.owner)
 		m->head.owner->unmapping(m->head.owner);
 	pmem2_map_delete(&m->pmap); /* from_existing: frees, never unmaps */
+	/* before the munmap: once the kernel can hand the range to another
+	 * mapping, it must not pass for a counted one */
+	if (m->counted)
+		dev_va_disown(m->head.addr, m->reserved);
 	if (munmap(m->head.addr, m->reserved) != 0)
 		rc = daxmap_err(errno, "munmap: %s", strerror(errno));
-	if (m->counted)
-		dev_va_disown(m->head.addr);
 	if (m->head.owner)
 		m->head.owner->unmapped(m->head.owner);
 	map_free(m);

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -663,6 +664,49 @@ Test(foreign, a_child_forked_after_a_release_maps_through_an_inherited_descripto
 	cr_assert_eq(waitpid(child, &st, 0), child);
 	close(p[0]);
 	close(p[1]);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/*
+ * This process holds a descriptor of the device of its own and makes a
+ * child without fork()'s handlers (a bare clone(), as posix_spawn() and
+ * vfork() do), which maps b through the descriptor it inherited: its own
+ * descriptor makes every release look for new processes.
+ */
+Test(foreign, a_child_made_without_fork_handlers_maps_through_this_process_descriptor_and_holds)
+{
+	struct daxmap_dev *dev = new_dev(64 * MiB);
+	struct daxmap_pool *pool = new_pool(dev);
+	int p[2], st, fd;
+	uint64_t off;
+	pid_t child;
+	char c;
+
+	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
+	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
+	off = region_offset(pool, "b", 0);
+	fd = open(daxmap_dev_path(dev), O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(daxmap_region_remove(pool, "a", 0), 0, "%s", daxmap_errormsg());
+	cr_assert_eq(pipe(p), 0);
+	child = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		void *m = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, (off_t)off);
+
+		alarm(20);
+		_exit(write(p[1], m == MAP_FAILED ? "E" : "k", 1) == 1 && pause() ? 0 : 1);
+	}
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(c, 'k', "the child could not map the device");
+	remove_held_by(pool, "b", child);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, &st, 0), child);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
 	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
 	daxmap_pool_close(pool);
 	daxmap_dev_close(dev);
