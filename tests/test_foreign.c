@@ -622,6 +622,27 @@ Test(foreign, a_child_forked_after_a_release_keeps_its_parents_mapping_and_holds
 }
 
 /*
+ * child said over pipe p whether it mapped region b ('k'): the remove of b
+ * must name it; once it is killed, b goes. Closes the pool and device.
+ */
+static void child_holds_b(struct daxmap_pool *pool, struct daxmap_dev *dev, pid_t child, int p[2])
+{
+	char c;
+	int st;
+
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(c, 'k', "the child could not map the device");
+	remove_held_by(pool, "b", child);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, &st, 0), child);
+	close(p[0]);
+	close(p[1]);
+	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
+	daxmap_pool_close(pool);
+	daxmap_dev_close(dev);
+}
+
+/*
  * This process forks after a release; the child maps b through the
  * library's descriptor of the device it inherited (no open, so no inotify
  * event; this process holds no descriptor of its own): the next release
@@ -633,9 +654,8 @@ Test(foreign, a_child_forked_after_a_release_maps_through_an_inherited_descripto
 	struct daxmap_pool *pool = new_pool(dev);
 	uint64_t off;
 	struct stat dst;
-	int p[2], st;
+	int p[2];
 	pid_t child;
-	char c;
 
 	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
@@ -657,16 +677,7 @@ Test(foreign, a_child_forked_after_a_release_maps_through_an_inherited_descripto
 		}
 		_exit(write(p[1], m == MAP_FAILED ? "E" : "k", 1) == 1 && pause() ? 0 : 1);
 	}
-	cr_assert_eq(read(p[0], &c, 1), 1);
-	cr_assert_eq(c, 'k', "the child found no descriptor of the device to map");
-	remove_held_by(pool, "b", child);
-	kill(child, SIGKILL);
-	cr_assert_eq(waitpid(child, &st, 0), child);
-	close(p[0]);
-	close(p[1]);
-	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
+	child_holds_b(pool, dev, child, p);
 }
 
 /*
@@ -679,10 +690,9 @@ Test(foreign, a_child_made_without_fork_handlers_maps_through_this_process_descr
 {
 	struct daxmap_dev *dev = new_dev(64 * MiB);
 	struct daxmap_pool *pool = new_pool(dev);
-	int p[2], st, fd;
+	int p[2], fd;
 	uint64_t off;
 	pid_t child;
-	char c;
 
 	cr_assert_eq(daxmap_region_create(pool, "a", 2 * MiB, NULL), 0);
 	cr_assert_eq(daxmap_region_create(pool, "b", 2 * MiB, NULL), 0);
@@ -699,17 +709,8 @@ Test(foreign, a_child_made_without_fork_handlers_maps_through_this_process_descr
 		alarm(20);
 		_exit(write(p[1], m == MAP_FAILED ? "E" : "k", 1) == 1 && pause() ? 0 : 1);
 	}
-	cr_assert_eq(read(p[0], &c, 1), 1);
-	cr_assert_eq(c, 'k', "the child could not map the device");
-	remove_held_by(pool, "b", child);
-	kill(child, SIGKILL);
-	cr_assert_eq(waitpid(child, &st, 0), child);
-	close(p[0]);
-	close(p[1]);
-	close(fd);
-	cr_assert_eq(daxmap_region_remove(pool, "b", 5000), 0, "%s", daxmap_errormsg());
-	daxmap_pool_close(pool);
-	daxmap_dev_close(dev);
+	close(fd); /* the child's copy holds on */
+	child_holds_b(pool, dev, child, p);
 }
 
 struct churn {
