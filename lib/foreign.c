@@ -280,9 +280,11 @@ int foreign_scan_pid(pid_t pid, const struct foreign_target *t,
 
 		rc = foreign_scan_text(text, pid, "", root, t, &rest, 1, &all);
 		/* this process's ledger-counted mappings hold nothing foreign */
+		bool self = pid == getpid();
+
 		*any = false;
 		for (size_t i = 0; i < all.nmaps && !*any; i++)
-			*any = pid != getpid() || !dev_va_is_own(all.maps[i].start, all.maps[i].end);
+			*any = !self || !dev_va_is_own(all.maps[i].start, all.maps[i].end);
 		foreign_scan_free(&all);
 	}
 	free(text);

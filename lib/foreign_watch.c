@@ -14,9 +14,10 @@
  *   - processes created since: /proc/loadavg's last field, the pid most
  *     recently handed out (fs/proc/loadavg.c, idr_get_cursor()), moved.
  *     Only a child of a process that maps or holds the device can have it
- *     without an open, so this is read only while there are suspects or
- *     after a fork() of this process (whose descriptors the child
- *     inherits; pthread_atfork() counts them);
+ *     without an open, so this is read only while there are suspects,
+ *     while this process holds the device itself, or after a fork() of
+ *     this process (whose descriptors the child inherits;
+ *     pthread_atfork() counts them);
  *   - this process, when it maps or holds the device itself (its region
  *     mappings aside: the ledgers count them), or the library mapped a
  *     device since outside a region (dev_mappings_made()).

@@ -191,6 +191,14 @@ static void *reserve_va(uint64_t len, uint64_t align)
 	return (void *)start;
 }
 
+/* After an mmap of the device: one the ledgers do not count makes a
+ * release read this process's maps again. */
+static void mapped(const struct daxmap_map *m)
+{
+	if (!m->counted)
+		dev_mapping_made();
+}
+
 /*
  * Map one range at a fixed address inside the reservation. MAP_SYNC (with
  * MAP_SHARED_VALIDATE, which makes the kernel refuse instead of ignoring
@@ -210,8 +218,7 @@ static int map_fixed(struct daxmap_map *m, void *at, const struct daxmap_range *
 		return daxmap_err(errno,
 				  "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  m->head.dev->path, r->offset, r->len, strerror(errno));
-	if (!m->counted)
-		dev_mapping_made(); /* after the mmap: a release's scan of this process */
+	mapped(m);
 	return 0;
 }
 
@@ -259,8 +266,7 @@ static int map_placed(struct daxmap_map *m, int prot, bool sync, uint64_t align)
 	if (p == MAP_FAILED)
 		return daxmap_err(errno, "mmap of %s [0x%" PRIx64 ", +0x%" PRIx64 "): %s",
 				  dev->path, r->offset, r->len, strerror(errno));
-	if (!m->counted)
-		dev_mapping_made();
+	mapped(m);
 	if ((uintptr_t)p % align == 0) {
 		m->head.addr = p;
 		return 0;
